@@ -1,0 +1,66 @@
+import express, { type Express } from 'express';
+import type { Logger } from 'pino';
+import type { ChatService } from './chat/service.js';
+import type { Config } from './config/schema.js';
+import { errorHandler, notFoundHandler } from './http/middleware/errors.js';
+import { createContext, type RequestContext } from './http/request-context.js';
+import { adminRoutes } from './http/routes/admin.js';
+import { chatRoutes } from './http/routes/chat.js';
+import { healthRoutes } from './http/routes/health.js';
+import { modelRoutes } from './http/routes/models.js';
+import { sessionRoutes } from './http/routes/sessions.js';
+import type { SessionMemory } from './memory/session-memory.js';
+import type { ShortTermStore } from './memory/short-term/port.js';
+import type { Transcript } from './memory/transcript.js';
+import type { Router } from './providers/router/router.js';
+import type { Sql } from './store/sql.js';
+import type { Authenticator } from './tenancy/auth.js';
+import type { TenancyRepo } from './tenancy/repo.js';
+
+/** Everything the HTTP app needs, built by the composition root (main.ts) or a test. */
+export interface AppDeps {
+  config: Config;
+  log: Logger;
+  sql: Sql;
+  hot: ShortTermStore;
+  auth: Authenticator;
+  tenancy: TenancyRepo;
+  transcript: Transcript;
+  memory: SessionMemory;
+  router: Router;
+  chat: ChatService;
+}
+
+/** The HTTP app, without listening: main.ts listens, tests `listen(0)`. */
+export function createApp(deps: AppDeps): Express {
+  const app = express();
+  // No ETags (every chat answer is new) and no framework banner.
+  app.set('etag', false);
+  app.disable('x-powered-by');
+  app.set('query parser', 'simple');
+
+  app.use((req, res, next) => {
+    const c = createContext(req, deps.log);
+    res.locals.ctx = c;
+    res.setHeader('x-request-id', c.id);
+    res.once('finish', () => accessLog(deps.log, req.method, req.originalUrl, res.statusCode, c));
+    next();
+  });
+  app.use(express.json({ limit: deps.config.server.maxBodyBytes, strict: false, type: ['application/json', 'application/*+json'] }));
+
+  app.use(healthRoutes({ sql: deps.sql, hot: deps.hot }));
+  app.use(chatRoutes({ auth: deps.auth, chat: deps.chat, streamIdleTimeoutMs: deps.config.router.timeoutMs }));
+  app.use(modelRoutes({ auth: deps.auth, router: deps.router }));
+  app.use(sessionRoutes({ auth: deps.auth, transcript: deps.transcript, memory: deps.memory, router: deps.router }));
+  app.use(adminRoutes({ auth: deps.auth, repo: deps.tenancy }));
+  app.use(notFoundHandler);
+  app.use(errorHandler);
+  return app;
+}
+
+function accessLog(log: Logger, method: string, url: string, status: number, c: RequestContext): void {
+  if (!log.isLevelEnabled('info')) return;
+  // Path only: query strings may carry user ids.
+  const q = url.indexOf('?');
+  log.info({ reqId: c.id, method, path: q === -1 ? url : url.slice(0, q), status, ms: Math.round((performance.now() - c.startedAt) * 10) / 10, ...c.logFields }, 'request');
+}

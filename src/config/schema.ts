@@ -1,0 +1,102 @@
+import { z } from 'zod';
+
+/**
+ * The gateway's whole configuration, parsed once at start-up (see load.ts) and frozen.
+ * Every field has a default so `npm start` works with no config at all.
+ */
+
+const providerSchema = z.object({
+  kind: z.enum(['openai', 'anthropic']),
+  /** OpenAI-compatible base URL including `/v1` (OpenAI, vLLM, Ollama, llama.cpp, LM Studio…). */
+  baseUrl: z.url().optional(),
+  apiKey: z.string().min(1).optional(),
+  /** Name of an environment variable holding the key, so config files carry no secrets. */
+  apiKeyEnv: z.string().min(1).optional(),
+  headers: z.record(z.string(), z.string()).default({}),
+});
+
+const targetSchema = z.object({
+  provider: z.string().min(1),
+  model: z.string().min(1),
+  weight: z.number().positive().default(1),
+  timeoutMs: z.number().int().positive().optional(),
+  retries: z.number().int().min(0).max(10).optional(),
+});
+
+const modelSchema = z.object({
+  targets: z.array(targetSchema).min(1),
+  /** Tokens the model accepts (prompt + completion); looked up in the model registry when absent. */
+  contextWindow: z.number().int().positive().optional(),
+  encoding: z.enum(['o200k_base', 'cl100k_base']).optional(),
+  /** Completion tokens reserved when the request sets no max_tokens. */
+  reservedCompletionTokens: z.number().int().positive().optional(),
+});
+
+export const configSchema = z.object({
+  server: z
+    .object({
+      host: z.string().default('0.0.0.0'),
+      port: z.coerce.number().int().min(0).max(65535).default(8080),
+      /** Largest request body accepted; chat apps that send whole documents raise it. */
+      maxBodyBytes: z.coerce.number().int().positive().default(4 * 1024 * 1024),
+    })
+    .prefault({}),
+  database: z
+    .object({
+      /** Postgres URL; when absent the embedded PGlite database under dataDir is used. */
+      url: z.string().optional(),
+      dataDir: z.string().default('./data'),
+      /** Schema for all tables; tests use a unique one per run. */
+      schema: z.string().regex(/^[a-z_][a-z0-9_]*$/, 'a lower-case SQL identifier').default('public'),
+      poolSize: z.coerce.number().int().positive().default(10),
+    })
+    .prefault({}),
+  redis: z
+    .object({
+      url: z.string().optional(),
+      keyPrefix: z.string().default('cgw:'),
+      /** A Redis call slower than this is treated as Redis being down (the SQL path answers). */
+      commandTimeoutMs: z.coerce.number().int().positive().default(500),
+    })
+    .prefault({}),
+  auth: z
+    .object({
+      /** Bootstrap admin key (from ADMIN_API_KEY); without it the admin API is closed. */
+      adminApiKey: z.string().min(16, 'at least 16 characters').optional(),
+      /** How long a verified key stays cached in-process before it is read again from SQL. */
+      keyCacheTtlMs: z.coerce.number().int().min(0).default(5000),
+    })
+    .prefault({}),
+  providers: z.record(z.string(), providerSchema).default({}),
+  models: z.record(z.string(), modelSchema).default({}),
+  router: z
+    .object({
+      /** Attempts per target after the first, on transient errors only (router/retry.ts). */
+      retries: z.number().int().min(0).max(10).default(1),
+      backoffMs: z.number().int().min(0).default(100),
+      maxBackoffMs: z.number().int().min(0).default(2000),
+      /** Time allowed until an upstream's response headers (or first stream event) arrive. */
+      timeoutMs: z.number().int().positive().default(60_000),
+    })
+    .prefault({}),
+  session: z
+    .object({
+      /** Turns kept in the Redis hot copy of a session. */
+      hotTurns: z.number().int().positive().default(200),
+      /** Tokens kept free below the window for message framing and tokenizer drift. */
+      safetyMarginTokens: z.number().int().min(0).default(64),
+      /** Completion tokens reserved when neither the request nor the model set one. */
+      defaultReservedCompletionTokens: z.number().int().positive().default(1024),
+    })
+    .prefault({}),
+  log: z
+    .object({
+      level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    })
+    .prefault({}),
+});
+
+export type Config = z.infer<typeof configSchema>;
+export type ProviderConfig = z.infer<typeof providerSchema>;
+export type ModelConfig = z.infer<typeof modelSchema>;
+export type TargetConfig = z.infer<typeof targetSchema>;

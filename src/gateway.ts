@@ -1,0 +1,56 @@
+import type { Express } from 'express';
+import type { Logger } from 'pino';
+import { type AppDeps, createApp } from './app.js';
+import { createChatService } from './chat/service.js';
+import type { Config } from './config/schema.js';
+import { createSessionMemory } from './memory/session-memory.js';
+import { noShortTermStore, type ShortTermStore } from './memory/short-term/port.js';
+import { createRedisShortTermStore } from './memory/short-term/redis.js';
+import { createTranscript } from './memory/transcript.js';
+import { createProviders } from './providers/registry.js';
+import { createRouter } from './providers/router/router.js';
+import { migrate } from './store/migrate.js';
+import { openSql } from './store/open.js';
+import type { Sql } from './store/sql.js';
+import { createAuthenticator } from './tenancy/auth.js';
+import { createTenancyRepo } from './tenancy/repo.js';
+import { getTokenizer } from './tokens/tokenizer.js';
+
+export interface Gateway {
+  app: Express;
+  deps: AppDeps;
+  /** Closes every adapter; each cleanup runs even when an earlier one throws. */
+  close(): Promise<void>;
+}
+
+/**
+ * Builds the adapters the config asks for, applies migrations, and wires the app. Shared by
+ * main.ts and the tests, so what is tested is what runs. `sql` may be passed in (tests share one).
+ */
+export async function createGateway(config: Config, log: Logger, opts: { sql?: Sql } = {}): Promise<Gateway> {
+  const sql = opts.sql ?? (await openSql(config.database));
+  await migrate(sql);
+  const hot: ShortTermStore = config.redis.url
+    ? createRedisShortTermStore({ url: config.redis.url, keyPrefix: config.redis.keyPrefix, maxTurns: config.session.hotTurns, commandTimeoutMs: config.redis.commandTimeoutMs })
+    : noShortTermStore;
+  const tenancy = createTenancyRepo(sql);
+  const auth = createAuthenticator({ repo: tenancy, adminApiKey: config.auth.adminApiKey, ttlMs: config.auth.keyCacheTtlMs });
+  const router = createRouter({ config, providers: createProviders(config) });
+  const transcript = createTranscript(sql);
+  const memory = createSessionMemory({ transcript, hot, hotTurns: config.session.hotTurns, log });
+  const chat = createChatService({ config, router, memory });
+  // Building a BPE table takes up to 2 s: pay it at start-up, not on the first session request.
+  for (const alias of router.aliases()) getTokenizer(router.resolve(alias).info.encoding);
+  getTokenizer('o200k_base');
+
+  const deps: AppDeps = { config, log, sql, hot, auth, tenancy, transcript, memory, router, chat };
+  return {
+    app: createApp(deps),
+    deps,
+    async close() {
+      const results = await Promise.allSettled([hot.close(), opts.sql ? Promise.resolve() : sql.close()]);
+      const failed = results.find((r) => r.status === 'rejected');
+      if (failed) throw (failed as PromiseRejectedResult).reason;
+    },
+  };
+}

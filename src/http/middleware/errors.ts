@@ -1,0 +1,44 @@
+import type { ErrorRequestHandler, RequestHandler } from 'express';
+import { asGatewayError, badRequest, GatewayError, toEnvelope } from '../../errors.js';
+import { ctx } from '../request-context.js';
+
+/** Body-parser failures, mapped to errors that say what to fix. */
+function fromBodyParser(err: { type?: string; status?: number; limit?: number; length?: number }): GatewayError | undefined {
+  switch (err.type) {
+    case 'entity.parse.failed':
+      return badRequest('The request body is not valid JSON.', undefined, 'invalid_json');
+    case 'entity.too.large':
+      return new GatewayError(`The request body (${err.length} bytes) is larger than the ${err.limit}-byte limit (server.maxBodyBytes).`, {
+        status: 413,
+        code: 'request_too_large',
+        category: 'client',
+      });
+    case 'encoding.unsupported':
+    case 'charset.unsupported':
+      return new GatewayError('The request body must be UTF-8 JSON.', { status: 415, code: 'unsupported_media_type', category: 'client' });
+    case 'request.aborted':
+      return new GatewayError('The client closed the request.', { status: 499, code: 'client_closed_request', category: 'client' });
+    default:
+      return undefined;
+  }
+}
+
+/** The one place errors become responses: the OpenAI envelope, a stable code, no internals. */
+export const errorHandler: ErrorRequestHandler = (raw, _req, res, _next) => {
+  const err = fromBodyParser(raw as { type?: string }) ?? asGatewayError(raw);
+  const c = ctx(res);
+  c.logFields.code = err.code;
+  if (err.category === 'internal' || err.category === 'upstream') {
+    c.log.error({ code: err.code, err: err.cause ?? err }, err.message);
+  }
+  if (res.headersSent) {
+    res.end();
+    return;
+  }
+  if (err.retryAfter !== undefined) res.setHeader('retry-after', String(Math.ceil(err.retryAfter)));
+  res.status(err.status).json(toEnvelope(err));
+};
+
+export const notFoundHandler: RequestHandler = (req, _res, next) => {
+  next(new GatewayError(`No route for ${req.method} ${req.path}.`, { status: 404, code: 'route_not_found', category: 'client' }));
+};

@@ -1,0 +1,70 @@
+import { Router as ExpressRouter } from 'express';
+import { z } from 'zod';
+import { GatewayError, notFound } from '../../errors.js';
+import type { Authenticator } from '../../tenancy/auth.js';
+import type { TenancyRepo } from '../../tenancy/repo.js';
+import { requireAdmin } from '../middleware/auth.js';
+import { validate } from '../schemas/validate.js';
+
+const tenantSchema = z.object({
+  name: z.string().min(1).max(200),
+  id: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'letters, digits, _ and -, at most 64').optional(),
+  metadata: z.record(z.string(), z.unknown()).optional(),
+});
+
+const keySchema = z.object({
+  tenant_id: z.string().min(1),
+  name: z.string().max(200).optional(),
+  scopes: z.array(z.string().min(1)).optional(),
+  expires_at: z.iso.datetime({ offset: true }).optional(),
+});
+
+/** /admin/v1 — tenants and API keys, behind the bootstrap admin key. */
+export function adminRoutes(deps: { auth: Authenticator; repo: TenancyRepo }) {
+  const { repo } = deps;
+  const router = ExpressRouter();
+  router.use('/admin/v1', requireAdmin(deps.auth));
+
+  router.post('/admin/v1/tenants', async (req, res) => {
+    const body = validate(tenantSchema, req.body);
+    const tenant = await repo.createTenant(body).catch((err: { code?: string }) => {
+      if (err.code === '23505') throw new GatewayError(`A tenant with id ${body.id} exists.`, { status: 409, code: 'tenant_exists', category: 'client' });
+      throw err;
+    });
+    res.status(201).json({ object: 'tenant', ...tenant });
+  });
+  router.get('/admin/v1/tenants', async (_req, res) => {
+    res.json({ object: 'list', data: (await repo.listTenants()).map((t) => ({ object: 'tenant', ...t })) });
+  });
+  router.get('/admin/v1/tenants/:id', async (req, res) => {
+    const t = await repo.getTenant(req.params.id as string);
+    if (!t) throw notFound(`No tenant with id ${req.params.id}.`, 'tenant_not_found');
+    res.json({ object: 'tenant', ...t });
+  });
+  router.delete('/admin/v1/tenants/:id', async (req, res) => {
+    await repo.deleteTenant(req.params.id as string);
+    deps.auth.forgetTenant(req.params.id as string);
+    res.json({ id: req.params.id, object: 'tenant.deleted', deleted: true });
+  });
+
+  router.post('/admin/v1/keys', async (req, res) => {
+    const body = validate(keySchema, req.body);
+    const key = await repo.createKey({
+      tenantId: body.tenant_id,
+      name: body.name,
+      scopes: body.scopes,
+      expiresAt: body.expires_at ? new Date(body.expires_at) : null,
+    });
+    res.status(201).json({ object: 'api_key', ...key });
+  });
+  router.get('/admin/v1/keys', async (req, res) => {
+    const tenantId = typeof req.query.tenant_id === 'string' ? req.query.tenant_id : undefined;
+    res.json({ object: 'list', data: (await repo.listKeys(tenantId)).map((k) => ({ object: 'api_key', ...k })) });
+  });
+  router.delete('/admin/v1/keys/:id', async (req, res) => {
+    const { secret_hash, ...key } = await repo.revokeKey(req.params.id as string);
+    deps.auth.forget(secret_hash);
+    res.json({ object: 'api_key', ...key, revoked: true });
+  });
+  return router;
+}

@@ -1,0 +1,32 @@
+import type { Response } from 'express';
+import { type GatewayError, toEnvelope } from '../errors.js';
+
+export const SSE_HEADERS = {
+  'content-type': 'text/event-stream; charset=utf-8',
+  'cache-control': 'no-cache',
+  connection: 'keep-alive',
+  // Tells nginx-style proxies in front of the gateway not to buffer the stream.
+  'x-accel-buffering': 'no',
+} as const;
+
+/** Writes one `data:` event, waiting for the socket to drain when the client reads slowly. */
+export async function writeEvent(res: Response, data: string): Promise<void> {
+  if (res.write(`data: ${data}\n\n`)) return;
+  await new Promise<void>((resolve) => {
+    const done = (): void => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.on('drain', done);
+    res.on('close', done);
+  });
+}
+
+/**
+ * A failure after the stream started cannot change the status code; it is sent as an `error`
+ * event, which the OpenAI SDKs raise as an APIError, and the stream ends without `[DONE]`.
+ */
+export function endWithError(res: Response, err: GatewayError): void {
+  if (!res.writableEnded && !res.destroyed) res.end(`data: ${JSON.stringify(toEnvelope(err))}\n\n`);
+}

@@ -1,0 +1,136 @@
+import { notFound } from '../errors.js';
+import type { Sql, SqlExecutor } from '../store/sql.js';
+import type { NewTurn, Turn } from './turns.js';
+
+interface TurnRow {
+  seq: number;
+  role: Turn['role'];
+  content: string;
+  fields: Turn['fields'];
+  token_count: number;
+  token_encoding: Turn['tokenEncoding'];
+  external_id: string | null;
+  created_at: Date | string;
+}
+
+const TURN_COLUMNS = 'seq, role, content, fields, token_count, token_encoding, external_id, created_at';
+
+function rowToTurn(r: TurnRow): Turn {
+  return {
+    seq: r.seq,
+    role: r.role,
+    content: r.content,
+    fields: r.fields,
+    tokenCount: r.token_count,
+    tokenEncoding: r.token_encoding,
+    externalId: r.external_id,
+    createdAt: r.created_at instanceof Date ? r.created_at.toISOString() : new Date(r.created_at).toISOString(),
+  };
+}
+
+export interface SessionInfo {
+  id: string;
+  user_id: string | null;
+  last_seq: number;
+  created_at: string;
+  updated_at: string;
+}
+
+/**
+ * The durable transcript in SQL: sessions and their numbered turns, always scoped by tenant.
+ * Appends take one statement: the session row is upserted and its `last_seq` advanced under the
+ * row lock, so concurrent appends to one session get distinct, gap-free sequence numbers.
+ */
+export function createTranscript(sql: Sql) {
+  async function append(db: SqlExecutor, tenantId: string, sessionId: string, userId: string | null, turns: NewTurn[]): Promise<Turn[]> {
+    if (turns.length === 0) return [];
+    const input = turns.map((t, i) => ({
+      i: i + 1,
+      role: t.role,
+      content: t.content,
+      fields: t.fields,
+      token_count: t.tokenCount,
+      token_encoding: t.tokenEncoding,
+      external_id: t.externalId,
+      created_at: t.createdAt ?? null,
+      metadata: t.metadata ?? {},
+    }));
+    const { rows } = await db.query<TurnRow>(
+      `WITH s AS (
+         INSERT INTO sessions (tenant_id, id, user_id, last_seq) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (tenant_id, id) DO UPDATE
+           SET last_seq = sessions.last_seq + $4, updated_at = now(),
+               user_id = COALESCE(sessions.user_id, EXCLUDED.user_id)
+         RETURNING last_seq)
+       INSERT INTO messages (tenant_id, session_id, seq, role, content, fields, token_count, token_encoding, external_id, created_at, metadata)
+       SELECT $1, $2, s.last_seq - $4 + t.i, t.role, t.content, t.fields, t.token_count, t.token_encoding, t.external_id,
+              COALESCE(t.created_at, now()), t.metadata
+       FROM s, jsonb_to_recordset($5::jsonb) AS t(i int, role text, content text, fields jsonb, token_count int,
+              token_encoding text, external_id text, created_at timestamptz, metadata jsonb)
+       RETURNING ${TURN_COLUMNS}`,
+      [tenantId, sessionId, userId, turns.length, JSON.stringify(input)],
+    );
+    return rows.map(rowToTurn).sort((a, b) => a.seq - b.seq);
+  }
+
+  return {
+    /** Appends turns to a session, creating it on first use. Returns them with their seq. */
+    append: (tenantId: string, sessionId: string, userId: string | null, turns: NewTurn[]) => append(sql, tenantId, sessionId, userId, turns),
+
+    /**
+     * Bulk import: appends the turns whose external id the session does not hold yet, so an
+     * interrupted import can simply be run again. Returns the imported and the skipped count.
+     */
+    async importTurns(tenantId: string, sessionId: string, userId: string | null, turns: NewTurn[]): Promise<{ imported: Turn[]; skipped: number }> {
+      return sql.transaction(async (tx) => {
+        const ids = turns.flatMap((t) => (t.externalId ? [t.externalId] : []));
+        const existing = new Set<string>();
+        if (ids.length > 0) {
+          const { rows } = await tx.query<{ external_id: string }>(
+            'SELECT external_id FROM messages WHERE tenant_id = $1 AND session_id = $2 AND external_id = ANY($3::text[])',
+            [tenantId, sessionId, ids],
+          );
+          for (const r of rows) existing.add(r.external_id);
+        }
+        const fresh = turns.filter((t) => !t.externalId || !existing.has(t.externalId));
+        const imported = await append(tx, tenantId, sessionId, userId, fresh);
+        return { imported, skipped: turns.length - fresh.length };
+      });
+    },
+
+    /** The newest `limit` turns, oldest first. */
+    async recent(tenantId: string, sessionId: string, limit: number): Promise<Turn[]> {
+      const { rows } = await sql.query<TurnRow>(
+        `SELECT ${TURN_COLUMNS} FROM messages WHERE tenant_id = $1 AND session_id = $2 ORDER BY seq DESC LIMIT $3`,
+        [tenantId, sessionId, limit],
+      );
+      return rows.map(rowToTurn).reverse();
+    },
+
+    /** A page of turns after `afterSeq`, oldest first. */
+    async page(tenantId: string, sessionId: string, opts: { afterSeq: number; limit: number }): Promise<Turn[]> {
+      const { rows } = await sql.query<TurnRow>(
+        `SELECT ${TURN_COLUMNS} FROM messages WHERE tenant_id = $1 AND session_id = $2 AND seq > $3 ORDER BY seq LIMIT $4`,
+        [tenantId, sessionId, opts.afterSeq, opts.limit],
+      );
+      return rows.map(rowToTurn);
+    },
+
+    async session(tenantId: string, sessionId: string): Promise<SessionInfo | undefined> {
+      const { rows } = await sql.query<SessionInfo & { created_at: Date; updated_at: Date }>(
+        'SELECT id, user_id, last_seq, created_at, updated_at FROM sessions WHERE tenant_id = $1 AND id = $2',
+        [tenantId, sessionId],
+      );
+      const r = rows[0];
+      return r && { ...r, created_at: new Date(r.created_at).toISOString(), updated_at: new Date(r.updated_at).toISOString() };
+    },
+
+    /** Deletes a session and its transcript; 404 when this tenant has no such session. */
+    async deleteSession(tenantId: string, sessionId: string): Promise<void> {
+      const { rowCount } = await sql.query('DELETE FROM sessions WHERE tenant_id = $1 AND id = $2', [tenantId, sessionId]);
+      if (rowCount === 0) throw notFound(`No session with id ${sessionId}.`, 'session_not_found');
+    },
+  };
+}
+
+export type Transcript = ReturnType<typeof createTranscript>;

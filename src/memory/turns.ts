@@ -1,0 +1,59 @@
+import type { ChatMessage, ContentPart, Role, ToolCall } from '../providers/types.js';
+import type { Encoding } from '../tokens/models.js';
+import { messageText, type Tokenizer } from '../tokens/tokenizer.js';
+
+/** One stored turn of a session's transcript, as the short-term store and SQL both hold it. */
+export interface Turn {
+  seq: number;
+  role: Role;
+  /** The turn's text (content parts flattened), for counting, search and display. */
+  content: string;
+  /** What plain text cannot carry: content parts, tool calls, tool_call_id, name. */
+  fields: TurnFields | null;
+  tokenCount: number;
+  tokenEncoding: Encoding;
+  externalId: string | null;
+  createdAt: string;
+}
+
+export interface TurnFields {
+  parts?: ContentPart[];
+  tool_calls?: ToolCall[];
+  tool_call_id?: string;
+  name?: string;
+}
+
+/** A turn before it has a sequence number. */
+export type NewTurn = Omit<Turn, 'seq' | 'createdAt'> & { createdAt?: string | null; metadata?: Record<string, unknown> };
+
+export function toNewTurn(m: ChatMessage, tokenizer: Tokenizer, extra: { externalId?: string | null; createdAt?: string | null } = {}): NewTurn {
+  const fields: TurnFields = {};
+  if (Array.isArray(m.content)) fields.parts = m.content;
+  if (m.tool_calls?.length) fields.tool_calls = m.tool_calls;
+  if (m.tool_call_id) fields.tool_call_id = m.tool_call_id;
+  if (m.name) fields.name = m.name;
+  return {
+    role: m.role,
+    content: messageText(m),
+    fields: Object.keys(fields).length > 0 ? fields : null,
+    tokenCount: tokenizer.countMessage(m),
+    tokenEncoding: tokenizer.encoding,
+    externalId: extra.externalId ?? null,
+    createdAt: extra.createdAt ?? null,
+  };
+}
+
+/** The chat message a stored turn replays as. */
+export function toMessage(t: Turn): ChatMessage {
+  const f = t.fields;
+  const m: ChatMessage = { role: t.role, content: f?.parts ?? (t.content === '' && f?.tool_calls ? null : t.content) };
+  if (f?.tool_calls) m.tool_calls = f.tool_calls;
+  if (f?.tool_call_id) m.tool_call_id = f.tool_call_id;
+  if (f?.name) m.name = f.name;
+  return m;
+}
+
+/** Tokens a turn costs under `tokenizer`: the stored count when it was made with the same encoding. */
+export function turnTokens(t: Turn, tokenizer: Tokenizer): number {
+  return t.tokenEncoding === tokenizer.encoding ? t.tokenCount : tokenizer.countMessage(toMessage(t));
+}

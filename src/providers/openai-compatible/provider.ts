@@ -1,0 +1,44 @@
+import { parseSse } from '../sse.js';
+import { postJson, readJson, statusError } from '../http.js';
+import type { ChatCompletion, ChunkStream, LlmProvider, ProviderCall } from '../types.js';
+
+export interface OpenAiCompatibleOptions {
+  /** Base URL including the API version path, e.g. `https://api.openai.com/v1`, `http://127.0.0.1:11434/v1`. */
+  baseUrl: string;
+  apiKey?: string | undefined;
+  headers?: Record<string, string>;
+  /** Name used in error messages (never the URL: it may carry credentials). */
+  name: string;
+}
+
+/**
+ * One adapter for every upstream that speaks OpenAI's chat-completions API: OpenAI, vLLM, Ollama
+ * (/v1), llama.cpp server, LM Studio, and any other base URL. Requests and stream chunks pass
+ * through untouched: no parse/serialise of chunks on the way back.
+ */
+export function createOpenAiCompatibleProvider(opts: OpenAiCompatibleOptions): LlmProvider {
+  const url = `${opts.baseUrl.replace(/\/+$/, '')}/chat/completions`;
+  const headers: Record<string, string> = { ...opts.headers };
+  if (opts.apiKey) headers.authorization = `Bearer ${opts.apiKey}`;
+
+  return {
+    kind: 'openai',
+    async complete({ body, signal }: ProviderCall): Promise<ChatCompletion> {
+      const res = await postJson(url, headers, body.stream ? { ...body, stream: false } : body, signal);
+      if (res.status < 200 || res.status >= 300) throw await statusError(res, opts.name);
+      return readJson<ChatCompletion>(res, opts.name, signal);
+    },
+    async stream({ body, signal }: ProviderCall): Promise<ChunkStream> {
+      const res = await postJson(url, { ...headers, accept: 'text/event-stream' }, body.stream ? body : { ...body, stream: true }, signal);
+      if (res.status < 200 || res.status >= 300) throw await statusError(res, opts.name);
+      return chunks(res.body, signal);
+    },
+  };
+}
+
+async function* chunks(body: AsyncIterable<Buffer>, signal: AbortSignal): ChunkStream {
+  for await (const ev of parseSse(body, signal)) {
+    if (ev.data === '[DONE]') return;
+    yield ev.data;
+  }
+}

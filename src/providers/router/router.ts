@@ -1,0 +1,170 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Config, TargetConfig } from '../../config/schema.js';
+import { GatewayError } from '../../errors.js';
+import { lookupModel, type ModelInfo } from '../../tokens/models.js';
+import { transportError, UPSTREAM_CODES } from '../http.js';
+import type { LlmProvider } from '../types.js';
+import { backoffMs, isTransient } from './retry.js';
+
+export interface Target {
+  provider: string;
+  model: string;
+  weight: number;
+  timeoutMs: number;
+  retries: number;
+}
+
+export interface ResolvedModel {
+  alias: string;
+  targets: readonly Target[];
+  /** Window and encoding of the model (config first, then the registry, for the first target). */
+  info: ModelInfo;
+  reservedCompletionTokens: number | undefined;
+}
+
+export interface Attempt<T> {
+  result: T;
+  target: Target;
+  /** Attempts made in all, across targets (1 = first try succeeded). */
+  attempts: number;
+  /** The signal of the successful attempt: aborted on client disconnect or `abort`. */
+  signal: AbortSignal;
+  abort(reason: GatewayError): void;
+  /** Unlinks the attempt from the client's signal; call once the response is finished. */
+  dispose(): void;
+}
+
+export type AttemptFn<T> = (provider: LlmProvider, target: Target, signal: AbortSignal) => Promise<T>;
+
+/**
+ * Model aliases → ordered targets. The first target is drawn by weight, the rest follow in
+ * configured order as fallbacks. Each target gets `retries` extra attempts on transient errors
+ * (retry.ts), with jittered backoff, each attempt under the target's timeout; the client's
+ * disconnect aborts whatever attempt is in flight and stops the loop.
+ */
+export function createRouter(deps: { config: Config; providers: ReadonlyMap<string, LlmProvider>; random?: () => number }) {
+  const { config, providers } = deps;
+  const random = deps.random ?? Math.random;
+  const toTarget = (t: TargetConfig): Target => ({
+    provider: t.provider,
+    model: t.model,
+    weight: t.weight,
+    timeoutMs: t.timeoutMs ?? config.router.timeoutMs,
+    retries: t.retries ?? config.router.retries,
+  });
+
+  const aliases = new Map<string, ResolvedModel>();
+  for (const [alias, m] of Object.entries(config.models)) {
+    const targets = m.targets.map(toTarget);
+    const registry = lookupModel((targets[0] as Target).model);
+    aliases.set(alias, {
+      alias,
+      targets,
+      info: {
+        contextWindow: m.contextWindow ?? registry.contextWindow,
+        encoding: m.encoding ?? registry.encoding,
+        exact: m.encoding !== undefined || registry.exact,
+      },
+      reservedCompletionTokens: m.reservedCompletionTokens,
+    });
+  }
+
+  /** `alias`, or `provider/model` for any model of a configured provider. */
+  function resolve(model: string): ResolvedModel {
+    const hit = aliases.get(model);
+    if (hit) return hit;
+    const slash = model.indexOf('/');
+    if (slash > 0 && providers.has(model.slice(0, slash))) {
+      const direct = toTarget({ provider: model.slice(0, slash), model: model.slice(slash + 1), weight: 1 });
+      const resolved: ResolvedModel = { alias: model, targets: [direct], info: lookupModel(direct.model), reservedCompletionTokens: undefined };
+      aliases.set(model, resolved);
+      return resolved;
+    }
+    throw new GatewayError(`The model "${model}" does not exist on this gateway; GET /v1/models lists the models you can use.`, {
+      status: 404,
+      code: 'model_not_found',
+      category: 'client',
+      param: 'model',
+    });
+  }
+
+  function order(targets: readonly Target[]): Target[] {
+    if (targets.length < 2) return [...targets];
+    const total = targets.reduce((s, t) => s + t.weight, 0);
+    let r = random() * total;
+    let first = 0;
+    for (let i = 0; i < targets.length; i++) {
+      r -= (targets[i] as Target).weight;
+      if (r < 0) {
+        first = i;
+        break;
+      }
+    }
+    return [targets[first] as Target, ...targets.filter((_, i) => i !== first)];
+  }
+
+  async function run<T>(resolved: ResolvedModel, clientSignal: AbortSignal, fn: AttemptFn<T>): Promise<Attempt<T>> {
+    let attempts = 0;
+    let last: GatewayError | undefined;
+    for (const target of order(resolved.targets)) {
+      const provider = providers.get(target.provider) as LlmProvider;
+      for (let retry = 0; retry <= target.retries; retry++) {
+        if (retry > 0) {
+          const wait = backoffMs(retry - 1, { baseMs: config.router.backoffMs, maxMs: config.router.maxBackoffMs, retryAfterS: last?.retryAfter });
+          await sleep(wait, undefined, { signal: clientSignal }).catch(() => {});
+        }
+        if (clientSignal.aborted) throw transportError(clientSignal.reason, clientSignal);
+        attempts++;
+        const ac = new AbortController();
+        const onClientAbort = (): void => ac.abort(clientSignal.reason);
+        clientSignal.addEventListener('abort', onClientAbort, { once: true });
+        const timer = setTimeout(() => ac.abort(timeoutError(target)), target.timeoutMs);
+        const dispose = (): void => {
+          clearTimeout(timer);
+          clientSignal.removeEventListener('abort', onClientAbort);
+        };
+        try {
+          const result = await fn(provider, target, ac.signal);
+          clearTimeout(timer);
+          return { result, target, attempts, signal: ac.signal, abort: (reason) => ac.abort(reason), dispose };
+        } catch (err) {
+          dispose();
+          const e = transportError(err, ac.signal);
+          if (e.code === UPSTREAM_CODES.aborted || !isTransient(e)) throw e;
+          last = e;
+        }
+      }
+    }
+    throw exhausted(resolved.alias, attempts, last as GatewayError);
+  }
+
+  return {
+    resolve,
+    run,
+    /** Aliases for GET /v1/models. */
+    aliases: (): string[] => Object.keys(config.models),
+  };
+}
+
+export type Router = ReturnType<typeof createRouter>;
+
+function timeoutError(target: Target): GatewayError {
+  return new GatewayError(`The upstream ${target.provider} did not answer within ${target.timeoutMs} ms.`, {
+    status: 504,
+    code: UPSTREAM_CODES.timeout,
+    category: 'upstream',
+  });
+}
+
+/** After every target failed: the last failure decides the status (504 timeout, 503 otherwise). */
+function exhausted(alias: string, attempts: number, last: GatewayError): GatewayError {
+  const status = last.code === UPSTREAM_CODES.timeout ? 504 : last.code === UPSTREAM_CODES.rateLimited ? 503 : last.status === 504 ? 504 : 502;
+  return new GatewayError(`All upstreams for "${alias}" failed after ${attempts} attempt(s); last: ${last.message}`, {
+    status,
+    code: last.code,
+    category: 'upstream',
+    details: { attempts },
+    cause: last,
+    ...(last.retryAfter !== undefined ? { retryAfter: last.retryAfter } : {}),
+  });
+}

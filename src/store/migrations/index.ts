@@ -1,0 +1,10 @@
+import * as m001 from './001_foundation.js';
+
+export interface Migration {
+  version: number;
+  name: string;
+  up: string;
+}
+
+/** Applied in order, each once, in its own transaction (store/migrate.ts). Never edit an applied one. */
+export const migrations: readonly Migration[] = [{ version: 1, name: 'foundation', up: m001.up }];

@@ -1,0 +1,79 @@
+import pg from 'pg';
+import { lockKey, type Sql, type SqlExecutor, type SqlParam, type SqlResult } from '../sql.js';
+
+// Return int8/bigint counts as JS numbers: our ids and sequences stay far below 2^53.
+pg.types.setTypeParser(20, (v) => Number(v));
+
+export interface PgOptions {
+  url: string;
+  schema: string;
+  poolSize: number;
+}
+
+/** The `Sql` adapter for a Postgres server, through a `pg` Pool. */
+export async function createPgSql(opts: PgOptions): Promise<Sql> {
+  const pool = new pg.Pool({
+    connectionString: opts.url,
+    max: opts.poolSize,
+    // Every connection works in the gateway's schema; `public` stays on the path for extensions.
+    options: `-c search_path=${opts.schema},public`,
+    idleTimeoutMillis: 30_000,
+  });
+  // An idle client losing its connection must not crash the process; the next query reconnects.
+  pool.on('error', () => {});
+  if (opts.schema !== 'public') await pool.query(`CREATE SCHEMA IF NOT EXISTS ${opts.schema}`);
+
+  const exec = (client: pg.Pool | pg.PoolClient): SqlExecutor => ({
+    async query<Row>(text: string, params?: readonly SqlParam[]): Promise<SqlResult<Row>> {
+      const res = await client.query(text, params as unknown[] | undefined);
+      return { rows: res.rows as Row[], rowCount: res.rowCount ?? 0 };
+    },
+    async exec(script: string): Promise<void> {
+      await client.query(script);
+    },
+  });
+  const pooled = exec(pool);
+
+  async function onClient<T>(fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    const client = await pool.connect();
+    try {
+      return await fn(client);
+    } finally {
+      client.release();
+    }
+  }
+
+  return {
+    kind: 'pg',
+    schema: opts.schema,
+    query: pooled.query,
+    exec: pooled.exec,
+    transaction: (fn) =>
+      onClient(async (client) => {
+        await client.query('BEGIN');
+        try {
+          const result = await fn(exec(client));
+          await client.query('COMMIT');
+          return result;
+        } catch (err) {
+          await client.query('ROLLBACK').catch(() => {});
+          throw err;
+        }
+      }),
+    withLock: (name, fn) =>
+      onClient(async (client) => {
+        await client.query('SELECT pg_advisory_lock($1::bigint)', [lockKey(name)]);
+        try {
+          return await fn(exec(client));
+        } finally {
+          await client.query('SELECT pg_advisory_unlock($1::bigint)', [lockKey(name)]).catch(() => {});
+        }
+      }),
+    async ping() {
+      await pool.query('SELECT 1');
+    },
+    async close() {
+      await pool.end();
+    },
+  };
+}

@@ -1,0 +1,70 @@
+import { timingSafeEqual } from 'node:crypto';
+import { unauthorized } from '../errors.js';
+import { hashSecret } from './ids.js';
+import type { TenancyRepo } from './repo.js';
+
+/** Who is calling: the bootstrap admin, or a tenant's API key. */
+export type Principal =
+  | { kind: 'admin' }
+  | { kind: 'key'; tenantId: string; keyId: string; scopes: readonly string[] };
+
+interface CacheEntry {
+  principal: Principal | null;
+  expiresAt: number;
+}
+
+// Bounded so a flood of random bearer tokens cannot grow memory without limit.
+const MAX_CACHED_KEYS = 10_000;
+
+/**
+ * Resolves `Authorization: Bearer …` to a Principal. Verified keys are cached in-process for
+ * `ttlMs` so the hot path does no SQL; a revocation made through this process takes effect at
+ * once (`forget`), one made through another gateway within `ttlMs`.
+ */
+export function createAuthenticator(opts: { repo: TenancyRepo; adminApiKey: string | undefined; ttlMs: number; now?: () => number }) {
+  const { repo, ttlMs } = opts;
+  const now = opts.now ?? Date.now;
+  const admin = opts.adminApiKey ? Buffer.from(opts.adminApiKey) : undefined;
+  const cache = new Map<string, CacheEntry>();
+
+  function isAdmin(token: string): boolean {
+    if (!admin) return false;
+    const given = Buffer.from(token);
+    return given.length === admin.length && timingSafeEqual(given, admin);
+  }
+
+  async function lookup(hash: string): Promise<Principal | null> {
+    const hit = cache.get(hash);
+    const t = now();
+    if (hit && hit.expiresAt > t) return hit.principal;
+    const key = await repo.findLiveKey(hash);
+    const principal: Principal | null = key ? { kind: 'key', tenantId: key.tenant_id, keyId: key.id, scopes: key.scopes } : null;
+    if (ttlMs > 0) {
+      if (cache.size >= MAX_CACHED_KEYS) cache.delete(cache.keys().next().value as string);
+      cache.set(hash, { principal, expiresAt: t + ttlMs });
+    }
+    return principal;
+  }
+
+  return {
+    async authenticate(header: string | undefined): Promise<Principal> {
+      if (!header) throw unauthorized('Missing API key: send it as "Authorization: Bearer <key>".', 'missing_api_key');
+      const token = header.startsWith('Bearer ') ? header.slice(7).trim() : '';
+      if (!token) throw unauthorized('Malformed Authorization header: expected "Bearer <key>".', 'invalid_api_key');
+      if (isAdmin(token)) return { kind: 'admin' };
+      const principal = await lookup(hashSecret(token));
+      if (!principal) throw unauthorized('Invalid API key: it is unknown, revoked or expired.', 'invalid_api_key');
+      return principal;
+    },
+    /** Drops a key from this process's cache (after revocation). */
+    forget(secretHash: string): void {
+      cache.delete(secretHash);
+    },
+    /** Drops every cached key of a tenant (after the tenant is deleted). */
+    forgetTenant(tenantId: string): void {
+      for (const [hash, entry] of cache) if (entry.principal?.kind === 'key' && entry.principal.tenantId === tenantId) cache.delete(hash);
+    },
+  };
+}
+
+export type Authenticator = ReturnType<typeof createAuthenticator>;

@@ -1,0 +1,98 @@
+import { notFound } from '../errors.js';
+import type { Sql } from '../store/sql.js';
+import { hashSecret, newId, newSecret } from './ids.js';
+
+export interface Tenant {
+  id: string;
+  name: string;
+  metadata: Record<string, unknown>;
+  created_at: string;
+}
+
+export interface ApiKeyRecord {
+  id: string;
+  tenant_id: string;
+  name: string;
+  prefix: string;
+  scopes: string[];
+  created_at: string;
+  expires_at: string | null;
+  revoked_at: string | null;
+}
+
+const KEY_COLUMNS = 'id, tenant_id, name, prefix, scopes, created_at, expires_at, revoked_at';
+
+/** Tenants and API keys in SQL. Secrets never leave `createKey`'s return value. */
+export function createTenancyRepo(sql: Sql) {
+  return {
+    async createTenant(input: { name: string; metadata?: Record<string, unknown>; id?: string }): Promise<Tenant> {
+      const { rows } = await sql.query<Tenant>(
+        'INSERT INTO tenants (id, name, metadata) VALUES ($1, $2, $3) RETURNING id, name, metadata, created_at',
+        [input.id ?? newId('ten'), input.name, input.metadata ?? {}],
+      );
+      return rows[0] as Tenant;
+    },
+
+    async listTenants(): Promise<Tenant[]> {
+      const { rows } = await sql.query<Tenant>('SELECT id, name, metadata, created_at FROM tenants ORDER BY created_at, id');
+      return rows;
+    },
+
+    async getTenant(id: string): Promise<Tenant | undefined> {
+      const { rows } = await sql.query<Tenant>('SELECT id, name, metadata, created_at FROM tenants WHERE id = $1', [id]);
+      return rows[0];
+    },
+
+    /** Deletes a tenant and, by cascade, its keys, sessions and transcript. */
+    async deleteTenant(id: string): Promise<void> {
+      const { rowCount } = await sql.query('DELETE FROM tenants WHERE id = $1', [id]);
+      if (rowCount === 0) throw notFound(`No tenant with id ${id}.`, 'tenant_not_found');
+    },
+
+    async createKey(input: {
+      tenantId: string;
+      name?: string;
+      scopes?: string[];
+      expiresAt?: Date | null;
+    }): Promise<ApiKeyRecord & { key: string }> {
+      if (!(await this.getTenant(input.tenantId))) throw notFound(`No tenant with id ${input.tenantId}.`, 'tenant_not_found');
+      const secret = newSecret();
+      const { rows } = await sql.query<ApiKeyRecord>(
+        `INSERT INTO api_keys (id, tenant_id, name, prefix, secret_hash, scopes, expires_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING ${KEY_COLUMNS}`,
+        [newId('key'), input.tenantId, input.name ?? '', secret.slice(0, 12), hashSecret(secret), JSON.stringify(input.scopes ?? []), input.expiresAt ?? null],
+      );
+      return { ...(rows[0] as ApiKeyRecord), key: secret };
+    },
+
+    async listKeys(tenantId?: string): Promise<ApiKeyRecord[]> {
+      const { rows } = tenantId
+        ? await sql.query<ApiKeyRecord>(`SELECT ${KEY_COLUMNS} FROM api_keys WHERE tenant_id = $1 ORDER BY created_at, id`, [tenantId])
+        : await sql.query<ApiKeyRecord>(`SELECT ${KEY_COLUMNS} FROM api_keys ORDER BY created_at, id`);
+      return rows;
+    },
+
+    /** Revokes (never deletes) a key, so its usage history keeps a name to point at. */
+    async revokeKey(id: string): Promise<ApiKeyRecord & { secret_hash: string }> {
+      const { rows } = await sql.query<ApiKeyRecord & { secret_hash: string }>(
+        `UPDATE api_keys SET revoked_at = COALESCE(revoked_at, now()) WHERE id = $1 RETURNING ${KEY_COLUMNS}, secret_hash`,
+        [id],
+      );
+      const row = rows[0];
+      if (!row) throw notFound(`No API key with id ${id}.`, 'key_not_found');
+      return row;
+    },
+
+    /** The key whose secret hashes to `hash`, if it is live (not revoked, not expired). */
+    async findLiveKey(hash: string): Promise<ApiKeyRecord | undefined> {
+      const { rows } = await sql.query<ApiKeyRecord>(
+        `SELECT ${KEY_COLUMNS} FROM api_keys
+         WHERE secret_hash = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())`,
+        [hash],
+      );
+      return rows[0];
+    },
+  };
+}
+
+export type TenancyRepo = ReturnType<typeof createTenancyRepo>;
