@@ -43,9 +43,10 @@ ENV NODE_ENV=production \
     PORT=8080 \
     DATA_DIR=/app/data
 WORKDIR /app
-COPY --from=build --chown=node:node /app/package.json ./package.json
-COPY --from=build --chown=node:node /app/node_modules ./node_modules
-COPY --from=build --chown=node:node /app/dist ./dist
+# Code and dependencies stay owned by root (read-only for the app user); only DATA_DIR is writable.
+COPY --from=build /app/package.json ./package.json
+COPY --from=build /app/node_modules ./node_modules
+COPY --from=build /app/dist ./dist
 # DATA_DIR holds the embedded PGlite database when DATABASE_URL is not set: mount a volume on it
 # (`-v cgw-data:/app/data`), or the data lives and dies with the container.
 RUN mkdir -p /app/data && chown node:node /app/data
@@ -90,7 +91,7 @@ for (const file of files.split(/\s+/).filter(Boolean)) {\
 # gateway's local embedder at /models (it loads <EMBEDDINGS_MODEL_DIR>/<org>/<name>/ without network).
 FROM app AS runtime-with-model
 ARG EMBEDDINGS_MODEL=Xenova/all-MiniLM-L6-v2
-COPY --from=model --chown=node:node /models /models
+COPY --from=model /models /models
 ENV EMBEDDINGS_MODEL_DIR=/models \
     EMBEDDINGS_MODEL=${EMBEDDINGS_MODEL}
 

@@ -18,7 +18,12 @@ const providerSchema = z.object({
 const targetSchema = z.object({
   provider: z.string().min(1),
   model: z.string().min(1),
-  weight: z.number().positive().default(1),
+  /**
+   * Load-balancing weight. When no target of a model has one, targets are tried strictly in order
+   * (primary, then fallbacks); otherwise the first attempt is drawn among weighted targets and
+   * the rest follow in order.
+   */
+  weight: z.number().positive().optional(),
   timeoutMs: z.number().int().positive().optional(),
   retries: z.number().int().min(0).max(10).optional(),
 });

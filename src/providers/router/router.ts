@@ -9,6 +9,7 @@ import { backoffMs, isTransient } from './retry.js';
 export interface Target {
   provider: string;
   model: string;
+  /** 0 = never drawn first: only a fallback (when other targets carry weights). */
   weight: number;
   timeoutMs: number;
   retries: number;
@@ -37,8 +38,8 @@ export interface Attempt<T> {
 export type AttemptFn<T> = (provider: LlmProvider, target: Target, signal: AbortSignal) => Promise<T>;
 
 /**
- * Model aliases → ordered targets. The first target is drawn by weight, the rest follow in
- * configured order as fallbacks. Each target gets `retries` extra attempts on transient errors
+ * Model aliases → ordered targets: tried in configured order, or, when weights are set, the first
+ * drawn by weight and the rest following in order as fallbacks. Each target gets `retries` extra attempts on transient errors
  * (retry.ts), with jittered backoff, each attempt under the target's timeout; the client's
  * disconnect aborts whatever attempt is in flight and stops the loop.
  */
@@ -48,7 +49,7 @@ export function createRouter(deps: { config: Config; providers: ReadonlyMap<stri
   const toTarget = (t: TargetConfig): Target => ({
     provider: t.provider,
     model: t.model,
-    weight: t.weight,
+    weight: t.weight ?? 0,
     timeoutMs: t.timeoutMs ?? config.router.timeoutMs,
     retries: t.retries ?? config.router.retries,
   });
@@ -75,7 +76,7 @@ export function createRouter(deps: { config: Config; providers: ReadonlyMap<stri
     if (hit) return hit;
     const slash = model.indexOf('/');
     if (slash > 0 && providers.has(model.slice(0, slash))) {
-      const direct = toTarget({ provider: model.slice(0, slash), model: model.slice(slash + 1), weight: 1 });
+      const direct = toTarget({ provider: model.slice(0, slash), model: model.slice(slash + 1) });
       const resolved: ResolvedModel = { alias: model, targets: [direct], info: lookupModel(direct.model), reservedCompletionTokens: undefined };
       aliases.set(model, resolved);
       return resolved;
@@ -89,8 +90,8 @@ export function createRouter(deps: { config: Config; providers: ReadonlyMap<stri
   }
 
   function order(targets: readonly Target[]): Target[] {
-    if (targets.length < 2) return [...targets];
     const total = targets.reduce((s, t) => s + t.weight, 0);
+    if (targets.length < 2 || total === 0) return [...targets];
     let r = random() * total;
     let first = 0;
     for (let i = 0; i < targets.length; i++) {

@@ -1,0 +1,107 @@
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import OpenAI from 'openai';
+import pino from 'pino';
+import { loadConfig } from '../../src/config/load.js';
+import { createGateway, type Gateway } from '../../src/gateway.js';
+import { createPgliteSql } from '../../src/store/pglite/adapter.js';
+import type { Sql } from '../../src/store/sql.js';
+import { deleteRedisKeys, dropSchema, TEST_DATABASE_URL, TEST_REDIS_URL, uniqueName } from './env.js';
+
+export const ADMIN_KEY = 'test-admin-key-0123456789';
+
+export interface TestGatewayOptions {
+  /** `pg` (real Postgres, unique schema) or `pglite` (in memory). Default pg. */
+  sql?: 'pg' | 'pglite';
+  /** Use the real Redis (unique key prefix), or a custom URL (e.g. a dead port). Default true. */
+  redis?: boolean | string;
+  /** Config overrides: providers, models, router, session… */
+  config?: Record<string, unknown>;
+  /** Reuse an existing schema (a second gateway on the same database). */
+  schema?: string;
+  keyPrefix?: string;
+}
+
+export interface TestGateway {
+  url: string;
+  gateway: Gateway;
+  schema: string;
+  keyPrefix: string;
+  /** Creates a tenant and a key; returns an `openai` client bound to it. */
+  tenant(name?: string): Promise<{ id: string; key: string; client: OpenAI }>;
+  admin(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }>;
+  call(method: string, path: string, opts?: { key?: string; body?: unknown; headers?: Record<string, string> }): Promise<{ status: number; body: any; headers: Headers }>;
+  close(): Promise<void>;
+}
+
+/** A real gateway on 127.0.0.1:0, built by the same createGateway() as production. */
+export async function startGateway(opts: TestGatewayOptions = {}): Promise<TestGateway> {
+  const schema = opts.schema ?? uniqueName('t');
+  const keyPrefix = opts.keyPrefix ?? `${uniqueName('t')}:`;
+  const redisUrl = opts.redis === false ? undefined : typeof opts.redis === 'string' ? opts.redis : TEST_REDIS_URL;
+  const config = loadConfig(
+    {},
+    {
+      server: { host: '127.0.0.1', port: 0 },
+      database: { url: opts.sql === 'pglite' ? undefined : TEST_DATABASE_URL, schema, poolSize: 4 },
+      redis: { url: redisUrl, keyPrefix, commandTimeoutMs: 200 },
+      auth: { adminApiKey: ADMIN_KEY },
+      router: { backoffMs: 5, maxBackoffMs: 20, timeoutMs: 5000 },
+      log: { level: 'silent' },
+      ...opts.config,
+    },
+  );
+  let sql: Sql | undefined;
+  if (opts.sql === 'pglite') sql = await createPgliteSql({ dataDir: undefined, schema: 'public' });
+  const gateway = await createGateway(config, pino({ level: 'silent' }), sql ? { sql } : {});
+  const server: Server = gateway.app.listen(0, '127.0.0.1');
+  await new Promise<void>((resolve) => server.once('listening', resolve));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+
+  async function call(method: string, path: string, o: { key?: string; body?: unknown; headers?: Record<string, string> } = {}) {
+    const headers: Record<string, string> = { ...o.headers };
+    if (o.key) headers.authorization = `Bearer ${o.key}`;
+    if (o.body !== undefined) headers['content-type'] ??= 'application/json';
+    const res = await fetch(`${url}${path}`, { method, headers, body: o.body === undefined ? undefined : typeof o.body === 'string' ? o.body : JSON.stringify(o.body) });
+    const text = await res.text();
+    let body: unknown = text;
+    try {
+      body = JSON.parse(text);
+    } catch {}
+    return { status: res.status, body: body as any, headers: res.headers };
+  }
+
+  return {
+    url,
+    gateway,
+    schema,
+    keyPrefix,
+    call,
+    admin: (method, path, body) => call(method, path, { key: ADMIN_KEY, body }),
+    async tenant(name = 'acme') {
+      const t = await call('POST', '/admin/v1/tenants', { key: ADMIN_KEY, body: { name } });
+      const k = await call('POST', '/admin/v1/keys', { key: ADMIN_KEY, body: { tenant_id: t.body.id } });
+      return { id: t.body.id, key: k.body.key, client: new OpenAI({ apiKey: k.body.key, baseURL: `${url}/v1`, maxRetries: 0 }) };
+    },
+    async close() {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await gateway.close();
+      if (sql) await sql.close();
+      if (!opts.schema && opts.sql !== 'pglite') await dropSchema(schema);
+      if (!opts.keyPrefix && redisUrl === TEST_REDIS_URL) await deleteRedisKeys(keyPrefix);
+    },
+  };
+}
+
+/** Config for a provider named `up` at `baseUrl` and an alias `m` routed to it. */
+export function upstreamConfig(targets: Array<{ name: string; baseUrl: string; kind?: 'openai' | 'anthropic'; model?: string; timeoutMs?: number; retries?: number; weight?: number }>, alias = 'm') {
+  return {
+    providers: Object.fromEntries(targets.map((t) => [t.name, { kind: t.kind ?? 'openai', baseUrl: t.baseUrl, apiKey: `sk-secret-${t.name}-0123456789` }])),
+    models: {
+      [alias]: {
+        targets: targets.map((t) => ({ provider: t.name, model: t.model ?? 'gpt-4o-mini', ...(t.timeoutMs ? { timeoutMs: t.timeoutMs } : {}), ...(t.retries !== undefined ? { retries: t.retries } : {}), ...(t.weight ? { weight: t.weight } : {}) })),
+      },
+    },
+  };
+}
