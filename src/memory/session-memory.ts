@@ -6,7 +6,11 @@ import type { NewTurn, Turn } from './turns.js';
 /**
  * A session's memory as the chat path sees it: recent turns from the hot store, rebuilt from SQL
  * on a miss; appends go to SQL first (the truth, awaited) and then to the hot store (best effort).
- * A Redis outage costs latency, never a turn.
+ *
+ * The hot copy is used only when its newest seq equals the session's `last_seq` in SQL, read in
+ * parallel (a primary-key lookup). That one check covers every way a copy goes stale — an append
+ * that failed while Redis was away, a Redis restart or flush, another gateway's write, a deleted
+ * session — so a Redis outage costs latency, never a turn.
  */
 export function createSessionMemory(deps: { transcript: Transcript; hot: ShortTermStore; hotTurns: number; log: Logger }) {
   const { transcript, hot, hotTurns, log } = deps;
@@ -21,16 +25,18 @@ export function createSessionMemory(deps: { transcript: Transcript; hot: ShortTe
 
   return {
     async recent(tenantId: string, sessionId: string): Promise<Turn[]> {
-      try {
-        const cached = await hot.recent(tenantId, sessionId);
-        if (cached) return cached;
-      } catch (err) {
-        warn('recent', err);
-        return transcript.recent(tenantId, sessionId, hotTurns);
-      }
-      const turns = await transcript.recent(tenantId, sessionId, hotTurns);
-      const lastSeq = turns.length > 0 ? (turns[turns.length - 1] as Turn).seq : 0;
-      hot.fill(tenantId, sessionId, turns, lastSeq).catch((err: unknown) => warn('fill', err));
+      let hotFailed = false;
+      const [cached, lastSeq] = await Promise.all([
+        hot.recent(tenantId, sessionId).catch((err: unknown) => {
+          hotFailed = true;
+          warn('recent', err);
+          return undefined;
+        }),
+        transcript.lastSeq(tenantId, sessionId),
+      ]);
+      if (cached && cached.lastSeq === lastSeq) return cached.turns;
+      const turns = lastSeq === 0 ? [] : await transcript.recent(tenantId, sessionId, hotTurns);
+      if (!hotFailed) hot.fill(tenantId, sessionId, turns, lastSeq).catch((err: unknown) => warn('fill', err));
       return turns;
     },
 

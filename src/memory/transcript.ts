@@ -98,6 +98,12 @@ export function createTranscript(sql: Sql) {
       });
     },
 
+    /** The session's newest seq; 0 when the session has no turns or does not exist. */
+    async lastSeq(tenantId: string, sessionId: string): Promise<number> {
+      const { rows } = await sql.query<{ last_seq: number }>('SELECT last_seq FROM sessions WHERE tenant_id = $1 AND id = $2', [tenantId, sessionId]);
+      return rows[0]?.last_seq ?? 0;
+    },
+
     /** The newest `limit` turns, oldest first. */
     async recent(tenantId: string, sessionId: string, limit: number): Promise<Turn[]> {
       const { rows } = await sql.query<TurnRow>(

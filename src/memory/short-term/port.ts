@@ -6,8 +6,11 @@ import type { Turn } from '../turns.js';
  */
 export interface ShortTermStore {
   readonly kind: 'redis' | 'none';
-  /** Recent turns oldest first, or undefined when the store does not hold this session. */
-  recent(tenantId: string, sessionId: string): Promise<Turn[] | undefined>;
+  /**
+   * Recent turns oldest first and the newest seq the copy reflects, or undefined when the store
+   * does not hold this session.
+   */
+  recent(tenantId: string, sessionId: string): Promise<{ turns: Turn[]; lastSeq: number } | undefined>;
   /** Replaces the copy with turns read from SQL (`lastSeq` = the session's newest seq). */
   fill(tenantId: string, sessionId: string, turns: Turn[], lastSeq: number): Promise<void>;
   /** Appends turns just written to SQL; drops the copy if it would not be contiguous. */

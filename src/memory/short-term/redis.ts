@@ -13,9 +13,10 @@ export interface RedisStoreOptions {
 // A session idle for a day leaves Redis; it is rebuilt from SQL when it comes back.
 const HOT_TTL_MS = 24 * 60 * 60 * 1000;
 
-// Both scripts keep list and seq key in step. `append` only extends a copy whose newest seq is
-// right before the new turns; anything else (a lost write, a racing rebuild) drops the copy, and
-// the next read rebuilds it from SQL. `fill` never overwrites a copy that is already newer.
+// Both scripts keep list and seq key in step, atomically. `append` only extends a copy whose
+// newest seq is right before the new turns; anything else (a lost write, a racing rebuild) drops
+// the copy. Readers compare the seq key with SQL anyway (session-memory.ts), so a stale `fill`
+// costs one more rebuild, never a wrong history.
 const APPEND = `
 local last = redis.call('GET', KEYS[2])
 if not last then return 0 end
@@ -27,8 +28,6 @@ redis.call('PEXPIRE', KEYS[1], ARGV[4])
 return 1`;
 
 const FILL = `
-local last = redis.call('GET', KEYS[2])
-if last and tonumber(last) >= tonumber(ARGV[1]) then return 0 end
 redis.call('DEL', KEYS[1])
 for i = 3, #ARGV do redis.call('RPUSH', KEYS[1], ARGV[i]) end
 redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[2])
@@ -66,9 +65,10 @@ export function createRedisShortTermStore(opts: RedisStoreOptions): ShortTermSto
     async recent(tenantId, sessionId) {
       const [list, seq] = keys(tenantId, sessionId);
       const res = await redis.multi().get(seq).lrange(list, 0, -1).exec();
-      if (!res || res[0]?.[1] == null) return undefined;
-      const items = (res[1]?.[1] ?? []) as string[];
-      return items.map((s) => JSON.parse(s) as Turn);
+      const lastSeq = res?.[0]?.[1];
+      if (lastSeq == null) return undefined;
+      const items = (res?.[1]?.[1] ?? []) as string[];
+      return { turns: items.map((s) => JSON.parse(s) as Turn), lastSeq: Number(lastSeq) };
     },
     async fill(tenantId, sessionId, turns, lastSeq) {
       const [list, seq] = keys(tenantId, sessionId);
