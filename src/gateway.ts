@@ -31,7 +31,7 @@ export async function createGateway(config: Config, log: Logger, opts: { sql?: S
   const sql = opts.sql ?? (await openSql(config.database));
   await migrate(sql);
   const hot: ShortTermStore = config.redis.url
-    ? createRedisShortTermStore({ url: config.redis.url, keyPrefix: config.redis.keyPrefix, maxTurns: config.session.hotTurns, commandTimeoutMs: config.redis.commandTimeoutMs })
+    ? await createRedisShortTermStore({ url: config.redis.url, keyPrefix: config.redis.keyPrefix, maxTurns: config.session.hotTurns, commandTimeoutMs: config.redis.commandTimeoutMs })
     : noShortTermStore;
   const tenancy = createTenancyRepo(sql);
   const auth = createAuthenticator({ repo: tenancy, adminApiKey: config.auth.adminApiKey, ttlMs: config.auth.keyCacheTtlMs });

@@ -39,8 +39,15 @@ type ScriptedRedis = Redis & {
   stFill(listKey: string, seqKey: string, ...args: (string | number)[]): Promise<number>;
 };
 
-/** The Redis adapter (ioredis): a list of turn JSON per session plus its newest seq. */
-export function createRedisShortTermStore(opts: RedisStoreOptions): ShortTermStore {
+// How long start-up waits for a first Redis connection before serving from SQL alone.
+const CONNECT_WAIT_MS = 3000;
+
+/**
+ * The Redis adapter (ioredis): a list of turn JSON per session plus its newest seq. Resolves once
+ * connected, or after CONNECT_WAIT_MS without Redis (the gateway then starts degraded, and
+ * ioredis keeps reconnecting in the background).
+ */
+export async function createRedisShortTermStore(opts: RedisStoreOptions): Promise<ShortTermStore> {
   const redis = new Redis(opts.url, {
     // Fail fast instead of queueing while Redis is away: SQL answers meanwhile.
     enableOfflineQueue: false,
@@ -53,6 +60,15 @@ export function createRedisShortTermStore(opts: RedisStoreOptions): ShortTermSto
   redis.on('error', () => {});
   redis.defineCommand('stAppend', { numberOfKeys: 2, lua: APPEND });
   redis.defineCommand('stFill', { numberOfKeys: 2, lua: FILL });
+  if (redis.status !== 'ready') {
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, CONNECT_WAIT_MS);
+      redis.once('ready', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
 
   // The hash tag keeps both keys of a session in one Redis Cluster slot.
   const keys = (tenantId: string, sessionId: string): [string, string] => {

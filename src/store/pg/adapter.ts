@@ -21,7 +21,22 @@ export async function createPgSql(opts: PgOptions): Promise<Sql> {
   });
   // An idle client losing its connection must not crash the process; the next query reconnects.
   pool.on('error', () => {});
-  if (opts.schema !== 'public') await pool.query(`CREATE SCHEMA IF NOT EXISTS ${opts.schema}`);
+  if (opts.schema !== 'public') {
+    // Concurrent `CREATE SCHEMA IF NOT EXISTS` can still fail with a unique violation, so two
+    // gateways starting at once serialise it under a transaction-scoped advisory lock.
+    const client = await pool.connect();
+    try {
+      await client.query('BEGIN');
+      await client.query('SELECT pg_advisory_xact_lock($1::bigint)', [lockKey(`schema:${opts.schema}`)]);
+      await client.query(`CREATE SCHEMA IF NOT EXISTS ${opts.schema}`);
+      await client.query('COMMIT');
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => {});
+      throw err;
+    } finally {
+      client.release();
+    }
+  }
 
   const exec = (client: pg.Pool | pg.PoolClient): SqlExecutor => ({
     async query<Row>(text: string, params?: readonly SqlParam[]): Promise<SqlResult<Row>> {
