@@ -40,6 +40,7 @@ async function main(): Promise<void> {
     },
     'context gateway listening',
   );
+  if (!config.auth.adminApiKey) log.warn('ADMIN_API_KEY is not set: the admin API (tenants, keys) is closed');
 
   let stopping = false;
   const stop = (signal: string): void => {
