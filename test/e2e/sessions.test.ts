@@ -1,39 +1,8 @@
-import { createServer, Socket as NetSocket, type Server, type Socket } from 'node:net';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type FakeOpenAi, startFakeOpenAi } from '../helpers/fake-openai.js';
-import { TEST_REDIS_URL } from '../helpers/env.js';
+import { TEST_DATABASE_URL, TEST_REDIS_URL } from '../helpers/env.js';
 import { startGateway, type TestGateway, upstreamConfig } from '../helpers/gateway.js';
-
-/** A TCP relay to the real Redis that a test can cut and restore: "Redis down" without touching Redis. */
-async function startRelay(target: URL): Promise<{ url: string; cut(): void; restore(): Promise<void>; close(): Promise<void> }> {
-  const sockets = new Set<Socket>();
-  let server: Server | undefined;
-  let port = 0;
-  const listen = () =>
-    new Promise<void>((resolve) => {
-      server = createServer((client) => {
-        const upstream = new NetSocket();
-        upstream.connect(Number(target.port || 6379), target.hostname);
-        for (const s of [client, upstream]) {
-          sockets.add(s);
-          s.on('error', () => {});
-          s.on('close', () => sockets.delete(s));
-        }
-        client.pipe(upstream).pipe(client);
-      });
-      server.listen(port, '127.0.0.1', () => {
-        port = (server?.address() as AddressInfo).port;
-        resolve();
-      });
-    });
-  await listen();
-  const cut = () => {
-    server?.close();
-    for (const s of sockets) s.destroy();
-  };
-  return { url: `redis://127.0.0.1:${port}`, cut, restore: listen, close: async () => cut() };
-}
+import { startRelay } from '../helpers/relay.js';
 
 describe('session-id chat: the gateway keeps the history', () => {
   let up: FakeOpenAi;
@@ -212,6 +181,37 @@ describe('Redis down mid-session', () => {
       expect(prompt()).toEqual(['one', 're:one', 'two', 're:two', 'three (redis down)', 're:three (redis down)', 'four (redis down)', 're:four (redis down)', 'five (redis back)']);
       const transcript = await gw.call('GET', '/v1/sessions/r/messages', { key: t.key });
       expect(transcript.body.data).toHaveLength(10);
+    } finally {
+      await gw.close();
+      await up.close();
+      await relay.close();
+    }
+  });
+});
+
+describe('Postgres unreachable', () => {
+  it('answers 503 storage_unavailable (no crash, no hang) and recovers when it returns', async () => {
+    const dbUrl = new URL(TEST_DATABASE_URL);
+    const relay = await startRelay(dbUrl, 5432);
+    const viaRelay = new URL(TEST_DATABASE_URL);
+    viaRelay.host = new URL(relay.url).host;
+    const up = await startFakeOpenAi();
+    const gw = await startGateway({ config: { ...upstreamConfig([{ name: 'up', baseUrl: up.url }]), database: { url: viaRelay.toString(), poolSize: 2 } }, redis: false });
+    try {
+      const t = await gw.tenant();
+      const body = { model: 'm', session_id: 'pg', messages: [{ role: 'user', content: 'hi' }] };
+      expect((await gw.call('POST', '/v1/chat/completions', { key: t.key, body })).status).toBe(200);
+      relay.cut();
+      const down = await gw.call('POST', '/v1/chat/completions', { key: t.key, body });
+      expect(down.status).toBe(503);
+      expect(down.body.error.code).toBe('storage_unavailable');
+      expect(down.headers.get('retry-after')).toBe('1');
+      expect((await gw.call('GET', '/readyz')).status).toBe(503);
+      await relay.restore();
+      const back = await gw.call('POST', '/v1/chat/completions', { key: t.key, body });
+      expect(back.status).toBe(200);
+      const transcript = await gw.call('GET', '/v1/sessions/pg/messages', { key: t.key });
+      expect(transcript.body.data.map((m: { seq: number }) => m.seq)).toEqual([1, 2, 3, 4]);
     } finally {
       await gw.close();
       await up.close();

@@ -41,15 +41,14 @@ export async function startGateway(opts: TestGatewayOptions = {}): Promise<TestG
   const redisUrl = opts.redis === false ? undefined : typeof opts.redis === 'string' ? opts.redis : TEST_REDIS_URL;
   const config = loadConfig(
     {},
-    {
+    merge({
       server: { host: '127.0.0.1', port: 0 },
       database: { url: opts.sql === 'pglite' ? undefined : TEST_DATABASE_URL, schema, poolSize: 4 },
       redis: { url: redisUrl, keyPrefix, commandTimeoutMs: 200 },
       auth: { adminApiKey: ADMIN_KEY },
       router: { backoffMs: 5, maxBackoffMs: 20, timeoutMs: 5000 },
       log: { level: 'silent' },
-      ...opts.config,
-    },
+    }, opts.config ?? {}),
   );
   let sql: Sql | undefined;
   if (opts.sql === 'pglite') sql = await createPgliteSql({ dataDir: undefined, schema: 'public' });
@@ -104,4 +103,13 @@ export function upstreamConfig(targets: Array<{ name: string; baseUrl: string; k
       },
     },
   };
+}
+
+type Obj = Record<string, unknown>;
+const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+/** Deep merge of config overrides, so a test can change `database.url` and keep the test schema. */
+function merge(a: Obj, b: Obj): Obj {
+  const out: Obj = { ...a };
+  for (const [k, v] of Object.entries(b)) out[k] = isObj(out[k]) && isObj(v) ? merge(out[k] as Obj, v) : v;
+  return out;
 }

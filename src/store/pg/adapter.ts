@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { mapSqlError } from '../errors.js';
 import { lockKey, type Sql, type SqlExecutor, type SqlParam, type SqlResult } from '../sql.js';
 
 // Return int8/bigint counts as JS numbers: our ids and sequences stay far below 2^53.
@@ -15,6 +16,8 @@ export async function createPgSql(opts: PgOptions): Promise<Sql> {
   const pool = new pg.Pool({
     connectionString: opts.url,
     max: opts.poolSize,
+    // A request waits at most this long for a free connection before failing with a 503.
+    connectionTimeoutMillis: 5000,
     // Every connection works in the gateway's schema; `public` stays on the path for extensions.
     options: `-c search_path=${opts.schema},public`,
     idleTimeoutMillis: 30_000,
@@ -40,8 +43,12 @@ export async function createPgSql(opts: PgOptions): Promise<Sql> {
 
   const exec = (client: pg.Pool | pg.PoolClient): SqlExecutor => ({
     async query<Row>(text: string, params?: readonly SqlParam[]): Promise<SqlResult<Row>> {
-      const res = await client.query(text, params as unknown[] | undefined);
-      return { rows: res.rows as Row[], rowCount: res.rowCount ?? 0 };
+      try {
+        const res = await client.query(text, params as unknown[] | undefined);
+        return { rows: res.rows as Row[], rowCount: res.rowCount ?? 0 };
+      } catch (err) {
+        throw mapSqlError(err);
+      }
     },
     async exec(script: string): Promise<void> {
       await client.query(script);
@@ -50,7 +57,9 @@ export async function createPgSql(opts: PgOptions): Promise<Sql> {
   const pooled = exec(pool);
 
   async function onClient<T>(fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
-    const client = await pool.connect();
+    const client = await pool.connect().catch((err: unknown) => {
+      throw mapSqlError(err);
+    });
     try {
       return await fn(client);
     } finally {
