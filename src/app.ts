@@ -1,11 +1,12 @@
-import express, { type Express } from 'express';
+import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
+import express from 'express';
 import type { Logger } from 'pino';
 import type { ChatService } from './chat/service.js';
 import type { Config } from './config/schema.js';
 import { errorHandler, notFoundHandler } from './http/middleware/errors.js';
-import { createContext, type RequestContext } from './http/request-context.js';
+import { accessLog, createContext } from './http/request-context.js';
 import { adminRoutes } from './http/routes/admin.js';
-import { chatRoutes } from './http/routes/chat.js';
+import { createChatHandler } from './http/routes/chat.js';
 import { healthRoutes } from './http/routes/health.js';
 import { modelRoutes } from './http/routes/models.js';
 import { sessionRoutes } from './http/routes/sessions.js';
@@ -31,8 +32,12 @@ export interface AppDeps {
   chat: ChatService;
 }
 
-/** The HTTP app, without listening: main.ts listens, tests `listen(0)`. */
-export function createApp(deps: AppDeps): Express {
+/**
+ * The HTTP app as a node:http request listener, without listening: main.ts listens, tests
+ * `listen(0)`. The chat route, the hot path, is dispatched before express; every other route
+ * goes through express.
+ */
+export function createApp(deps: AppDeps): RequestListener {
   const app = express();
   // No ETags (every chat answer is new) and no framework banner.
   app.set('etag', false);
@@ -49,18 +54,21 @@ export function createApp(deps: AppDeps): Express {
   app.use(express.json({ limit: deps.config.server.maxBodyBytes, strict: false, type: ['application/json', 'application/*+json'] }));
 
   app.use(healthRoutes({ sql: deps.sql, hot: deps.hot }));
-  app.use(chatRoutes({ auth: deps.auth, chat: deps.chat, streamIdleTimeoutMs: deps.config.router.timeoutMs }));
   app.use(modelRoutes({ auth: deps.auth, router: deps.router }));
   app.use(sessionRoutes({ auth: deps.auth, transcript: deps.transcript, memory: deps.memory, router: deps.router }));
   app.use(adminRoutes({ auth: deps.auth, repo: deps.tenancy }));
   app.use(notFoundHandler);
   app.use(errorHandler);
-  return app;
-}
 
-function accessLog(log: Logger, method: string, url: string, status: number, c: RequestContext): void {
-  if (!log.isLevelEnabled('info')) return;
-  // Path only: query strings may carry user ids.
-  const q = url.indexOf('?');
-  log.info({ reqId: c.id, method, path: q === -1 ? url : url.slice(0, q), status, ms: Math.round((performance.now() - c.startedAt) * 10) / 10, ...c.logFields }, 'request');
+  const chat = createChatHandler({
+    auth: deps.auth,
+    chat: deps.chat,
+    log: deps.log,
+    maxBodyBytes: deps.config.server.maxBodyBytes,
+    streamIdleTimeoutMs: deps.config.router.timeoutMs,
+  });
+  return (req: IncomingMessage, res: ServerResponse) => {
+    if (req.method === 'POST' && (req.url === '/v1/chat/completions' || req.url?.startsWith('/v1/chat/completions?'))) chat(req, res);
+    else app(req, res);
+  };
 }

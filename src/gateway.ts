@@ -1,4 +1,4 @@
-import type { Express } from 'express';
+import type { RequestListener } from 'node:http';
 import type { Logger } from 'pino';
 import { type AppDeps, createApp } from './app.js';
 import { createChatService } from './chat/service.js';
@@ -17,7 +17,7 @@ import { createTenancyRepo } from './tenancy/repo.js';
 import { getTokenizer } from './tokens/tokenizer.js';
 
 export interface Gateway {
-  app: Express;
+  app: RequestListener;
   deps: AppDeps;
   /** Closes every adapter; each cleanup runs even when an earlier one throws. */
   close(): Promise<void>;

@@ -1,4 +1,4 @@
-import type { Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import { ConfigError, loadConfig } from './config/load.js';
 import type { Config } from './config/schema.js';
 import { createGateway } from './gateway.js';
@@ -21,7 +21,7 @@ async function main(): Promise<void> {
   }
   const log = createLogger(config.log.level);
   const gateway = await createGateway(config, log);
-  const server: Server = gateway.app.listen(config.server.port, config.server.host);
+  const server: Server = createServer(gateway.app).listen(config.server.port, config.server.host);
   // Clients keep connections alive; our idle timeout must outlive typical load balancers' (60 s).
   server.keepAliveTimeout = 65_000;
   server.headersTimeout = 66_000;

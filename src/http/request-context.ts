@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import type { Request, Response } from 'express';
+import type { IncomingMessage } from 'node:http';
+import type { Response } from 'express';
 import type { Logger } from 'pino';
 import type { Principal } from '../tenancy/auth.js';
 
@@ -15,7 +16,7 @@ export interface RequestContext {
 
 const CLIENT_ID = /^[\w.:-]{1,128}$/;
 
-export function createContext(req: Request, base: Logger): RequestContext {
+export function createContext(req: IncomingMessage, base: Logger): RequestContext {
   const given = req.headers['x-request-id'];
   const id = typeof given === 'string' && CLIENT_ID.test(given) ? given : randomUUID();
   let child: Logger | undefined;
@@ -33,4 +34,12 @@ export function createContext(req: Request, base: Logger): RequestContext {
 
 export function ctx(res: Response): RequestContext {
   return res.locals.ctx as RequestContext;
+}
+
+/** One access-log line per request: ids, status, timing and what routes added — never bodies. */
+export function accessLog(log: Logger, method: string, url: string, status: number, c: RequestContext): void {
+  if (!log.isLevelEnabled('info')) return;
+  // Path only: query strings may carry user ids.
+  const q = url.indexOf('?');
+  log.info({ reqId: c.id, method, path: q === -1 ? url : url.slice(0, q), status, ms: Math.round((performance.now() - c.startedAt) * 10) / 10, ...c.logFields }, 'request');
 }

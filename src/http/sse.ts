@@ -1,4 +1,4 @@
-import type { Response } from 'express';
+import type { ServerResponse } from 'node:http';
 import { type GatewayError, toEnvelope } from '../errors.js';
 
 export const SSE_HEADERS = {
@@ -10,7 +10,7 @@ export const SSE_HEADERS = {
 } as const;
 
 /** Writes one `data:` event, waiting for the socket to drain when the client reads slowly. */
-export async function writeEvent(res: Response, data: string): Promise<void> {
+export async function writeEvent(res: ServerResponse, data: string): Promise<void> {
   if (res.write(`data: ${data}\n\n`)) return;
   await new Promise<void>((resolve) => {
     const done = (): void => {
@@ -27,6 +27,6 @@ export async function writeEvent(res: Response, data: string): Promise<void> {
  * A failure after the stream started cannot change the status code; it is sent as an `error`
  * event, which the OpenAI SDKs raise as an APIError, and the stream ends without `[DONE]`.
  */
-export function endWithError(res: Response, err: GatewayError): void {
+export function endWithError(res: ServerResponse, err: GatewayError): void {
   if (!res.writableEnded && !res.destroyed) res.end(`data: ${JSON.stringify(toEnvelope(err))}\n\n`);
 }

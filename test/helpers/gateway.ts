@@ -1,4 +1,4 @@
-import type { Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import OpenAI from 'openai';
 import pino from 'pino';
@@ -53,7 +53,7 @@ export async function startGateway(opts: TestGatewayOptions = {}): Promise<TestG
   let sql: Sql | undefined;
   if (opts.sql === 'pglite') sql = await createPgliteSql({ dataDir: undefined, schema: 'public' });
   const gateway = await createGateway(config, pino({ level: 'silent' }), sql ? { sql } : {});
-  const server: Server = gateway.app.listen(0, '127.0.0.1');
+  const server: Server = createServer(gateway.app).listen(0, '127.0.0.1');
   await new Promise<void>((resolve) => server.once('listening', resolve));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 

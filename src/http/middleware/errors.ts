@@ -1,6 +1,7 @@
 import type { ErrorRequestHandler, RequestHandler } from 'express';
-import { asGatewayError, badRequest, GatewayError, toEnvelope } from '../../errors.js';
+import { badRequest, GatewayError } from '../../errors.js';
 import { ctx } from '../request-context.js';
+import { sendError } from '../respond.js';
 
 /** Body-parser failures, mapped to errors that say what to fix. */
 function fromBodyParser(err: { type?: string; status?: number; limit?: number; length?: number }): GatewayError | undefined {
@@ -23,20 +24,9 @@ function fromBodyParser(err: { type?: string; status?: number; limit?: number; l
   }
 }
 
-/** The one place errors become responses: the OpenAI envelope, a stable code, no internals. */
+/** Express's error middleware: body-parser failures mapped, then the shared error writer. */
 export const errorHandler: ErrorRequestHandler = (raw, _req, res, _next) => {
-  const err = fromBodyParser(raw as { type?: string }) ?? asGatewayError(raw);
-  const c = ctx(res);
-  c.logFields.code = err.code;
-  if (err.category === 'internal' || err.category === 'upstream') {
-    c.log.error({ code: err.code, err: err.cause ?? err }, err.message);
-  }
-  if (res.headersSent) {
-    res.end();
-    return;
-  }
-  if (err.retryAfter !== undefined) res.setHeader('retry-after', String(Math.ceil(err.retryAfter)));
-  res.status(err.status).json(toEnvelope(err));
+  sendError(res, fromBodyParser(raw as { type?: string }) ?? raw, ctx(res));
 };
 
 export const notFoundHandler: RequestHandler = (req, _res, next) => {

@@ -1,60 +1,75 @@
-import { Router as ExpressRouter, type Request, type Response } from 'express';
-import { asGatewayError, GatewayError } from '../../errors.js';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Logger } from 'pino';
 import { createStreamAccumulator } from '../../chat/accumulate.js';
 import type { ChatService, PreparedChat } from '../../chat/service.js';
+import { asGatewayError, forbidden, GatewayError } from '../../errors.js';
 import { UPSTREAM_CODES } from '../../providers/http.js';
 import type { ChatMessage } from '../../providers/types.js';
 import type { Authenticator } from '../../tenancy/auth.js';
-import { keyPrincipal, requireKey } from '../middleware/auth.js';
-import { ctx } from '../request-context.js';
+import { readJsonBody } from '../body.js';
+import { accessLog, createContext, type RequestContext } from '../request-context.js';
+import { sendError, sendJson } from '../respond.js';
 import { chatRequestSchema, sessionIdSchema } from '../schemas/chat.js';
 import { validate } from '../schemas/validate.js';
 import { endWithError, SSE_HEADERS, writeEvent } from '../sse.js';
 
-/** POST /v1/chat/completions — OpenAI-compatible, with the gateway's `session_id`. */
-export function chatRoutes(deps: { auth: Authenticator; chat: ChatService; streamIdleTimeoutMs: number }) {
-  const { chat } = deps;
-  const router = ExpressRouter();
+export interface ChatHandlerDeps {
+  auth: Authenticator;
+  chat: ChatService;
+  log: Logger;
+  maxBodyBytes: number;
+  streamIdleTimeoutMs: number;
+}
 
-  router.post('/v1/chat/completions', requireKey(deps.auth), async (req: Request, res: Response) => {
-    const body = validate(chatRequestSchema, req.body);
+/**
+ * POST /v1/chat/completions — OpenAI-compatible, plus the gateway's `session_id`.
+ *
+ * This is the hot path, so it is a plain node:http handler rather than an express route: it skips
+ * the router's per-request middleware walk and reads its own body, with the same request id,
+ * access log, body limits and error envelope as every other route (app.ts dispatches to it).
+ */
+export function createChatHandler(deps: ChatHandlerDeps) {
+  const { chat, auth } = deps;
+
+  async function handle(req: IncomingMessage, res: ServerResponse, c: RequestContext): Promise<void> {
+    const principal = await auth.authenticate(req.headers.authorization);
+    if (principal.kind !== 'key') throw forbidden('The admin key manages tenants; call this route with a tenant API key.', 'admin_key_not_allowed');
+    c.principal = principal;
+    c.logFields.tenant = principal.tenantId;
+    const body = validate(chatRequestSchema, await readJsonBody(req, deps.maxBodyBytes));
     const header = req.headers['x-session-id'];
     const sessionId = body.session_id ?? (typeof header === 'string' ? validate(sessionIdSchema, header, 'X-Session-Id header') : undefined);
-    const principal = keyPrincipal(res);
-    const c = ctx(res);
     c.logFields.model = body.model;
     if (sessionId) c.logFields.session = sessionId;
 
-    const prepared = await chat.prepare({ tenantId: principal.tenantId }, body, sessionId);
+    const caller = { tenantId: principal.tenantId };
+    const prepared = await chat.prepare(caller, body, sessionId);
     const client = abortOnClose(res);
     if (prepared.session) res.setHeader('x-session-history-turns', String(prepared.session.historyTurns));
-    if (body.stream) await stream(res, prepared, client.signal, principal.tenantId);
-    else {
-      const attempt = await chat.complete(prepared, client.signal);
-      try {
-        c.logFields.target = attempt.target.provider;
-        c.logFields.attempts = attempt.attempts;
-        const completion = attempt.result;
-        const answer = completion.choices?.[0]?.message;
-        if (answer) await chat.persist({ tenantId: principal.tenantId }, prepared, answer as ChatMessage);
-        res.json(completion);
-      } finally {
-        attempt.dispose();
-      }
-    }
-  });
+    if (body.stream) return stream(res, c, prepared, client.signal, caller);
 
-  async function stream(res: Response, prepared: PreparedChat, signal: AbortSignal, tenantId: string): Promise<void> {
+    const attempt = await chat.complete(prepared, client.signal);
+    try {
+      c.logFields.target = attempt.target.provider;
+      c.logFields.attempts = attempt.attempts;
+      const completion = attempt.result;
+      const answer = completion.choices?.[0]?.message;
+      if (answer) await chat.persist(caller, prepared, answer as ChatMessage);
+      sendJson(res, 200, completion);
+    } finally {
+      attempt.dispose();
+    }
+  }
+
+  async function stream(res: ServerResponse, c: RequestContext, prepared: PreparedChat, signal: AbortSignal, caller: { tenantId: string }): Promise<void> {
     const attempt = await chat.stream(prepared, signal);
-    const c = ctx(res);
     c.logFields.target = attempt.target.provider;
     c.logFields.attempts = attempt.attempts;
     const acc = prepared.session ? createStreamAccumulator() : undefined;
     // Between chunks the upstream gets the same allowance as for its first byte.
-    const idle = setTimeout(onIdle, deps.streamIdleTimeoutMs);
-    function onIdle(): void {
+    const idle = setTimeout(() => {
       attempt.abort(new GatewayError(`The upstream stopped sending for ${deps.streamIdleTimeoutMs} ms.`, { status: 504, code: UPSTREAM_CODES.timeout, category: 'upstream' }));
-    }
+    }, deps.streamIdleTimeoutMs);
     res.writeHead(200, SSE_HEADERS);
     try {
       for await (const data of attempt.result) {
@@ -63,7 +78,8 @@ export function chatRoutes(deps: { auth: Authenticator; chat: ChatService; strea
         await writeEvent(res, data);
       }
       clearTimeout(idle);
-      if (acc) await chat.persist({ tenantId }, prepared, acc.message());
+      // The answer is durable before the client sees [DONE].
+      if (acc) await chat.persist(caller, prepared, acc.message());
       res.end('data: [DONE]\n\n');
     } catch (raw) {
       const err = asGatewayError(raw);
@@ -76,11 +92,16 @@ export function chatRoutes(deps: { auth: Authenticator; chat: ChatService; strea
     }
   }
 
-  return router;
+  return (req: IncomingMessage, res: ServerResponse): void => {
+    const c = createContext(req, deps.log);
+    res.setHeader('x-request-id', c.id);
+    res.once('finish', () => accessLog(deps.log, req.method ?? 'POST', '/v1/chat/completions', res.statusCode, c));
+    handle(req, res, c).catch((err: unknown) => sendError(res, err, c));
+  };
 }
 
 /** An AbortController fired when the client goes away before the response is finished. */
-function abortOnClose(res: Response): AbortController {
+function abortOnClose(res: ServerResponse): AbortController {
   const ac = new AbortController();
   res.once('close', () => {
     if (!res.writableFinished) {
