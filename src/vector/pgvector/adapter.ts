@@ -1,0 +1,159 @@
+import type { Sql, SqlExecutor, SqlParam } from '../../store/sql.js';
+import type { CollectionSpec, Payload, SearchHit, VectorStore } from '../port.js';
+import { createSpecCache } from '../spec-cache.js';
+import { checkFilter, checkName, checkSameSpec, checkSpec, checkTenant, checkTopK, checkVector, matchesNothing, preparePoints } from '../validate.js';
+import { filterSql, vectorLiteral } from './filter.js';
+
+export interface PgvectorOptions {
+  /** The gateway's `Sql` (pg or PGlite); the store creates its tables in that schema. */
+  sql: Sql;
+}
+
+/**
+ * One table per collection (`vec_<name>`), because a `vector(N)` column and its HNSW index need one
+ * fixed dimension, collections differ in dimensions (and models), and dropping a collection or
+ * re-embedding it is a cheap DROP TABLE instead of a large DELETE. A registry table records each
+ * collection's dimensions and model. The tenant is a column leading the primary key (btree), so
+ * every query is scoped by an index, and the payload is jsonb with a GIN index for filters.
+ */
+export function createPgvectorStore({ sql }: PgvectorOptions): VectorStore {
+  const table = (name: string) => `vec_${name}`;
+  let ready: Promise<{ iterative: boolean }> | undefined;
+  // Tables are made here rather than by migrations so the store runs on any Sql it is given; the
+  // statements are idempotent and run under an advisory lock against concurrent gateways.
+  const setup = () => {
+    ready ??= sql
+      .withLock('vector:setup', async (tx) => {
+        // In `public`, which every adapter keeps on the search path: extensions are database-wide.
+        await tx.exec('CREATE EXTENSION IF NOT EXISTS vector WITH SCHEMA public');
+        await tx.exec(`CREATE TABLE IF NOT EXISTS vector_collections (
+          name text PRIMARY KEY, dimensions int NOT NULL, metric text NOT NULL, model text NOT NULL,
+          created_at timestamptz NOT NULL DEFAULT now())`);
+        const { rows } = await tx.query<{ v: string }>("SELECT extversion AS v FROM pg_extension WHERE extname = 'vector'");
+        const [major = 0, minor = 0] = (rows[0]?.v ?? '0.0').split('.').map(Number);
+        // Iterative index scans (pgvector 0.8) keep filtered HNSW searches from returning too few rows.
+        return { iterative: major > 0 || minor >= 8 };
+      })
+      .catch((err: unknown) => {
+        ready = undefined;
+        throw err;
+      });
+    return ready;
+  };
+
+  const load = async (db: SqlExecutor, name: string): Promise<CollectionSpec | null> => {
+    const { rows } = await db.query<CollectionSpec>('SELECT name, dimensions, metric, model FROM vector_collections WHERE name = $1', [name]);
+    return rows[0] ?? null;
+  };
+  const specs = createSpecCache(async (name) => {
+    await setup();
+    return load(sql, name);
+  });
+
+  const scoped = async (collection: string, tenantId: string) => {
+    checkTenant(tenantId);
+    const spec = await specs.get(collection);
+    return { spec, t: table(spec.name) };
+  };
+
+  return {
+    kind: 'pgvector',
+    async ensureCollection(spec) {
+      checkSpec(spec);
+      await setup();
+      const created = await sql.withLock(`vector:${spec.name}`, async (tx) => {
+        const existing = await load(tx, spec.name);
+        if (existing) {
+          checkSameSpec(existing, spec);
+          return false;
+        }
+        const t = table(spec.name);
+        await tx.exec(`CREATE TABLE IF NOT EXISTS ${t} (
+            tenant_id text NOT NULL, id text NOT NULL, embedding vector(${spec.dimensions}) NOT NULL,
+            payload jsonb NOT NULL, updated_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (tenant_id, id));
+          CREATE INDEX IF NOT EXISTS ${t}_hnsw ON ${t} USING hnsw (embedding vector_cosine_ops);
+          CREATE INDEX IF NOT EXISTS ${t}_payload ON ${t} USING gin (payload jsonb_path_ops);`);
+        await tx.query('INSERT INTO vector_collections (name, dimensions, metric, model) VALUES ($1, $2, $3, $4)', [
+          spec.name,
+          spec.dimensions,
+          spec.metric,
+          spec.model,
+        ]);
+        return true;
+      });
+      specs.set(spec);
+      return { created };
+    },
+    async getCollection({ name }) {
+      await setup();
+      return load(sql, name);
+    },
+    async dropCollection({ name }) {
+      checkName(name);
+      await setup();
+      specs.forget(name);
+      await sql.withLock(`vector:${name}`, async (tx) => {
+        await tx.exec(`DROP TABLE IF EXISTS ${table(name)}`);
+        await tx.query('DELETE FROM vector_collections WHERE name = $1', [name]);
+      });
+    },
+    async upsert({ collection, tenantId, points }) {
+      const { spec, t } = await scoped(collection, tenantId);
+      const batch = preparePoints(collection, spec.dimensions, points);
+      if (batch.length === 0) return;
+      // One statement for the batch: atomic, and one round trip however many points.
+      await sql.query(
+        `INSERT INTO ${t} (tenant_id, id, embedding, payload)
+         SELECT $1, u.id, u.v::vector, u.p::jsonb FROM unnest($2::text[], $3::text[], $4::text[]) AS u(id, v, p)
+         ON CONFLICT (tenant_id, id) DO UPDATE SET embedding = EXCLUDED.embedding, payload = EXCLUDED.payload, updated_at = now()`,
+        [tenantId, batch.map((p) => p.id), batch.map((p) => vectorLiteral(p.vector)), batch.map((p) => JSON.stringify(p.payload))],
+      );
+    },
+    async delete({ collection, tenantId, ids }) {
+      const { t } = await scoped(collection, tenantId);
+      if (ids.length === 0) return;
+      await sql.query(`DELETE FROM ${t} WHERE tenant_id = $1 AND id = ANY($2::text[])`, [tenantId, [...ids]]);
+    },
+    async deleteByFilter({ collection, tenantId, filter }) {
+      const { t } = await scoped(collection, tenantId);
+      checkFilter(filter);
+      if (matchesNothing(filter)) return;
+      const params: SqlParam[] = [tenantId];
+      await sql.query(`DELETE FROM ${t} WHERE tenant_id = $1 AND ${filterSql(filter, params)}`, params);
+    },
+    async search({ collection, tenantId, vector, topK, filter }) {
+      const { spec, t } = await scoped(collection, tenantId);
+      checkVector(collection, spec.dimensions, vector);
+      checkTopK(topK);
+      checkFilter(filter);
+      if (matchesNothing(filter)) return [];
+      const params: SqlParam[] = [tenantId, vectorLiteral(vector), topK];
+      const where = filterSql(filter, params);
+      const { iterative } = await setup();
+      const rows = await sql.transaction(async (tx) => {
+        // ORDER BY the distance alone, or the HNSW index cannot serve it. The tenant and payload
+        // filters apply after the HNSW scan; iterative scanning continues the
+        // scan until topK rows pass them, instead of returning whatever survived the first ef_search.
+        if (iterative) await tx.query("SELECT set_config('hnsw.iterative_scan', 'strict_order', true)");
+        const res = await tx.query<{ id: string; score: number; payload: Payload }>(
+          `SELECT id, 1 - (embedding <=> $2::vector) AS score, payload FROM ${t}
+           WHERE tenant_id = $1 AND ${where} ORDER BY embedding <=> $2::vector LIMIT $3`,
+          params,
+        );
+        return res.rows;
+      });
+      return rows.map((r): SearchHit => ({ id: r.id, score: Number(r.score), payload: r.payload }));
+    },
+    async count({ collection, tenantId, filter }) {
+      const { t } = await scoped(collection, tenantId);
+      checkFilter(filter);
+      if (matchesNothing(filter)) return 0;
+      const params: SqlParam[] = [tenantId];
+      const { rows } = await sql.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${t} WHERE tenant_id = $1 AND ${filterSql(filter, params)}`, params);
+      return rows[0]?.n ?? 0;
+    },
+    async close() {
+      // The Sql belongs to the caller (the gateway shares one); closing it is the caller's job.
+    },
+  };
+}
