@@ -3,10 +3,12 @@ import express from 'express';
 import type { Logger } from 'pino';
 import type { ChatService } from './chat/service.js';
 import type { Config } from './config/schema.js';
+import type { Embedder } from './embeddings/port.js';
 import { errorHandler, notFoundHandler } from './http/middleware/errors.js';
 import { accessLog, createContext } from './http/request-context.js';
 import { adminRoutes } from './http/routes/admin.js';
 import { createChatHandler } from './http/routes/chat.js';
+import { embeddingsRoutes } from './http/routes/embeddings.js';
 import { healthRoutes } from './http/routes/health.js';
 import { modelRoutes } from './http/routes/models.js';
 import { sessionRoutes } from './http/routes/sessions.js';
@@ -30,6 +32,7 @@ export interface AppDeps {
   memory: SessionMemory;
   router: Router;
   chat: ChatService;
+  embedder: Embedder;
 }
 
 /**
@@ -55,6 +58,7 @@ export function createApp(deps: AppDeps): RequestListener {
 
   app.use(healthRoutes({ sql: deps.sql, hot: deps.hot }));
   app.use(modelRoutes({ auth: deps.auth, router: deps.router }));
+  app.use(embeddingsRoutes({ auth: deps.auth, embedder: deps.embedder }));
   app.use(sessionRoutes({ auth: deps.auth, transcript: deps.transcript, memory: deps.memory, router: deps.router }));
   app.use(adminRoutes({ auth: deps.auth, repo: deps.tenancy }));
   app.use(notFoundHandler);

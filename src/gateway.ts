@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { type AppDeps, createApp } from './app.js';
 import { createChatService } from './chat/service.js';
 import type { Config } from './config/schema.js';
+import { createEmbedder } from './embeddings/factory.js';
 import { createSessionMemory } from './memory/session-memory.js';
 import { noShortTermStore, type ShortTermStore } from './memory/short-term/port.js';
 import { createRedisShortTermStore } from './memory/short-term/redis.js';
@@ -39,16 +40,17 @@ export async function createGateway(config: Config, log: Logger, opts: { sql?: S
   const transcript = createTranscript(sql);
   const memory = createSessionMemory({ transcript, hot, hotTurns: config.session.hotTurns, log });
   const chat = createChatService({ config, router, memory });
+  const embedder = await createEmbedder({ ...config.embeddings, lazy: !config.embeddings.preload });
   // Building a BPE table takes up to 2 s: pay it at start-up, not on the first session request.
   for (const alias of router.aliases()) getTokenizer(router.resolve(alias).info.encoding);
   getTokenizer('o200k_base');
 
-  const deps: AppDeps = { config, log, sql, hot, auth, tenancy, transcript, memory, router, chat };
+  const deps: AppDeps = { config, log, sql, hot, auth, tenancy, transcript, memory, router, chat, embedder };
   return {
     app: createApp(deps),
     deps,
     async close() {
-      const results = await Promise.allSettled([hot.close(), opts.sql ? Promise.resolve() : sql.close()]);
+      const results = await Promise.allSettled([hot.close(), embedder.close(), opts.sql ? Promise.resolve() : sql.close()]);
       const failed = results.find((r) => r.status === 'rejected');
       if (failed) throw (failed as PromiseRejectedResult).reason;
     },

@@ -65,6 +65,10 @@ function fromEnv(env: Env): Record<string, unknown> {
   set('redis.keyPrefix', env.REDIS_KEY_PREFIX);
   set('auth.adminApiKey', env.ADMIN_API_KEY);
   set('log.level', env.LOG_LEVEL);
+  set('embeddings.kind', env.EMBEDDINGS_KIND);
+  set('embeddings.model', env.EMBEDDINGS_MODEL);
+  set('embeddings.modelDir', env.EMBEDDINGS_MODEL_DIR);
+  set('embeddings.threads', env.EMBEDDINGS_THREADS);
   // Convenience: a provider per well-known key, so `OPENAI_API_KEY=… npm start` just works.
   if (env.OPENAI_API_KEY || env.OPENAI_BASE_URL) {
     set('providers.openai.kind', 'openai');

@@ -94,6 +94,25 @@ export const configSchema = z.object({
       defaultReservedCompletionTokens: z.number().int().positive().default(1024),
     })
     .prefault({}),
+  embeddings: z
+    .object({
+      /** 'use-lite': bundled Universal Sentence Encoder Lite, zero downloads. 'transformers': any ONNX feature-extraction model. */
+      kind: z.enum(['use-lite', 'transformers']).default('use-lite'),
+      /** transformers: hub id or folder under modelDir (default Xenova/all-MiniLM-L6-v2). */
+      model: z.string().min(1).optional(),
+      /** transformers: local model root for air-gapped deployments; downloads are off when set. */
+      modelDir: z.string().min(1).optional(),
+      /** use-lite: worker threads (default: available cores); transformers: onnxruntime threads. */
+      threads: z.coerce.number().int().positive().optional(),
+      /** Recent query vectors kept in memory (0 = off). */
+      queryCacheEntries: z.coerce.number().int().min(0).default(1000),
+      /**
+       * Load the model at start-up instead of on the first embedding (~1–3 s, ~100 MB of worker
+       * threads). Off until the context engine embeds every request; use-lite only.
+       */
+      preload: z.boolean().default(false),
+    })
+    .prefault({}),
   log: z
     .object({
       level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

