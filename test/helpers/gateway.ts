@@ -8,6 +8,10 @@ import { createPgliteSql } from '../../src/store/pglite/adapter.js';
 import type { Sql } from '../../src/store/sql.js';
 import { deleteRedisKeys, dropSchema, TEST_DATABASE_URL, TEST_REDIS_URL, uniqueName } from './env.js';
 
+/** Response bodies as tests read them: parsed JSON of any shape. */
+// biome-ignore lint/suspicious/noExplicitAny: tests assert on arbitrary JSON fields.
+type Json = any;
+
 export const ADMIN_KEY = 'test-admin-key-0123456789';
 
 export interface TestGatewayOptions {
@@ -29,8 +33,8 @@ export interface TestGateway {
   keyPrefix: string;
   /** Creates a tenant and a key; returns an `openai` client bound to it. */
   tenant(name?: string): Promise<{ id: string; key: string; client: OpenAI }>;
-  admin(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }>;
-  call(method: string, path: string, opts?: { key?: string; body?: unknown; headers?: Record<string, string> }): Promise<{ status: number; body: any; headers: Headers }>;
+  admin(method: string, path: string, body?: unknown): Promise<{ status: number; body: Json }>;
+  call(method: string, path: string, opts?: { key?: string; body?: unknown; headers?: Record<string, string> }): Promise<{ status: number; body: Json; headers: Headers }>;
   close(): Promise<void>;
 }
 
@@ -69,7 +73,7 @@ export async function startGateway(opts: TestGatewayOptions = {}): Promise<TestG
     try {
       body = JSON.parse(text);
     } catch {}
-    return { status: res.status, body: body as any, headers: res.headers };
+    return { status: res.status, body: body as Json, headers: res.headers };
   }
 
   return {

@@ -8,7 +8,7 @@ export async function startRelay(target: URL, defaultPort = 6379): Promise<{ url
   let port = 0;
   const listen = () =>
     new Promise<void>((resolve) => {
-      server = createServer((client) => {
+      const srv = createServer((client) => {
         const upstream = new NetSocket();
         upstream.connect(Number(target.port || defaultPort), target.hostname);
         for (const s of [client, upstream]) {
@@ -18,8 +18,9 @@ export async function startRelay(target: URL, defaultPort = 6379): Promise<{ url
         }
         client.pipe(upstream).pipe(client);
       });
-      server.listen(port, '127.0.0.1', () => {
-        port = (server?.address() as AddressInfo).port;
+      server = srv;
+      srv.listen(port, '127.0.0.1', () => {
+        port = (srv.address() as AddressInfo).port;
         resolve();
       });
     });
