@@ -9,9 +9,14 @@ export const SSE_HEADERS = {
   'x-accel-buffering': 'no',
 } as const;
 
-/** Writes one `data:` event, waiting for the socket to drain when the client reads slowly. */
-export async function writeEvent(res: ServerResponse, data: string): Promise<void> {
-  if (res.write(`data: ${data}\n\n`)) return;
+/**
+ * Writes a batch of `data:` events in one socket write, waiting for the socket to drain when the
+ * client reads slowly.
+ */
+export async function writeEvents(res: ServerResponse, batch: readonly string[]): Promise<void> {
+  let text = '';
+  for (const data of batch) text += `data: ${data}\n\n`;
+  if (res.write(text)) return;
   await new Promise<void>((resolve) => {
     const done = (): void => {
       res.off('drain', done);

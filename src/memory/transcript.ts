@@ -44,6 +44,9 @@ export interface SessionInfo {
 export function createTranscript(sql: Sql) {
   async function append(db: SqlExecutor, tenantId: string, sessionId: string, userId: string | null, turns: NewTurn[]): Promise<Turn[]> {
     if (turns.length === 0) return [];
+    // Timestamps are set here, not by now() in SQL, so the stored turns can be returned without
+    // reading the rows back: the statement returns only the sequence numbers it assigned.
+    const now = new Date().toISOString();
     const input = turns.map((t, i) => ({
       i: i + 1,
       role: t.role,
@@ -52,25 +55,35 @@ export function createTranscript(sql: Sql) {
       token_count: t.tokenCount,
       token_encoding: t.tokenEncoding,
       external_id: t.externalId,
-      created_at: t.createdAt ?? null,
+      created_at: t.createdAt ?? now,
       metadata: t.metadata ?? {},
     }));
-    const { rows } = await db.query<TurnRow>(
+    const { rows } = await db.query<{ first: number }>(
       `WITH s AS (
          INSERT INTO sessions (tenant_id, id, user_id, last_seq) VALUES ($1, $2, $3, $4)
          ON CONFLICT (tenant_id, id) DO UPDATE
            SET last_seq = sessions.last_seq + $4, updated_at = now(),
                user_id = COALESCE(sessions.user_id, EXCLUDED.user_id)
-         RETURNING last_seq)
-       INSERT INTO messages (tenant_id, session_id, seq, role, content, fields, token_count, token_encoding, external_id, created_at, metadata)
-       SELECT $1, $2, s.last_seq - $4 + t.i, t.role, t.content, t.fields, t.token_count, t.token_encoding, t.external_id,
-              COALESCE(t.created_at, now()), t.metadata
-       FROM s, jsonb_to_recordset($5::jsonb) AS t(i int, role text, content text, fields jsonb, token_count int,
-              token_encoding text, external_id text, created_at timestamptz, metadata jsonb)
-       RETURNING ${TURN_COLUMNS}`,
+         RETURNING last_seq),
+       ins AS (
+         INSERT INTO messages (tenant_id, session_id, seq, role, content, fields, token_count, token_encoding, external_id, created_at, metadata)
+         SELECT $1, $2, s.last_seq - $4 + t.i, t.role, t.content, t.fields, t.token_count, t.token_encoding, t.external_id, t.created_at, t.metadata
+         FROM s, jsonb_to_recordset($5::jsonb) AS t(i int, role text, content text, fields jsonb, token_count int,
+                token_encoding text, external_id text, created_at timestamptz, metadata jsonb))
+       SELECT last_seq - $4 + 1 AS first FROM s`,
       [tenantId, sessionId, userId, turns.length, JSON.stringify(input)],
     );
-    return rows.map(rowToTurn).sort((a, b) => a.seq - b.seq);
+    const first = (rows[0] as { first: number }).first;
+    return turns.map((t, i) => ({
+      seq: first + i,
+      role: t.role,
+      content: t.content,
+      fields: t.fields,
+      tokenCount: t.tokenCount,
+      tokenEncoding: t.tokenEncoding,
+      externalId: t.externalId,
+      createdAt: new Date(input[i]?.created_at as string).toISOString(),
+    }));
   }
 
   return {

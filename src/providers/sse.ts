@@ -7,37 +7,58 @@ export interface SseEvent {
 }
 
 /**
- * Splits a byte stream into server-sent events (the WHATWG framing: blank line ends an event,
- * `data:` lines join with `\n`, comments ignored). Tolerates CRLF and chunk boundaries anywhere,
- * including inside a multi-byte character.
+ * A push parser for server-sent events (the WHATWG framing: a blank line ends an event, `data:`
+ * lines join with `\n`, comments are ignored). `feed` returns the events a network read completed,
+ * synchronously: one await per read rather than per event keeps streaming cheap. Tolerates CRLF
+ * and chunk boundaries anywhere, including inside a multi-byte character.
  */
-export async function* parseSse(body: AsyncIterable<Buffer | Uint8Array>, signal?: AbortSignal): AsyncGenerator<SseEvent> {
+export function createSseParser() {
   const decoder = new TextDecoder();
   let buffer = '';
   let event: string | undefined;
   let data: string[] = [];
-  try {
-    for await (const chunk of body) {
-      buffer += decoder.decode(chunk, { stream: true });
-      let nl = buffer.indexOf('\n');
-      while (nl !== -1) {
-        let line = buffer.slice(0, nl);
-        buffer = buffer.slice(nl + 1);
-        if (line.endsWith('\r')) line = line.slice(0, -1);
-        if (line === '') {
-          if (data.length > 0) yield { event, data: data.join('\n') };
-          event = undefined;
-          data = [];
-        } else if (line.startsWith('data:')) {
-          data.push(line.charCodeAt(5) === 32 ? line.slice(6) : line.slice(5));
-        } else if (line.startsWith('event:')) {
-          event = line.slice(6).trim();
-        }
-        nl = buffer.indexOf('\n');
+
+  function lines(out: SseEvent[]): SseEvent[] {
+    let start = 0;
+    let nl = buffer.indexOf('\n');
+    while (nl !== -1) {
+      const end = nl > start && buffer.charCodeAt(nl - 1) === 13 ? nl - 1 : nl;
+      if (end === start) {
+        if (data.length > 0) out.push({ event, data: data.length === 1 ? (data[0] as string) : data.join('\n') });
+        event = undefined;
+        data = [];
+      } else if (buffer.startsWith('data:', start)) {
+        data.push(buffer.slice(buffer.charCodeAt(start + 5) === 32 ? start + 6 : start + 5, end));
+      } else if (buffer.startsWith('event:', start)) {
+        event = buffer.slice(start + 6, end).trim();
       }
+      start = nl + 1;
+      nl = buffer.indexOf('\n', start);
     }
+    buffer = buffer.slice(start);
+    return out;
+  }
+
+  return {
+    feed(chunk: Uint8Array): SseEvent[] {
+      buffer += decoder.decode(chunk, { stream: true });
+      return lines([]);
+    },
+    /** Events left when the stream ends without a final blank line. */
+    end(): SseEvent[] {
+      buffer += `${decoder.decode()}\n\n`;
+      return lines([]);
+    },
+  };
+}
+
+/** The parser as an async generator of single events (for adapters that translate event by event). */
+export async function* parseSse(body: AsyncIterable<Buffer | Uint8Array>, signal?: AbortSignal): AsyncGenerator<SseEvent> {
+  const parser = createSseParser();
+  try {
+    for await (const chunk of body) yield* parser.feed(chunk);
   } catch (err) {
     throw transportError(err, signal);
   }
-  if (data.length > 0) yield { event, data: data.join('\n') };
+  yield* parser.end();
 }

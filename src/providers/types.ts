@@ -122,10 +122,12 @@ export interface ProviderCall {
 
 /**
  * A stream of OpenAI chat-completion chunks, each as its JSON text (the payload of one SSE `data:`
- * line). Text rather than objects lets an OpenAI-compatible upstream pass through without a
- * parse/serialise round trip; consumers that need the content parse it.
+ * line), in batches: the chunks one network read completed. Text rather than objects lets an
+ * OpenAI-compatible upstream pass through without a parse/serialise round trip (consumers that
+ * need the content parse it); batches make the cost one await and one socket write per read
+ * rather than per chunk.
  */
-export type ChunkStream = AsyncIterable<string>;
+export type ChunkStream = AsyncIterable<readonly string[]>;
 
 export interface LlmProvider {
   /** Adapter kind, e.g. `openai` or `anthropic`. */

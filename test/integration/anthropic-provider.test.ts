@@ -1,7 +1,7 @@
 import Anthropic from '@anthropic-ai/sdk';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createAnthropicProvider } from '../../src/providers/anthropic/provider.js';
-import type { ChatChunk, ChatRequest } from '../../src/providers/types.js';
+import type { ChatChunk, ChatRequest, ChunkStream } from '../../src/providers/types.js';
 import { type FakeAnthropic, type FakeAnthropicOptions, startFakeAnthropic } from '../helpers/fake-anthropic.js';
 
 const API_KEY = 'sk-ant-test-0123456789abcdef';
@@ -22,9 +22,9 @@ const call = (body: Partial<ChatRequest>) => ({
   signal: AbortSignal.timeout(5_000),
 });
 
-async function collect(stream: AsyncIterable<string>): Promise<ChatChunk[]> {
+async function collect(stream: ChunkStream): Promise<ChatChunk[]> {
   const out: ChatChunk[] = [];
-  for await (const s of stream) out.push(JSON.parse(s) as ChatChunk);
+  for await (const batch of stream) for (const s of batch) out.push(JSON.parse(s) as ChatChunk);
   return out;
 }
 

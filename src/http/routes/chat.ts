@@ -11,7 +11,7 @@ import { accessLog, createContext, type RequestContext } from '../request-contex
 import { sendError, sendJson } from '../respond.js';
 import { chatRequestSchema, sessionIdSchema } from '../schemas/chat.js';
 import { validate } from '../schemas/validate.js';
-import { endWithError, SSE_HEADERS, writeEvent } from '../sse.js';
+import { endWithError, SSE_HEADERS, writeEvents } from '../sse.js';
 
 export interface ChatHandlerDeps {
   auth: Authenticator;
@@ -72,10 +72,10 @@ export function createChatHandler(deps: ChatHandlerDeps) {
     }, deps.streamIdleTimeoutMs);
     res.writeHead(200, SSE_HEADERS);
     try {
-      for await (const data of attempt.result) {
+      for await (const batch of attempt.result) {
         idle.refresh();
-        acc?.add(data);
-        await writeEvent(res, data);
+        if (acc) for (const data of batch) acc.add(data);
+        await writeEvents(res, batch);
       }
       clearTimeout(idle);
       // The answer is durable before the client sees [DONE].

@@ -48,9 +48,16 @@ export function createAnthropicProvider(opts: AnthropicProviderOptions): LlmProv
     },
     async stream(call: ProviderCall): Promise<ChunkStream> {
       const res = await send(call, true);
-      return translateStream(parseSse(res.body, call.signal), call.body.model, {
-        includeUsage: call.body.stream_options?.include_usage === true,
-      });
+      return inBatchesOfOne(
+        translateStream(parseSse(res.body, call.signal), call.body.model, {
+          includeUsage: call.body.stream_options?.include_usage === true,
+        }),
+      );
     },
   };
+}
+
+/** Anthropic events translate one at a time; each becomes a batch of one chunk. */
+async function* inBatchesOfOne(chunks: AsyncIterable<string>): ChunkStream {
+  for await (const c of chunks) yield [c];
 }

@@ -1,7 +1,7 @@
 import { GatewayError } from '../../errors.js';
 import { UPSTREAM_CODES, redactSecrets } from '../http.js';
 import type { SseEvent } from '../sse.js';
-import type { ChatChunk, ChunkStream, FinishReason, Usage } from '../types.js';
+import type { ChatChunk, FinishReason, Usage } from '../types.js';
 import { type AnthropicUsage, mapStopReason, nowSeconds, toUsage } from './response.js';
 
 export interface TranslateStreamOptions {
@@ -32,7 +32,7 @@ export async function* translateStream(
   events: AsyncIterable<SseEvent>,
   model: string,
   opts: TranslateStreamOptions = {},
-): ChunkStream {
+): AsyncGenerator<string> {
   const created = opts.created ?? nowSeconds();
   let id = '';
   let usage: AnthropicUsage = {};

@@ -1,5 +1,5 @@
-import { parseSse } from '../sse.js';
-import { postJson, readJson, statusError } from '../http.js';
+import { postJson, readJson, statusError, transportError } from '../http.js';
+import { createSseParser } from '../sse.js';
 import type { ChatCompletion, ChunkStream, LlmProvider, ProviderCall } from '../types.js';
 
 export interface OpenAiCompatibleOptions {
@@ -37,8 +37,22 @@ export function createOpenAiCompatibleProvider(opts: OpenAiCompatibleOptions): L
 }
 
 async function* chunks(body: AsyncIterable<Buffer>, signal: AbortSignal): ChunkStream {
-  for await (const ev of parseSse(body, signal)) {
-    if (ev.data === '[DONE]') return;
-    yield ev.data;
+  const parser = createSseParser();
+  try {
+    for await (const buf of body) {
+      const batch: string[] = [];
+      for (const ev of parser.feed(buf)) {
+        if (ev.data === '[DONE]') {
+          if (batch.length > 0) yield batch;
+          return;
+        }
+        batch.push(ev.data);
+      }
+      if (batch.length > 0) yield batch;
+    }
+  } catch (err) {
+    throw transportError(err, signal);
   }
+  const rest = parser.end().flatMap((ev) => (ev.data === '[DONE]' ? [] : [ev.data]));
+  if (rest.length > 0) yield rest;
 }
