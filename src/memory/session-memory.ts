@@ -42,7 +42,9 @@ export function createSessionMemory(deps: { transcript: Transcript; hot: ShortTe
 
     async append(tenantId: string, sessionId: string, userId: string | null, turns: NewTurn[]): Promise<Turn[]> {
       const stored = await transcript.append(tenantId, sessionId, userId, turns);
-      await hot.append(tenantId, sessionId, stored).catch((err: unknown) => warn('append', err));
+      // Not awaited: the turn is durable in SQL already, and commands on the one Redis connection run
+      // in order, so this process's next read of the session sees the append.
+      hot.append(tenantId, sessionId, stored).catch((err: unknown) => warn('append', err));
       return stored;
     },
 
