@@ -56,9 +56,10 @@ const base = opt.bodyFile ? JSON.parse(fs.readFileSync(opt.bodyFile, 'utf8')) : 
 if (opt.stream) base.stream = true;
 else delete base.stream;
 // Bodies are built once: the client must not be the bottleneck.
-const bodies = opt.sessionPool > 0
-  ? Array.from({ length: opt.sessionPool }, (_, i) => Buffer.from(JSON.stringify({ ...base, session_id: `${opt.sessionPrefix}-${i}` })))
-  : [Buffer.from(JSON.stringify(base))];
+const bodies =
+  opt.sessionPool > 0
+    ? Array.from({ length: opt.sessionPool }, (_, i) => Buffer.from(JSON.stringify({ ...base, session_id: `${opt.sessionPrefix}-${i}` })))
+    : [Buffer.from(JSON.stringify(base))];
 const agent = new http.Agent({ keepAlive: true, maxSockets: opt.c + 4 });
 let seq = 0;
 
@@ -72,7 +73,14 @@ function once() {
     let history = -1;
     const fail = () => resolve({ ok: false, status: -1, ttfb, ttft, total: performance.now() - t0, events, history });
     const req = http.request(
-      { host: u.hostname, port: u.port, path: u.pathname + u.search, method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': body.length, ...opt.headers } },
+      {
+        host: u.hostname,
+        port: u.port,
+        path: u.pathname + u.search,
+        method: 'POST',
+        agent,
+        headers: { 'content-type': 'application/json', 'content-length': body.length, ...opt.headers },
+      },
       (res) => {
         ttfb = performance.now() - t0;
         const h = res.headers['x-session-history-turns'];
@@ -82,8 +90,7 @@ function once() {
         res.on('data', (d) => {
           if (opt.stream) {
             buf += d;
-            let idx;
-            while ((idx = buf.indexOf('\n\n')) >= 0) {
+            for (let idx = buf.indexOf('\n\n'); idx >= 0; idx = buf.indexOf('\n\n')) {
               const ev = buf.slice(0, idx);
               buf = buf.slice(idx + 2);
               if (ev.startsWith('data:')) {
@@ -93,7 +100,17 @@ function once() {
             }
           } else if (ttft < 0) ttft = performance.now() - t0;
         });
-        res.on('end', () => resolve({ ok: res.statusCode === 200 && (!opt.stream || events > 0), status: res.statusCode, ttfb, ttft, total: performance.now() - t0, events, history }));
+        res.on('end', () =>
+          resolve({
+            ok: res.statusCode === 200 && (!opt.stream || events > 0),
+            status: res.statusCode,
+            ttfb,
+            ttft,
+            total: performance.now() - t0,
+            events,
+            history,
+          }),
+        );
         res.on('error', fail);
       },
     );
@@ -191,7 +208,7 @@ const out = {
     m[r.status] = (m[r.status] || 0) + 1;
     return m;
   }, {}),
-  ...(hist.length ? { history_turns: { mean: r3(hist.reduce((a, b) => a + b, 0) / hist.length), max: hist.reduce((a, b) => (b > a ? b : a), 0) } } : {}),
+  ...(hist.length ? { history_turns: { mean: r3(hist.reduce((a, b) => a + b, 0) / hist.length), max: hist.reduce((a, b) => Math.max(a, b), 0) } } : {}),
 };
 console.log(JSON.stringify(out));
 agent.destroy();
