@@ -1,6 +1,5 @@
 import { createServer, type Server } from 'node:http';
-import { ConfigError, loadConfig } from './config/load.js';
-import type { Config } from './config/schema.js';
+import { loadConfigOrExit } from './config/load.js';
 import { createGateway } from './gateway.js';
 import { createLogger } from './observability/logger.js';
 
@@ -9,16 +8,7 @@ const SHUTDOWN_GRACE_MS = 10_000;
 
 /** Composition root: config → adapters → app → listen. */
 async function main(): Promise<void> {
-  let config: Config;
-  try {
-    config = loadConfig();
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      process.stderr.write(`${err.message}\n`);
-      process.exit(78); // EX_CONFIG
-    }
-    throw err;
-  }
+  const config = loadConfigOrExit();
   const log = createLogger(config.log.level);
   const gateway = await createGateway(config, log);
   const server: Server = createServer(gateway.app).listen(config.server.port, config.server.host);

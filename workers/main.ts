@@ -1,5 +1,4 @@
-import { ConfigError, loadConfig } from '../src/config/load.js';
-import type { Config } from '../src/config/schema.js';
+import { loadConfigOrExit } from '../src/config/load.js';
 import { createLogger } from '../src/observability/logger.js';
 import { migrate } from '../src/store/migrate.js';
 import { openSql } from '../src/store/open.js';
@@ -11,16 +10,7 @@ import { openSql } from '../src/store/open.js';
  * are registered, and idles until it is told to stop.
  */
 async function main(): Promise<void> {
-  let config: Config;
-  try {
-    config = loadConfig();
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      process.stderr.write(`${err.message}\n`);
-      process.exit(78);
-    }
-    throw err;
-  }
+  const config = loadConfigOrExit();
   const log = createLogger(config.log.level);
   const sql = await openSql(config.database);
   await migrate(sql);

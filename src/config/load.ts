@@ -132,3 +132,14 @@ function deepFreeze<T>(value: T): T {
   }
   return value;
 }
+
+/** For entry points (gateway, worker): the config, or the ConfigError's message and exit code 78 (EX_CONFIG). */
+export function loadConfigOrExit(env: Env = process.env): Config {
+  try {
+    return loadConfig(env);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    process.stderr.write(`${err.message}\n`);
+    process.exit(78);
+  }
+}

@@ -1,26 +1,20 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
 
-// Through the real gateway (createGateway → createApp) with the official openai SDK. Until app.ts
-// mounts embeddingsRoutes and gateway.ts builds `deps.embedder` (see the wiring notes of issue 4),
-// the route answers 404 route_not_found and these tests skip themselves with that reason.
+// Through the real gateway (createGateway → createApp) with the official openai SDK.
 describe('POST /v1/embeddings through the gateway', () => {
   let gw: TestGateway;
   let tenant: Awaited<ReturnType<TestGateway['tenant']>>;
-  let wired = false;
 
   beforeAll(async () => {
     gw = await startGateway({ sql: 'pglite', redis: false, config: { embeddings: { kind: 'use-lite', threads: 1 } } });
     tenant = await gw.tenant('embed');
-    const probe = await gw.call('POST', '/v1/embeddings', { key: tenant.key, body: { model: 'default', input: 'probe' } });
-    wired = !(probe.status === 404 && probe.body?.error?.code === 'route_not_found');
   });
   afterAll(async () => {
     await gw?.close();
   });
 
-  it('serves the openai SDK with 512-dimensional USE-lite vectors', async (ctx) => {
-    if (!wired) ctx.skip();
+  it('serves the openai SDK with 512-dimensional USE-lite vectors', async () => {
     const res = await tenant.client.embeddings.create({ model: 'default', input: ['When did Caroline go to the support group?', 'She went yesterday.'] });
     expect(res.model).toBe('use-lite-512');
     expect(res.data).toHaveLength(2);
@@ -29,16 +23,14 @@ describe('POST /v1/embeddings through the gateway', () => {
     expect(norm).toBeCloseTo(1, 4);
   });
 
-  it('names the model it serves when asked for another one', async (ctx) => {
-    if (!wired) ctx.skip();
+  it('names the model it serves when asked for another one', async () => {
     const res = await gw.call('POST', '/v1/embeddings', { key: tenant.key, body: { model: 'text-embedding-3-small', input: 'x' } });
     expect(res.status).toBe(404);
     expect(res.body.error.code).toBe('model_not_found');
     expect(res.body.error.message).toContain('use-lite-512');
   });
 
-  it('needs a tenant key', async (ctx) => {
-    if (!wired) ctx.skip();
+  it('needs a tenant key', async () => {
     const res = await gw.call('POST', '/v1/embeddings', { body: { model: 'default', input: 'x' } });
     expect(res.status).toBe(401);
   });
