@@ -5,16 +5,24 @@ import { ctx } from '../request-context.js';
 
 export type KeyPrincipal = Extract<Principal, { kind: 'key' }>;
 
-/** Requires a tenant API key; the admin key is not a tenant and cannot call tenant routes. */
+/** A tenant's key, or 403: the admin key is not a tenant and cannot call tenant routes. */
+export function tenantKey(p: Principal): KeyPrincipal {
+  if (p.kind !== 'key') throw forbidden('The admin key manages tenants; call this route with a tenant API key.', 'admin_key_not_allowed');
+  return p;
+}
+
+/** Requires a tenant API key (express routes; the chat handler calls `tenantKey` itself). */
 export function requireKey(auth: Authenticator): RequestHandler {
   return (req, res, next) => {
-    auth.authenticate(req.headers.authorization).then((p) => {
-      if (p.kind !== 'key') return next(forbidden('The admin key manages tenants; call this route with a tenant API key.', 'admin_key_not_allowed'));
-      const c = ctx(res);
-      c.principal = p;
-      c.logFields.tenant = p.tenantId;
-      next();
-    }, next);
+    auth
+      .authenticate(req.headers.authorization)
+      .then((p) => {
+        const key = tenantKey(p);
+        const c = ctx(res);
+        c.principal = key;
+        c.logFields.tenant = key.tenantId;
+      })
+      .then(() => next(), next);
   };
 }
 

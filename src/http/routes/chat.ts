@@ -2,11 +2,12 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { createStreamAccumulator } from '../../chat/accumulate.js';
 import type { ChatService, PreparedChat } from '../../chat/service.js';
-import { asGatewayError, forbidden, GatewayError } from '../../errors.js';
+import { asGatewayError, GatewayError } from '../../errors.js';
 import { UPSTREAM_CODES } from '../../providers/http.js';
 import type { ChatMessage } from '../../providers/types.js';
 import type { Authenticator } from '../../tenancy/auth.js';
 import { readJsonBody } from '../body.js';
+import { tenantKey } from '../middleware/auth.js';
 import { accessLog, createContext, type RequestContext } from '../request-context.js';
 import { sendError, sendJson } from '../respond.js';
 import { chatRequestSchema, sessionIdSchema } from '../schemas/chat.js';
@@ -32,8 +33,7 @@ export function createChatHandler(deps: ChatHandlerDeps) {
   const { chat, auth } = deps;
 
   async function handle(req: IncomingMessage, res: ServerResponse, c: RequestContext): Promise<void> {
-    const principal = await auth.authenticate(req.headers.authorization);
-    if (principal.kind !== 'key') throw forbidden('The admin key manages tenants; call this route with a tenant API key.', 'admin_key_not_allowed');
+    const principal = tenantKey(await auth.authenticate(req.headers.authorization));
     c.principal = principal;
     c.logFields.tenant = principal.tenantId;
     const body = validate(chatRequestSchema, await readJsonBody(req, deps.maxBodyBytes));
