@@ -1,4 +1,4 @@
-import pino, { type Logger } from 'pino';
+import pino, { type DestinationStream, type Logger } from 'pino';
 
 /**
  * Structured JSON logs (pino) written asynchronously so logging never blocks a request. Lines carry
@@ -6,7 +6,8 @@ import pino, { type Logger } from 'pino';
  * No `redact` option: nothing secret is ever passed to a log call, and redaction copied every line
  * (a fifth of the hot path's allocations).
  */
-export function createLogger(level: string): Logger {
+/** `destination`: where lines go (stdout, asynchronously, unless a test passes a stream). */
+export function createLogger(level: string, destination?: DestinationStream): Logger {
   return pino(
     {
       level,
@@ -14,7 +15,7 @@ export function createLogger(level: string): Logger {
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }) },
     },
-    pino.destination({ sync: false }),
+    destination ?? pino.destination({ sync: false }),
   );
 }
 

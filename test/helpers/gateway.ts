@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import OpenAI from 'openai';
-import pino from 'pino';
+import pino, { type Logger } from 'pino';
 import { loadConfig } from '../../src/config/load.js';
 import { createGateway, type Gateway } from '../../src/gateway.js';
 import { createPgliteSql } from '../../src/store/pglite/adapter.js';
@@ -24,6 +24,8 @@ export interface TestGatewayOptions {
   /** Reuse an existing schema (a second gateway on the same database). */
   schema?: string;
   keyPrefix?: string;
+  /** A logger to capture what the gateway logs (silent otherwise). */
+  logger?: Logger;
 }
 
 export interface TestGateway {
@@ -58,7 +60,7 @@ export async function startGateway(opts: TestGatewayOptions = {}): Promise<TestG
   );
   let sql: Sql | undefined;
   if (opts.sql === 'pglite') sql = await createPgliteSql({ dataDir: undefined, schema: 'public' });
-  const gateway = await createGateway(config, pino({ level: 'silent' }), sql ? { sql } : {});
+  const gateway = await createGateway(config, opts.logger ?? pino({ level: 'silent' }), sql ? { sql } : {});
   const server: Server = createServer(gateway.app).listen(0, '127.0.0.1');
   await new Promise<void>((resolve) => server.once('listening', resolve));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
