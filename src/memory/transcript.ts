@@ -72,6 +72,7 @@ export function createTranscript(sql: Sql) {
                 token_encoding text, external_id text, created_at timestamptz, metadata jsonb))
        SELECT last_seq - $4 + 1 AS first FROM s`,
       [tenantId, sessionId, userId, turns.length, JSON.stringify(input)],
+      { prepare: 'transcript_append' },
     );
     const first = (rows[0] as { first: number }).first;
     return turns.map((t, i) => ({
@@ -113,7 +114,9 @@ export function createTranscript(sql: Sql) {
 
     /** The session's newest seq; 0 when the session has no turns or does not exist. */
     async lastSeq(tenantId: string, sessionId: string): Promise<number> {
-      const { rows } = await sql.query<{ last_seq: number }>('SELECT last_seq FROM sessions WHERE tenant_id = $1 AND id = $2', [tenantId, sessionId]);
+      const { rows } = await sql.query<{ last_seq: number }>('SELECT last_seq FROM sessions WHERE tenant_id = $1 AND id = $2', [tenantId, sessionId], {
+        prepare: 'session_last_seq',
+      });
       return rows[0]?.last_seq ?? 0;
     },
 

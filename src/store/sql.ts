@@ -10,8 +10,16 @@ export interface SqlResult<Row> {
   rowCount: number;
 }
 
+export interface QueryOptions {
+  /**
+   * Names a statement the hot path runs on every request: the server parses and plans it once per
+   * connection and reuses the plan (pg). Adapters without server-side statements ignore it.
+   */
+  prepare?: string;
+}
+
 export interface SqlExecutor {
-  query<Row = Record<string, unknown>>(text: string, params?: readonly SqlParam[]): Promise<SqlResult<Row>>;
+  query<Row = Record<string, unknown>>(text: string, params?: readonly SqlParam[], opts?: QueryOptions): Promise<SqlResult<Row>>;
   /** Runs a script of several statements without parameters (migrations). */
   exec(script: string): Promise<void>;
 }

@@ -30,6 +30,14 @@ export function sqlContract(name: string, hooks: { open(): Promise<Sql>; openSec
         expect(big.rows[0]?.c).toBe(3);
       }));
 
+    it('runs a named (prepared) statement repeatedly with new parameters', () =>
+      withSql(async (sql) => {
+        for (const n of [1, 2, 3]) {
+          const { rows } = await sql.query<{ twice: number }>('SELECT $1::int * 2 AS twice', [n], { prepare: 'contract_twice' });
+          expect(rows).toEqual([{ twice: n * 2 }]);
+        }
+      }));
+
     it('reports affected rows and runs multi-statement scripts', () =>
       withSql(async (sql) => {
         await sql.exec('CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t VALUES (1, $$a$$), (2, $$b$$);');

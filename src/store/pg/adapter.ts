@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { mapSqlError } from '../errors.js';
-import { lockKey, type Sql, type SqlExecutor, type SqlParam, type SqlResult } from '../sql.js';
+import { lockKey, type QueryOptions, type Sql, type SqlExecutor, type SqlParam, type SqlResult } from '../sql.js';
 
 // Return int8/bigint counts as JS numbers: our ids and sequences stay far below 2^53.
 pg.types.setTypeParser(20, (v) => Number(v));
@@ -42,9 +42,10 @@ export async function createPgSql(opts: PgOptions): Promise<Sql> {
   }
 
   const exec = (client: pg.Pool | pg.PoolClient): SqlExecutor => ({
-    async query<Row>(text: string, params?: readonly SqlParam[]): Promise<SqlResult<Row>> {
+    async query<Row>(text: string, params?: readonly SqlParam[], opts?: QueryOptions): Promise<SqlResult<Row>> {
       try {
-        const res = await client.query(text, params as unknown[] | undefined);
+        const values = params as unknown[] | undefined;
+        const res = opts?.prepare ? await client.query({ name: opts.prepare, text, values }) : await client.query(text, values);
         return { rows: res.rows as Row[], rowCount: res.rowCount ?? 0 };
       } catch (err) {
         throw mapSqlError(err);
