@@ -186,19 +186,25 @@ function cpuTicks(pid) {
   }
 }
 
-/** utime+stime ticks of every process whose command name is in `names` (e.g. postgres, redis-server). */
-function ticksByComm(names) {
-  const out = new Map();
+/** Every process's command name, parent and CPU ticks (utime+stime; of reaped children too), from /proc. */
+function processStats() {
+  const procs = new Map();
   for (const d of fs.readdirSync('/proc')) {
     if (!/^\d+$/.test(d)) continue;
     try {
       const s = fs.readFileSync(`/proc/${d}/stat`, 'utf8');
       const comm = s.slice(s.indexOf('(') + 1, s.lastIndexOf(')'));
-      if (!names.includes(comm)) continue;
       const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
-      out.set(d, Number(f[11]) + Number(f[12]));
+      procs.set(Number(d), { comm, ppid: Number(f[1]), ticks: Number(f[11]) + Number(f[12]), childTicks: Number(f[13]) + Number(f[14]) });
     } catch {}
   }
+  return procs;
+}
+
+/** utime+stime ticks of every process whose command name is in `names` (e.g. postgres, redis-server). */
+function ticksByComm(names) {
+  const out = new Map();
+  for (const [pid, p] of processStats()) if (names.includes(p.comm)) out.set(String(pid), p.ticks);
   return out;
 }
 
@@ -230,16 +236,7 @@ const SERVICES = ['postgres', 'redis-server'];
 /** CPU ticks of everything on the machine that is neither this bench (itself, its children, reaped
  *  children) nor the local Postgres/Redis: other people's tests, builds… (user+nice+system of all CPUs). */
 function foreignSnapshot() {
-  const procs = new Map();
-  for (const d of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      const s = fs.readFileSync(`/proc/${d}/stat`, 'utf8');
-      const comm = s.slice(s.indexOf('(') + 1, s.lastIndexOf(')'));
-      const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
-      procs.set(Number(d), { comm, ppid: Number(f[1]), ticks: Number(f[11]) + Number(f[12]), childTicks: Number(f[13]) + Number(f[14]) });
-    } catch {}
-  }
+  const procs = processStats();
   const mine = (pid) => {
     for (let p = pid, i = 0; p > 1 && i < 64; i++) {
       if (p === process.pid) return true;
