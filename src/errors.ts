@@ -66,6 +66,23 @@ export const unauthorized = (message: string, code = 'invalid_api_key'): Gateway
 export const forbidden = (message: string, code = 'forbidden'): GatewayError =>
   new GatewayError(message, { status: 403, code, category: 'auth' });
 
+/** The client went away before the response was finished (nginx's 499). */
+export const clientClosed = (cause?: unknown): GatewayError =>
+  new GatewayError('The client closed the request.', { status: 499, code: 'client_closed_request', category: 'client', cause });
+
+/** Request-body failures, the same from the chat handler's reader and express's body parser. */
+export const bodyErrors = {
+  notJson: (): GatewayError =>
+    new GatewayError('Send the request body as JSON with "Content-Type: application/json".', { status: 415, code: 'unsupported_media_type', category: 'client' }),
+  invalidJson: (): GatewayError => badRequest('The request body is not valid JSON.', undefined, 'invalid_json'),
+  tooLarge: (size: number | undefined, limit: number | undefined): GatewayError =>
+    new GatewayError(`The request body (${size} bytes) is larger than the ${limit}-byte limit (server.maxBodyBytes).`, {
+      status: 413,
+      code: 'request_too_large',
+      category: 'client',
+    }),
+};
+
 /** Turns anything thrown into a GatewayError; unknown errors become an opaque 500. */
 export function asGatewayError(err: unknown): GatewayError {
   if (err instanceof GatewayError) return err;

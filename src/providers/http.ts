@@ -1,5 +1,5 @@
 import { Agent, type Dispatcher, errors as undiciErrors, request } from 'undici';
-import { GatewayError } from '../errors.js';
+import { clientClosed, GatewayError } from '../errors.js';
 
 /**
  * The HTTP transport shared by every provider adapter: one keep-alive undici Agent per process,
@@ -52,12 +52,7 @@ export function transportError(err: unknown, signal?: AbortSignal): GatewayError
   if (signal?.aborted) {
     const reason: unknown = signal.reason;
     if (reason instanceof GatewayError) return reason;
-    return new GatewayError('The client closed the request.', {
-      status: 499,
-      code: UPSTREAM_CODES.aborted,
-      category: 'client',
-      cause: err,
-    });
+    return clientClosed(err);
   }
   const timeout =
     err instanceof undiciErrors.HeadersTimeoutError ||

@@ -1,5 +1,5 @@
 import type { ErrorRequestHandler, RequestHandler } from 'express';
-import { badRequest, GatewayError } from '../../errors.js';
+import { bodyErrors, clientClosed, GatewayError } from '../../errors.js';
 import { ctx } from '../request-context.js';
 import { sendError } from '../respond.js';
 
@@ -7,18 +7,14 @@ import { sendError } from '../respond.js';
 function fromBodyParser(err: { type?: string; status?: number; limit?: number; length?: number }): GatewayError | undefined {
   switch (err.type) {
     case 'entity.parse.failed':
-      return badRequest('The request body is not valid JSON.', undefined, 'invalid_json');
+      return bodyErrors.invalidJson();
     case 'entity.too.large':
-      return new GatewayError(`The request body (${err.length} bytes) is larger than the ${err.limit}-byte limit (server.maxBodyBytes).`, {
-        status: 413,
-        code: 'request_too_large',
-        category: 'client',
-      });
+      return bodyErrors.tooLarge(err.length, err.limit);
     case 'encoding.unsupported':
     case 'charset.unsupported':
       return new GatewayError('The request body must be UTF-8 JSON.', { status: 415, code: 'unsupported_media_type', category: 'client' });
     case 'request.aborted':
-      return new GatewayError('The client closed the request.', { status: 499, code: 'client_closed_request', category: 'client' });
+      return clientClosed(err);
     default:
       return undefined;
   }

@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { createStreamAccumulator } from '../../chat/accumulate.js';
 import type { ChatService, PreparedChat } from '../../chat/service.js';
-import { asGatewayError, GatewayError } from '../../errors.js';
+import { asGatewayError, clientClosed, GatewayError } from '../../errors.js';
 import { UPSTREAM_CODES } from '../../providers/http.js';
 import type { ChatMessage } from '../../providers/types.js';
 import type { Authenticator } from '../../tenancy/auth.js';
@@ -105,7 +105,7 @@ function abortOnClose(res: ServerResponse): AbortController {
   const ac = new AbortController();
   res.once('close', () => {
     if (!res.writableFinished) {
-      ac.abort(new GatewayError('The client closed the request.', { status: 499, code: UPSTREAM_CODES.aborted, category: 'client' }));
+      ac.abort(clientClosed());
     }
   });
   return ac;

@@ -1,10 +1,10 @@
 import type { z } from 'zod';
-import { badRequest, GatewayError } from '../../errors.js';
+import { badRequest, bodyErrors } from '../../errors.js';
 
 /** Parses `input` with a zod schema, turning the first issue into a 400 that names the field. */
 export function validate<S extends z.ZodType>(schema: S, input: unknown, what = 'request body'): z.infer<S> {
   if (input === undefined && what === 'request body') {
-    throw new GatewayError('Send the request body as JSON with "Content-Type: application/json".', { status: 415, code: 'unsupported_media_type', category: 'client' });
+    throw bodyErrors.notJson();
   }
   const parsed = schema.safeParse(input);
   if (parsed.success) return parsed.data;
