@@ -2,16 +2,19 @@ import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http
 import express from 'express';
 import type { Logger } from 'pino';
 import type { ChatService } from './chat/service.js';
+import type { ContextPipeline } from './context/pipeline.js';
 import type { Config } from './config/schema.js';
 import type { Embedder } from './embeddings/port.js';
 import { errorHandler, notFoundHandler } from './http/middleware/errors.js';
 import { accessLog, createContext } from './http/request-context.js';
 import { adminRoutes } from './http/routes/admin.js';
 import { createChatHandler } from './http/routes/chat.js';
+import { contextRoutes } from './http/routes/context.js';
 import { embeddingsRoutes } from './http/routes/embeddings.js';
 import { healthRoutes } from './http/routes/health.js';
 import { modelRoutes } from './http/routes/models.js';
 import { sessionRoutes } from './http/routes/sessions.js';
+import type { TurnIndexer } from './memory/episodic/indexer.js';
 import type { SessionMemory } from './memory/session-memory.js';
 import type { ShortTermStore } from './memory/short-term/port.js';
 import type { Transcript } from './memory/transcript.js';
@@ -33,6 +36,9 @@ export interface AppDeps {
   router: Router;
   chat: ChatService;
   embedder: Embedder;
+  context: ContextPipeline;
+  /** Present when episodic memory is enabled. */
+  indexer: TurnIndexer | undefined;
 }
 
 /**
@@ -59,7 +65,8 @@ export function createApp(deps: AppDeps): RequestListener {
   app.use(healthRoutes({ sql: deps.sql, hot: deps.hot }));
   app.use(modelRoutes({ auth: deps.auth, router: deps.router }));
   app.use(embeddingsRoutes({ auth: deps.auth, embedder: deps.embedder }));
-  app.use(sessionRoutes({ auth: deps.auth, transcript: deps.transcript, memory: deps.memory, router: deps.router }));
+  app.use(sessionRoutes({ auth: deps.auth, transcript: deps.transcript, memory: deps.memory, router: deps.router, indexer: deps.indexer }));
+  app.use(contextRoutes({ auth: deps.auth, chat: deps.chat }));
   app.use(adminRoutes({ auth: deps.auth, repo: deps.tenancy }));
   app.use(notFoundHandler);
   app.use(errorHandler);

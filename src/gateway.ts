@@ -3,7 +3,10 @@ import type { Logger } from 'pino';
 import { type AppDeps, createApp } from './app.js';
 import { createChatService } from './chat/service.js';
 import type { Config } from './config/schema.js';
+import { createContextPipeline } from './context/pipeline.js';
 import { createEmbedder } from './embeddings/factory.js';
+import { createTurnIndexer, type TurnIndexer } from './memory/episodic/indexer.js';
+import { createEpisodicSearch, type EpisodicSearch } from './memory/episodic/search.js';
 import { createSessionMemory } from './memory/session-memory.js';
 import { noShortTermStore, type ShortTermStore } from './memory/short-term/port.js';
 import { createRedisShortTermStore } from './memory/short-term/redis.js';
@@ -16,6 +19,8 @@ import type { Sql } from './store/sql.js';
 import { createAuthenticator } from './tenancy/auth.js';
 import { createTenancyRepo } from './tenancy/repo.js';
 import { getTokenizer } from './tokens/tokenizer.js';
+import { createVectorStore } from './vector/factory.js';
+import type { VectorStore } from './vector/port.js';
 
 export interface Gateway {
   app: RequestListener;
@@ -38,19 +43,34 @@ export async function createGateway(config: Config, log: Logger, opts: { sql?: S
   const auth = createAuthenticator({ repo: tenancy, adminApiKey: config.auth.adminApiKey, ttlMs: config.auth.keyCacheTtlMs });
   const router = createRouter({ config, providers: createProviders(config) });
   const transcript = createTranscript(sql);
-  const memory = createSessionMemory({ transcript, hot, hotTurns: config.session.hotTurns, log });
-  const chat = createChatService({ config, router, memory });
   const embedder = await createEmbedder({ ...config.embeddings, lazy: !config.embeddings.preload });
+
+  // Episodic memory: turns embedded off the request path, searched by the context pipeline.
+  let indexer: TurnIndexer | undefined;
+  let episodic: EpisodicSearch | undefined;
+  let vectors: VectorStore | undefined;
+  if (config.memory.episodic.enabled) {
+    const v = await createVectorStore(config.vector, sql, log);
+    vectors = v.store;
+    indexer = createTurnIndexer({ sql, embedder, vectors, durable: v.durable, batchSize: config.memory.episodic.batchSize, sweepIntervalMs: config.memory.episodic.sweepIntervalMs, log });
+    await indexer.start();
+    episodic = createEpisodicSearch({ sql, vectors, embedder, collection: indexer.collection.name });
+  }
+  const memory = createSessionMemory({ transcript, hot, hotTurns: config.session.hotTurns, log, onAppend: indexer?.notify });
+  const context = createContextPipeline({ config, memory, embedder, episodic });
+  const chat = createChatService({ config, router, memory, context });
   // Building a BPE table takes up to 2 s: pay it at start-up, not on the first session request.
   for (const alias of router.aliases()) getTokenizer(router.resolve(alias).info.encoding);
   getTokenizer('o200k_base');
 
-  const deps: AppDeps = { config, log, sql, hot, auth, tenancy, transcript, memory, router, chat, embedder };
+  const deps: AppDeps = { config, log, sql, hot, auth, tenancy, transcript, memory, router, chat, embedder, context, indexer };
   return {
     app: createApp(deps),
     deps,
     async close() {
-      const results = await Promise.allSettled([hot.close(), embedder.close(), opts.sql ? Promise.resolve() : sql.close()]);
+      // The indexer stops first: it uses the embedder, the vectors and SQL.
+      await indexer?.close();
+      const results = await Promise.allSettled([hot.close(), embedder.close(), vectors?.close(), opts.sql ? Promise.resolve() : sql.close()]);
       const failed = results.find((r) => r.status === 'rejected');
       if (failed) throw (failed as PromiseRejectedResult).reason;
     },

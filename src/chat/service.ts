@@ -1,15 +1,17 @@
 import type { Config } from '../config/schema.js';
-import { badRequest, GatewayError } from '../errors.js';
-import { fitHistory } from '../context/history.js';
+import type { BuiltContext, ContextPipeline } from '../context/pipeline.js';
+import { badRequest } from '../errors.js';
 import type { SessionMemory } from '../memory/session-memory.js';
 import { type NewTurn, toNewTurn } from '../memory/turns.js';
 import type { Attempt, ResolvedModel, Router } from '../providers/router/router.js';
 import type { ChatCompletion, ChatMessage, ChatRequest, ChunkStream } from '../providers/types.js';
-import { getTokenizer, REPLY_PRIMING_TOKENS } from '../tokens/tokenizer.js';
+import { getTokenizer } from '../tokens/tokenizer.js';
 import type { ChatRequestBody } from '../http/schemas/chat.js';
 
 export interface ChatCaller {
   tenantId: string;
+  /** The key's scopes (empty: unrestricted). */
+  scopes: readonly string[];
 }
 
 /** A request ready for the router: the upstream body, and what to persist once answered. */
@@ -17,47 +19,47 @@ export interface PreparedChat {
   resolved: ResolvedModel;
   /** Body sent upstream, `model` filled per target. */
   body: ChatRequest;
-  session: { id: string; userId: string | null; turns: NewTurn[]; historyTurns: number; historyTokens: number } | undefined;
+  session: { id: string; userId: string | null; turns: NewTurn[] } | undefined;
+  /** The assembled context: tokens per section and what was included (session requests). */
+  context: BuiltContext | undefined;
 }
 
 /**
- * The chat pipeline without HTTP: resolve the model, assemble the session's history into the
- * prompt within the model's window, call the router, and write the turns back once answered.
+ * The chat pipeline without HTTP: resolve the model, assemble the prompt within the model's window
+ * (session history, retrieved memories), call the router, and write the turns back once answered.
  */
-export function createChatService(deps: { config: Config; router: Router; memory: SessionMemory }) {
+export function createChatService(deps: { config: Config; router: Router; memory: SessionMemory; context: ContextPipeline }) {
   const { config, router, memory } = deps;
 
-  async function prepare(caller: ChatCaller, req: ChatRequestBody, sessionId: string | undefined): Promise<PreparedChat> {
+  /**
+   * Resolves the model and assembles the prompt. A request without a session (or user scope) is
+   * passed through as sent, unless `assembleAlways` (POST /v1/context reports on every request).
+   */
+  async function prepare(caller: ChatCaller, req: ChatRequestBody, sessionId: string | undefined, assembleAlways = false): Promise<PreparedChat> {
     const resolved = router.resolve(req.model);
-    const { session_id: _ignored, ...rest } = req;
+    const { session_id: _ignored, context: options, ...rest } = req;
     const body = rest as ChatRequest;
-    if (!sessionId) return { resolved, body, session: undefined };
+    if (!sessionId && options?.scope !== 'user' && !assembleAlways) return { resolved, body, session: undefined, context: undefined };
 
     if ((req.n ?? 1) > 1) throw badRequest('n > 1 cannot be used with session_id: a session stores one answer per turn.', 'n');
-    const tokenizer = getTokenizer(resolved.info.encoding);
-    const system: ChatMessage[] = [];
-    const conversation: ChatMessage[] = [];
-    for (const m of body.messages) (m.role === 'system' || m.role === 'developer' ? system : conversation).push(m);
-    const turns = conversation.map((m) => toNewTurn(m, tokenizer));
-    let fixed = REPLY_PRIMING_TOKENS;
-    for (const m of system) fixed += tokenizer.countMessage(m);
-    for (const t of turns) fixed += t.tokenCount;
-
-    const reserved = req.max_completion_tokens ?? req.max_tokens ?? resolved.reservedCompletionTokens ?? config.session.defaultReservedCompletionTokens;
-    const budget = resolved.info.contextWindow - reserved - config.session.safetyMarginTokens - fixed;
-    if (budget < 0) {
-      throw new GatewayError(
-        `The new messages (${fixed} tokens) and the reserved completion (${reserved} tokens) exceed the ${resolved.info.contextWindow}-token window of "${resolved.alias}".`,
-        { status: 400, code: 'context_length_exceeded', category: 'client', param: 'messages' },
-      );
-    }
-    const history = fitHistory(await memory.recent(caller.tenantId, sessionId), tokenizer, budget);
-    body.messages = [...system, ...history.messages, ...conversation];
-    return {
+    const context = await deps.context.build({
+      tenantId: caller.tenantId,
+      scopes: caller.scopes,
       resolved,
-      body,
-      session: { id: sessionId, userId: req.user ?? null, turns, historyTurns: history.messages.length, historyTokens: history.tokens },
-    };
+      messages: body.messages,
+      sessionId,
+      userId: req.user,
+      reservedCompletionTokens: reservedTokens(req, resolved),
+      options,
+    });
+    body.messages = context.messages;
+    const tokenizer = getTokenizer(resolved.info.encoding);
+    const turns = req.messages.filter((m) => m.role !== 'system' && m.role !== 'developer').map((m) => toNewTurn(m as ChatMessage, tokenizer));
+    return { resolved, body, session: sessionId ? { id: sessionId, userId: req.user ?? null, turns } : undefined, context };
+  }
+
+  function reservedTokens(req: ChatRequestBody, resolved: ResolvedModel): number {
+    return req.max_completion_tokens ?? req.max_tokens ?? resolved.reservedCompletionTokens ?? config.session.defaultReservedCompletionTokens;
   }
 
   /** Persists the request's turns and the answer; SQL is written before the response completes. */

@@ -69,6 +69,9 @@ function fromEnv(env: Env): Record<string, unknown> {
   set('embeddings.model', env.EMBEDDINGS_MODEL);
   set('embeddings.modelDir', env.EMBEDDINGS_MODEL_DIR);
   set('embeddings.threads', env.EMBEDDINGS_THREADS);
+  set('vector.kind', env.VECTOR_STORE);
+  set('vector.url', env.QDRANT_URL);
+  set('vector.apiKey', env.QDRANT_API_KEY);
   // Convenience: a provider per well-known key, so `OPENAI_API_KEY=… npm start` just works.
   if (env.OPENAI_API_KEY || env.OPENAI_BASE_URL) {
     set('providers.openai.kind', 'openai');

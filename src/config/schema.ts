@@ -113,6 +113,58 @@ export const configSchema = z.object({
       preload: z.boolean().default(false),
     })
     .prefault({}),
+  vector: z
+    .object({
+      /**
+       * Where vectors live. 'auto': pgvector in the SQL database when it has the extension (always on
+       * the embedded PGlite), otherwise the in-memory store, which the indexer refills from SQL at start.
+       */
+      kind: z.enum(['auto', 'pgvector', 'qdrant', 'memory']).default('auto'),
+      /** Qdrant's REST URL (QDRANT_URL), for kind 'qdrant'. */
+      url: z.url().optional(),
+      apiKey: z.string().min(1).optional(),
+    })
+    .prefault({}),
+  memory: z
+    .object({
+      episodic: z
+        .object({
+          /** Embed every turn and retrieve older turns by relevance. Off: history is recency only. */
+          enabled: z.boolean().default(true),
+          /** Turns embedded per indexer batch. */
+          batchSize: z.number().int().min(1).max(512).default(32),
+          /** How often the sweep looks for turns that are still not embedded (a lost wake-up, a crash). */
+          sweepIntervalMs: z.number().int().positive().default(30_000),
+          /** Candidates taken from each of full-text and vector search before fusion. */
+          candidates: z.number().int().min(1).max(1000).default(60),
+          /** Reciprocal rank fusion constant: higher flattens the difference between ranks. */
+          rrfK: z.number().positive().default(60),
+          /** Turns on each side of a retrieved turn scored with it (lexical window) and offered as context. */
+          neighbours: z.number().int().min(0).max(5).default(1),
+        })
+        .prefault({}),
+    })
+    .prefault({}),
+  context: z
+    .object({
+      /**
+       * Share of the context budget each section may use, in priority order after the system prompt
+       * and the new messages (always included). What a section leaves unused flows to the next; older
+       * turns (recency beyond the recent section) take whatever is left at the end.
+       */
+      shares: z
+        .object({
+          facts: z.number().min(0).max(1).default(0.1),
+          summary: z.number().min(0).max(1).default(0.15),
+          recent: z.number().min(0).max(1).default(0.35),
+          episodic: z.number().min(0).max(1).default(0.3),
+          documents: z.number().min(0).max(1).default(0.1),
+        })
+        .prefault({}),
+      /** Recent turns always kept, whatever the shares (the last exchange). */
+      minRecentTurns: z.number().int().min(0).default(2),
+    })
+    .prefault({}),
   log: z
     .object({
       level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

@@ -12,7 +12,7 @@ import type { NewTurn, Turn } from './turns.js';
  * that failed while Redis was away, a Redis restart or flush, another gateway's write, a deleted
  * session — so a Redis outage costs latency, never a turn.
  */
-export function createSessionMemory(deps: { transcript: Transcript; hot: ShortTermStore; hotTurns: number; log: Logger }) {
+export function createSessionMemory(deps: { transcript: Transcript; hot: ShortTermStore; hotTurns: number; log: Logger; onAppend?: (() => void) | undefined }) {
   const { transcript, hot, hotTurns, log } = deps;
   let lastWarn = 0;
   // One warning per 10 s is enough to see an outage without flooding the log at full traffic.
@@ -45,6 +45,7 @@ export function createSessionMemory(deps: { transcript: Transcript; hot: ShortTe
       // Not awaited: the turn is durable in SQL already, and commands on the one Redis connection run
       // in order, so this process's next read of the session sees the append.
       hot.append(tenantId, sessionId, stored).catch((err: unknown) => warn('append', err));
+      deps.onAppend?.();
       return stored;
     },
 

@@ -1,32 +1,6 @@
 import { notFound } from '../errors.js';
 import type { Sql, SqlExecutor } from '../store/sql.js';
-import type { NewTurn, Turn } from './turns.js';
-
-interface TurnRow {
-  seq: number;
-  role: Turn['role'];
-  content: string;
-  fields: Turn['fields'];
-  token_count: number;
-  token_encoding: Turn['tokenEncoding'];
-  external_id: string | null;
-  created_at: Date | string;
-}
-
-const TURN_COLUMNS = 'seq, role, content, fields, token_count, token_encoding, external_id, created_at';
-
-function rowToTurn(r: TurnRow): Turn {
-  return {
-    seq: r.seq,
-    role: r.role,
-    content: r.content,
-    fields: r.fields,
-    tokenCount: r.token_count,
-    tokenEncoding: r.token_encoding,
-    externalId: r.external_id,
-    createdAt: r.created_at instanceof Date ? r.created_at.toISOString() : new Date(r.created_at).toISOString(),
-  };
-}
+import { type NewTurn, TURN_COLUMNS, type Turn, type TurnRow, turnFromRow } from './turns.js';
 
 export interface SessionInfo {
   id: string;
@@ -64,10 +38,10 @@ export function createTranscript(sql: Sql) {
          ON CONFLICT (tenant_id, id) DO UPDATE
            SET last_seq = sessions.last_seq + $4, updated_at = now(),
                user_id = COALESCE(sessions.user_id, EXCLUDED.user_id)
-         RETURNING last_seq),
+         RETURNING last_seq, user_id),
        ins AS (
-         INSERT INTO messages (tenant_id, session_id, seq, role, content, fields, token_count, token_encoding, external_id, created_at, metadata)
-         SELECT $1, $2, s.last_seq - $4 + t.i, t.role, t.content, t.fields, t.token_count, t.token_encoding, t.external_id, t.created_at, t.metadata
+         INSERT INTO messages (tenant_id, session_id, user_id, seq, role, content, fields, token_count, token_encoding, external_id, created_at, metadata)
+         SELECT $1, $2, s.user_id, s.last_seq - $4 + t.i, t.role, t.content, t.fields, t.token_count, t.token_encoding, t.external_id, t.created_at, t.metadata
          FROM s, jsonb_to_recordset($5::jsonb) AS t(i int, role text, content text, fields jsonb, token_count int,
                 token_encoding text, external_id text, created_at timestamptz, metadata jsonb))
        SELECT last_seq - $4 + 1 AS first FROM s`,
@@ -126,7 +100,7 @@ export function createTranscript(sql: Sql) {
         `SELECT ${TURN_COLUMNS} FROM messages WHERE tenant_id = $1 AND session_id = $2 ORDER BY seq DESC LIMIT $3`,
         [tenantId, sessionId, limit],
       );
-      return rows.map(rowToTurn).reverse();
+      return rows.map(turnFromRow).reverse();
     },
 
     /** A page of turns after `afterSeq`, oldest first. */
@@ -135,7 +109,7 @@ export function createTranscript(sql: Sql) {
         `SELECT ${TURN_COLUMNS} FROM messages WHERE tenant_id = $1 AND session_id = $2 AND seq > $3 ORDER BY seq LIMIT $4`,
         [tenantId, sessionId, opts.afterSeq, opts.limit],
       );
-      return rows.map(rowToTurn);
+      return rows.map(turnFromRow);
     },
 
     async session(tenantId: string, sessionId: string): Promise<SessionInfo | undefined> {

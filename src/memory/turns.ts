@@ -23,6 +23,9 @@ export interface TurnFields {
   name?: string;
 }
 
+/** Identity of a turn across sessions (map and set key). */
+export const turnKey = (sessionId: string, seq: number): string => `${sessionId}\u0000${seq}`;
+
 /** A turn before it has a sequence number. */
 export type NewTurn = Omit<Turn, 'seq' | 'createdAt'> & { createdAt?: string | null; metadata?: Record<string, unknown> };
 
@@ -57,3 +60,31 @@ export function toMessage(t: Turn): ChatMessage {
 export function turnTokens(t: Turn, tokenizer: Tokenizer): number {
   return t.tokenEncoding === tokenizer.encoding ? t.tokenCount : tokenizer.countMessage(toMessage(t));
 }
+
+/** A `messages` row as SQL returns it. */
+export interface TurnRow {
+  seq: number;
+  role: Turn['role'];
+  content: string;
+  fields: Turn['fields'];
+  token_count: number;
+  token_encoding: Turn['tokenEncoding'];
+  external_id: string | null;
+  created_at: Date | string;
+}
+
+export const TURN_COLUMNS = 'seq, role, content, fields, token_count, token_encoding, external_id, created_at';
+
+export function turnFromRow(r: TurnRow): Turn {
+  return {
+    seq: r.seq,
+    role: r.role,
+    content: r.content,
+    fields: r.fields,
+    tokenCount: r.token_count,
+    tokenEncoding: r.token_encoding,
+    externalId: r.external_id,
+    createdAt: r.created_at instanceof Date ? r.created_at.toISOString() : new Date(r.created_at).toISOString(),
+  };
+}
+

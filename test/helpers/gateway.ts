@@ -54,8 +54,9 @@ export async function startGateway(opts: TestGatewayOptions = {}): Promise<TestG
       auth: { adminApiKey: ADMIN_KEY },
       router: { backoffMs: 5, maxBackoffMs: 20, timeoutMs: 5000 },
       log: { level: 'silent' },
-      // Tests that never embed do not start the embedding worker threads.
+      // Tests that never embed do not start the embedding worker threads, nor index turns.
       embeddings: { preload: false },
+      memory: { episodic: { enabled: false } },
     }, opts.config ?? {}),
   );
   let sql: Sql | undefined;

@@ -1,10 +1,11 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { createStreamAccumulator } from '../../chat/accumulate.js';
-import type { ChatService, PreparedChat } from '../../chat/service.js';
+import type { ChatCaller, ChatService, PreparedChat } from '../../chat/service.js';
+import type { BuiltContext } from '../../context/pipeline.js';
 import { asGatewayError, clientClosed, GatewayError } from '../../errors.js';
 import { UPSTREAM_CODES } from '../../providers/http.js';
-import type { ChatMessage } from '../../providers/types.js';
+import type { ChatCompletion, ChatMessage } from '../../providers/types.js';
 import type { Authenticator } from '../../tenancy/auth.js';
 import { readJsonBody } from '../body.js';
 import { tenantKey } from '../middleware/auth.js';
@@ -42,10 +43,10 @@ export function createChatHandler(deps: ChatHandlerDeps) {
     c.logFields.model = body.model;
     if (sessionId) c.logFields.session = sessionId;
 
-    const caller = { tenantId: principal.tenantId };
+    const caller = { tenantId: principal.tenantId, scopes: principal.scopes };
     const prepared = await chat.prepare(caller, body, sessionId);
     const client = abortOnClose(res);
-    if (prepared.session) res.setHeader('x-session-history-turns', String(prepared.session.historyTurns));
+    if (prepared.context) setContextHeaders(res, prepared.context);
     if (body.stream) return stream(res, c, prepared, client.signal, caller);
 
     const attempt = await chat.complete(prepared, client.signal);
@@ -55,13 +56,13 @@ export function createChatHandler(deps: ChatHandlerDeps) {
       const completion = attempt.result;
       const answer = completion.choices?.[0]?.message;
       if (answer) await chat.persist(caller, prepared, answer as ChatMessage);
-      sendJson(res, 200, completion);
+      sendJson(res, 200, prepared.context ? withContext(completion, prepared.context) : completion);
     } finally {
       attempt.dispose();
     }
   }
 
-  async function stream(res: ServerResponse, c: RequestContext, prepared: PreparedChat, signal: AbortSignal, caller: { tenantId: string }): Promise<void> {
+  async function stream(res: ServerResponse, c: RequestContext, prepared: PreparedChat, signal: AbortSignal, caller: ChatCaller): Promise<void> {
     const attempt = await chat.stream(prepared, signal);
     c.logFields.target = attempt.target.provider;
     c.logFields.attempts = attempt.attempts;
@@ -109,4 +110,29 @@ function abortOnClose(res: ServerResponse): AbortController {
     }
   });
   return ac;
+}
+
+/** Most provenance ids listed in the header; the JSON body (and POST /v1/context) has them all. */
+const MAX_HEADER_IDS = 50;
+
+/**
+ * What the context holds, in headers stock clients ignore (streams have no body to extend):
+ * tokens per section, and the ids of the retrieved items.
+ */
+function setContextHeaders(res: ServerResponse, context: BuiltContext): void {
+  const t = context.tokens;
+  res.setHeader('x-context-tokens', Object.entries(t).map(([k, v]) => `${k}=${v}`).join(', '));
+  res.setHeader('x-session-history-turns', String(context.historyTurns));
+  const retrieved = context.items.filter((i) => i.section !== 'recent' && i.section !== 'older');
+  if (retrieved.length > 0) res.setHeader('x-context-provenance', retrieved.slice(0, MAX_HEADER_IDS).map((i) => encodeURIComponent(i.id)).join(','));
+}
+
+/** The answer with `usage.context` (tokens per section) and a `context` extension (what was included). */
+function withContext(completion: ChatCompletion, context: BuiltContext): ChatCompletion {
+  const { total: _total, ...sections } = context.tokens;
+  return {
+    ...completion,
+    usage: completion.usage ? { ...completion.usage, context: sections } : completion.usage,
+    context: { items: context.items },
+  } as ChatCompletion;
 }

@@ -1,6 +1,7 @@
 import { Router as ExpressRouter } from 'express';
 import { z } from 'zod';
 import { notFound } from '../../errors.js';
+import type { TurnIndexer } from '../../memory/episodic/indexer.js';
 import type { SessionMemory } from '../../memory/session-memory.js';
 import type { Transcript } from '../../memory/transcript.js';
 import { type Turn, toMessage, toNewTurn } from '../../memory/turns.js';
@@ -48,11 +49,21 @@ function present(t: Turn) {
 }
 
 /** The transcript API: read, delete and bulk-import a session's turns, always within the tenant. */
-export function sessionRoutes(deps: { auth: Authenticator; transcript: Transcript; memory: SessionMemory; router: Router }) {
+export function sessionRoutes(deps: { auth: Authenticator; transcript: Transcript; memory: SessionMemory; router: Router; indexer: TurnIndexer | undefined }) {
   const { transcript, memory } = deps;
   const router = ExpressRouter();
   const auth = requireKey(deps.auth);
   const sessionParam = (raw: string | string[] | undefined): string => validate(sessionIdSchema, raw, 'session id');
+
+  router.get('/v1/sessions/:id', auth, async (req, res) => {
+    const { tenantId } = keyPrincipal(res);
+    const id = sessionParam(req.params.id);
+    const session = await transcript.session(tenantId, id);
+    if (!session) throw notFound(`No session with id ${id}.`, 'session_not_found');
+    // Turns not yet in the vector store: retrieval finds them by full text until they are.
+    const pending = deps.indexer ? await deps.indexer.pending(tenantId, id) : null;
+    res.json({ object: 'session', ...session, memory: { episodic: deps.indexer !== undefined, turns_pending_embedding: pending } });
+  });
 
   router.get('/v1/sessions/:id/messages', auth, async (req, res) => {
     const { tenantId } = keyPrincipal(res);
@@ -75,7 +86,7 @@ export function sessionRoutes(deps: { auth: Authenticator; transcript: Transcrip
     const { tenantId } = keyPrincipal(res);
     const id = sessionParam(req.params.id);
     await transcript.deleteSession(tenantId, id);
-    await memory.invalidate(tenantId, id);
+    await Promise.all([memory.invalidate(tenantId, id), deps.indexer?.forgetSession(tenantId, id)]);
     res.json({ id, object: 'session.deleted', deleted: true });
   });
 
@@ -91,6 +102,7 @@ export function sessionRoutes(deps: { auth: Authenticator; transcript: Transcrip
     }));
     const { imported, skipped } = await transcript.importTurns(tenantId, id, body.user ?? null, turns);
     await memory.invalidate(tenantId, id);
+    if (imported.length > 0) deps.indexer?.notify();
     res.status(201).json({
       object: 'session.import',
       session_id: id,

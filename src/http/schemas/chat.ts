@@ -30,6 +30,16 @@ export const sessionIdSchema = z
   .max(200)
   .regex(/^[^\s\u0000-\u001f]+$/, 'printable characters without spaces');
 
+const share = z.number().min(0).max(1);
+
+/** The gateway's `context` field: how this request's prompt is assembled (context/pipeline.ts). */
+export const contextOptionsSchema = z.strictObject({
+  budget: z.number().int().min(1).optional(),
+  scope: z.enum(['session', 'user']).optional(),
+  episodic: z.boolean().optional(),
+  shares: z.strictObject({ facts: share, summary: share, recent: share, episodic: share, documents: share }).partial().optional(),
+});
+
 /**
  * The chat-completions body: OpenAI's fields are checked where the gateway relies on them; any
  * other field passes through to the upstream untouched. `session_id` is the gateway's own.
@@ -55,6 +65,7 @@ export const chatRequestSchema = z.looseObject({
     .optional(),
   user: z.string().max(256).optional(),
   session_id: sessionIdSchema.optional(),
+  context: contextOptionsSchema.optional(),
 });
 
 export type ChatRequestBody = z.infer<typeof chatRequestSchema>;

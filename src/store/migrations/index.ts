@@ -1,4 +1,5 @@
 import * as m001 from './001_foundation.js';
+import * as m002 from './002_episodic.js';
 
 export interface Migration {
   version: number;
@@ -7,4 +8,7 @@ export interface Migration {
 }
 
 /** Applied in order, each once, in its own transaction (store/migrate.ts). Never edit an applied one. */
-export const migrations: readonly Migration[] = [{ version: 1, name: 'foundation', up: m001.up }];
+export const migrations: readonly Migration[] = [
+  { version: 1, name: 'foundation', up: m001.up },
+  { version: 2, name: 'episodic', up: m002.up },
+];

@@ -1,0 +1,175 @@
+import { type Turn, toMessage, turnKey, turnTokens } from '../memory/turns.js';
+import type { ChatMessage } from '../providers/types.js';
+import { REPLY_PRIMING_TOKENS } from '../tokens/tokenizer.js';
+import { type AssembledContext, type AssemblyInput, type Candidate, type Provenance, RETRIEVED_SECTIONS, type RetrievedSection, type SectionName } from './types.js';
+
+/** One retrieved section being filled: what is in it and what it costs so far. */
+interface Block {
+  section: RetrievedSection;
+  items: Array<{ c: Candidate; tokens: number }>;
+  groups: Set<string>;
+  tokens: number;
+}
+
+const turnId = (sessionId: string | undefined, seq: number) => `turn:${sessionId ?? ''}:${seq}`;
+
+/**
+ * Builds the prompt from what the stages gathered, within `budget` tokens. Pure: same input, same
+ * prompt. Sections are filled in priority order (facts, summary, recent turns, episodic memories,
+ * documents, older turns), each up to its share of what the always-included system prompt and new
+ * messages leave; what a section does not use flows to the next, and older turns take the rest.
+ * Counts are exact for the tokenizer: per-item costs guide the filling, and the finished prompt is
+ * counted again and trimmed, lowest-scored retrieved item first, if framing made it any larger.
+ */
+export function assembleContext(input: AssemblyInput): AssembledContext {
+  const { tokenizer } = input;
+  const systemTokens = sum(input.system.map((m) => tokenizer.countMessage(m)));
+  const messageTokens = sum(input.messages.map((m) => tokenizer.countMessage(m))) + REPLY_PRIMING_TOKENS;
+  const available = Math.max(0, input.budget - systemTokens - messageTokens);
+
+  let remaining = available;
+  let carry = 0;
+  const take = (share: number): number => Math.min(remaining, Math.floor(share * available) + carry);
+  const spend = (cap: number, used: number) => {
+    remaining -= used;
+    carry = cap - used;
+  };
+
+  const blocks = new Map<RetrievedSection, Block>();
+  const replayed = new Set<number>();
+  const history = input.history;
+  let recentStart = history.length;
+  const inHistory = new Set<string>();
+
+  const fillBlock = (section: RetrievedSection, cap: number): number => {
+    const block: Block = { section, items: [], groups: new Set(), tokens: 0 };
+    const headingCost = tokenizer.countMessage({ role: 'system', content: input.headings[section] });
+    for (const c of input.candidates[section] ?? []) {
+      if (c.turnKey && inHistory.has(c.turnKey)) continue;
+      const lineCost = tokenizer.count(c.text) + 1;
+      const groupCost = c.group !== undefined && !block.groups.has(c.group) ? tokenizer.count(c.group) + 1 : 0;
+      const cost = lineCost + groupCost + (block.items.length === 0 ? headingCost : 0);
+      if (block.tokens + cost > cap) continue;
+      block.items.push({ c, tokens: lineCost });
+      if (c.group !== undefined) block.groups.add(c.group);
+      block.tokens += cost;
+    }
+    if (block.items.length > 0) blocks.set(section, block);
+    return block.tokens;
+  };
+
+  for (const section of ['facts', 'summary'] as const) {
+    const cap = take(input.shares[section]);
+    spend(cap, fillBlock(section, cap));
+  }
+
+  // Recent turns: newest first within the share, but always the last exchange when it fits at all.
+  {
+    const cap = take(input.shares.recent);
+    let used = 0;
+    for (let i = history.length - 1; i >= 0; i--) {
+      const cost = turnTokens(history[i] as Turn, tokenizer);
+      const must = history.length - i <= input.minRecentTurns;
+      if (used + cost > (must ? remaining : cap)) break;
+      used += cost;
+      recentStart = i;
+    }
+    for (let i = recentStart; i < history.length; i++) {
+      replayed.add(i);
+      if (input.sessionId) inHistory.add(turnKey(input.sessionId, (history[i] as Turn).seq));
+    }
+    remaining -= used;
+    carry = Math.max(0, cap - used);
+  }
+
+  for (const section of ['episodic', 'documents'] as const) {
+    const cap = take(input.shares[section]);
+    spend(cap, fillBlock(section, cap));
+  }
+
+  // Older turns: the rest of the budget, continuing back from the recent ones.
+  const retrievedTurns = new Set<string>();
+  for (const b of blocks.values()) for (const { c } of b.items) if (c.turnKey) retrievedTurns.add(c.turnKey);
+  for (let i = recentStart - 1; i >= 0; i--) {
+    const t = history[i] as Turn;
+    if (input.sessionId && retrievedTurns.has(turnKey(input.sessionId, t.seq))) continue;
+    const cost = turnTokens(t, tokenizer);
+    if (cost > remaining) break;
+    remaining -= cost;
+    replayed.add(i);
+  }
+
+  // Render, count exactly, and trim while over (framing the estimates did not see).
+  for (;;) {
+    const out = render(input, blocks, replayed, recentStart, systemTokens, messageTokens);
+    if (out.tokens.total <= input.budget || !dropWorst(blocks)) return out;
+  }
+}
+
+function render(input: AssemblyInput, blocks: Map<RetrievedSection, Block>, replayed: Set<number>, recentStart: number, systemTokens: number, messageTokens: number): AssembledContext {
+  const { tokenizer, history, sessionId } = input;
+  const tokens = { system: systemTokens, messages: messageTokens, facts: 0, summary: 0, recent: 0, episodic: 0, documents: 0, older: 0, total: 0, budget: input.budget };
+  const items: Provenance[] = [];
+  const retrieved: ChatMessage[] = [];
+  for (const section of RETRIEVED_SECTIONS) {
+    const block = blocks.get(section);
+    if (!block) continue;
+    const lines = [input.headings[section]];
+    let group: string | undefined;
+    for (const { c, tokens: t } of [...block.items].sort((a, b) => a.c.order - b.c.order)) {
+      if (c.group !== undefined && c.group !== group) lines.push(c.group);
+      group = c.group;
+      lines.push(c.text);
+      items.push({ ...c.provenance, section, tokens: t });
+    }
+    const message: ChatMessage = { role: 'system', content: lines.join('\n') };
+    tokens[section] = tokenizer.countMessage(message);
+    retrieved.push(message);
+  }
+
+  const replay: ChatMessage[] = [];
+  let lastKept: Turn | undefined;
+  for (let i = 0; i < history.length; i++) {
+    if (!replayed.has(i)) continue;
+    const t = history[i] as Turn;
+    // A tool result whose call is not in the prompt would be rejected upstream: leave it out.
+    if (t.role === 'tool' && !(lastKept && (lastKept.role === 'tool' || (lastKept.role === 'assistant' && lastKept.fields?.tool_calls)))) continue;
+    lastKept = t;
+    const cost = turnTokens(t, tokenizer);
+    const section: SectionName = i >= recentStart ? 'recent' : 'older';
+    tokens[section] += cost;
+    replay.push(toMessage(t));
+    items.push({ kind: 'turn', id: turnId(sessionId, t.seq), section, session_id: sessionId, seq: t.seq, external_id: t.externalId, created_at: t.createdAt, tokens: cost });
+  }
+
+  tokens.total = tokens.system + tokens.messages + tokens.facts + tokens.summary + tokens.recent + tokens.episodic + tokens.documents + tokens.older;
+  return {
+    messages: [...input.system, ...retrieved, ...replay, ...input.messages],
+    tokens,
+    items,
+    historyTurns: replay.length,
+  };
+}
+
+/** Removes the lowest-scored retrieved item (lowest-priority section first); false when none is left. */
+function dropWorst(blocks: Map<RetrievedSection, Block>): boolean {
+  for (const section of [...RETRIEVED_SECTIONS].reverse()) {
+    const block = blocks.get(section);
+    if (!block || block.items.length === 0) continue;
+    let worst = 0;
+    block.items.forEach((it, i) => {
+      if (it.c.score < (block.items[worst] as { c: Candidate }).c.score) worst = i;
+    });
+    block.items.splice(worst, 1);
+    if (block.items.length === 0) blocks.delete(section);
+    return true;
+  }
+  return false;
+}
+
+function sum(xs: number[]): number {
+  let s = 0;
+  for (const x of xs) s += x;
+  return s;
+}
+

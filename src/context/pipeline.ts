@@ -1,0 +1,140 @@
+import type { Config } from '../config/schema.js';
+import type { Embedder } from '../embeddings/port.js';
+import { forbidden, badRequest, GatewayError } from '../errors.js';
+import type { EpisodicScope, EpisodicSearch } from '../memory/episodic/search.js';
+import type { SessionMemory } from '../memory/session-memory.js';
+import { type Turn, turnTokens } from '../memory/turns.js';
+import type { ResolvedModel } from '../providers/router/router.js';
+import type { ChatMessage } from '../providers/types.js';
+import { getTokenizer, messageText, REPLY_PRIMING_TOKENS } from '../tokens/tokenizer.js';
+import { assembleContext } from './assemble.js';
+import { episodicCandidates } from './stages/episodic.js';
+import type { AssembledContext, Candidate, RetrievedSection, Shares } from './types.js';
+
+/** What a request may say about its context (the `context` body field). */
+export interface ContextOptions {
+  /** Most tokens the assembled prompt may take; never more than the model's window allows. */
+  budget?: number;
+  /** 'user': retrieve from every session of the request's `user` (the key needs `memory:user`). */
+  scope?: 'session' | 'user';
+  /** Retrieve older turns by relevance (default on when the deployment enables it). */
+  episodic?: boolean;
+  shares?: Partial<Shares>;
+}
+
+export interface ContextRequest {
+  tenantId: string;
+  /** The key's scopes; empty means unrestricted. */
+  scopes: readonly string[];
+  resolved: ResolvedModel;
+  messages: readonly ChatMessage[];
+  sessionId: string | undefined;
+  userId: string | undefined;
+  reservedCompletionTokens: number;
+  options: ContextOptions | undefined;
+}
+
+export interface BuiltContext extends AssembledContext {
+  /** The query retrieval ran with, when it ran. */
+  retrieval: { ran: boolean; reason: string };
+}
+
+const HEADINGS: Readonly<Record<RetrievedSection, string>> = {
+  facts: 'Known facts about the user:',
+  summary: 'Summary of the conversation so far:',
+  episodic: 'Earlier in the conversation (retrieved as relevant to the latest message; oldest first, under the day it was said):',
+  documents: 'Documents:',
+};
+
+export const MEMORY_USER_SCOPE = 'memory:user';
+
+/**
+ * The context pipeline up to the budget: history from the session's memory, retrieval stages
+ * (episodic now; facts, summary and documents slot in beside it), then `assembleContext`. The chat
+ * path and POST /v1/context share it, so what /v1/context shows is what the model is sent.
+ */
+export function createContextPipeline(deps: { config: Config; memory: SessionMemory; embedder: Embedder; episodic: EpisodicSearch | undefined }) {
+  const { config, memory, embedder } = deps;
+  const ep = config.memory.episodic;
+
+  async function build(req: ContextRequest): Promise<BuiltContext> {
+    const { resolved } = req;
+    const tokenizer = getTokenizer(resolved.info.encoding);
+    const system: ChatMessage[] = [];
+    const conversation: ChatMessage[] = [];
+    for (const m of req.messages) (m.role === 'system' || m.role === 'developer' ? system : conversation).push(m);
+
+    const windowBudget = resolved.info.contextWindow - req.reservedCompletionTokens - config.session.safetyMarginTokens;
+    let fixed = REPLY_PRIMING_TOKENS;
+    for (const m of req.messages) fixed += tokenizer.countMessage(m);
+    if (fixed > windowBudget) {
+      throw new GatewayError(
+        `The new messages (${fixed} tokens) and the reserved completion (${req.reservedCompletionTokens} tokens) exceed the ${resolved.info.contextWindow}-token window of "${resolved.alias}".`,
+        { status: 400, code: 'context_length_exceeded', category: 'client', param: 'messages' },
+      );
+    }
+    const budget = Math.min(req.options?.budget ?? windowBudget, windowBudget);
+    const scope = episodicScope(req);
+    const history: Turn[] = req.sessionId ? await memory.recent(req.tenantId, req.sessionId) : [];
+
+    const candidates: Partial<Record<RetrievedSection, Candidate[]>> = {};
+    const retrieval = whyRetrieve(req, scope, history, budget - fixed, tokenizer);
+    if (retrieval.ran && scope && deps.episodic) {
+      const query = lastUserText(conversation);
+      const [vector] = await embedder.embed([query], { kind: 'query' });
+      const hits = await deps.episodic.search(scope, query, vector, { candidates: ep.candidates, rrfK: ep.rrfK, neighbours: ep.neighbours });
+      candidates.episodic = episodicCandidates(hits);
+    }
+
+    const assembled = assembleContext({
+      tokenizer,
+      budget,
+      system,
+      messages: conversation,
+      history,
+      sessionId: req.sessionId,
+      candidates,
+      shares: { ...config.context.shares, ...req.options?.shares },
+      minRecentTurns: config.context.minRecentTurns,
+      headings: HEADINGS,
+    });
+    return { ...assembled, retrieval };
+  }
+
+  function episodicScope(req: ContextRequest): EpisodicScope | undefined {
+    if (req.options?.scope === 'user') {
+      if (!req.userId) throw badRequest('context.scope "user" needs the request\'s `user` field.', 'context.scope');
+      if (req.scopes.length > 0 && !req.scopes.includes(MEMORY_USER_SCOPE)) {
+        throw forbidden(`This key may not read memories across sessions (scope "${MEMORY_USER_SCOPE}").`, 'scope_not_allowed');
+      }
+      return { tenantId: req.tenantId, userId: req.userId };
+    }
+    return req.sessionId ? { tenantId: req.tenantId, sessionId: req.sessionId } : undefined;
+  }
+
+  /** Retrieval runs only when it can add something: older turns exist that the budget cannot replay whole. */
+  function whyRetrieve(req: ContextRequest, scope: EpisodicScope | undefined, history: readonly Turn[], room: number, tokenizer: ReturnType<typeof getTokenizer>): BuiltContext['retrieval'] {
+    if (!deps.episodic || !ep.enabled) return { ran: false, reason: 'episodic memory is disabled' };
+    if (req.options?.episodic === false) return { ran: false, reason: 'the request turned episodic retrieval off' };
+    if (!scope) return { ran: false, reason: 'no session_id or user scope' };
+    if (!lastUserText(req.messages)) return { ran: false, reason: 'no user message to search with' };
+    if (scope.sessionId !== undefined && (history.length === 0 || (history[0] as Turn).seq === 1)) {
+      let total = 0;
+      for (const t of history) total += turnTokens(t, tokenizer);
+      if (total <= room) return { ran: false, reason: 'the whole session fits in the budget' };
+    }
+    return { ran: true, reason: 'older turns exceed the budget' };
+  }
+
+  return { build };
+}
+
+function lastUserText(messages: readonly ChatMessage[]): string {
+  for (let i = messages.length - 1; i >= 0; i--) {
+    const m = messages[i] as ChatMessage;
+    if (m.role === 'user') return messageText(m).trim();
+  }
+  return '';
+}
+
+export type ContextPipeline = ReturnType<typeof createContextPipeline>;

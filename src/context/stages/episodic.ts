@@ -1,0 +1,37 @@
+import type { EpisodicHit } from '../../memory/episodic/search.js';
+import { turnKey } from '../../memory/turns.js';
+import type { Candidate } from '../types.js';
+
+const DAY = new Intl.DateTimeFormat('en-GB', { weekday: 'short', day: 'numeric', month: 'long', year: 'numeric', timeZone: 'UTC' });
+
+/** The heading of the day a turn was said, so "when did…" questions can be answered from the prompt. */
+export function dayHeading(iso: string): string {
+  return `[${DAY.format(new Date(iso)).replace(',', '')}]`;
+}
+
+/** How a retrieved turn reads in the prompt: "Speaker: text", under its day's heading. */
+export function episodicCandidates(hits: readonly EpisodicHit[]): Candidate[] {
+  return hits.map((h) => {
+    const t = h.turn;
+    const speaker = t.fields?.name ?? (t.role === 'user' ? 'User' : 'Assistant');
+    return {
+      section: 'episodic',
+      text: `${speaker}: ${t.content}`,
+      group: dayHeading(t.createdAt),
+      // Chronological: by time, then by position in the session.
+      order: Date.parse(t.createdAt) * 1e3 + (t.seq % 1e3),
+      score: h.score,
+      turnKey: turnKey(t.sessionId, t.seq),
+      provenance: {
+        kind: 'turn',
+        id: `turn:${t.sessionId}:${t.seq}`,
+        session_id: t.sessionId,
+        seq: t.seq,
+        external_id: t.externalId,
+        created_at: t.createdAt,
+        score: Number(h.score.toFixed(5)),
+        via: h.via,
+      },
+    };
+  });
+}

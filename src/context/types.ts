@@ -1,0 +1,75 @@
+import type { ChatMessage } from '../providers/types.js';
+import type { Tokenizer } from '../tokens/tokenizer.js';
+import type { Turn } from '../memory/turns.js';
+
+/**
+ * The sections of an assembled prompt, in priority order. `system` and `messages` (the request's
+ * own) are always included; the others share the rest of the budget.
+ */
+export const SECTIONS = ['system', 'messages', 'facts', 'summary', 'recent', 'episodic', 'documents', 'older'] as const;
+export type SectionName = (typeof SECTIONS)[number];
+
+/** Sections filled from what stages retrieve, rendered as one system message each. */
+export const RETRIEVED_SECTIONS = ['facts', 'summary', 'episodic', 'documents'] as const;
+export type RetrievedSection = (typeof RETRIEVED_SECTIONS)[number];
+
+export type Shares = Readonly<Record<'facts' | 'summary' | 'recent' | 'episodic' | 'documents', number>>;
+
+/** Where an included item came from: returned by /v1/context and as provenance on chat answers. */
+export interface Provenance {
+  kind: 'turn' | 'fact' | 'summary' | 'chunk';
+  /** Stable id of the item: `turn:<session>:<seq>` for turns. */
+  id: string;
+  section: SectionName;
+  session_id?: string;
+  seq?: number;
+  external_id?: string | null;
+  created_at?: string;
+  score?: number;
+  /** How a retrieved item was found (lexical, vector, both, neighbour). */
+  via?: string;
+  tokens: number;
+}
+
+/** Something a stage offers for its section; the assembler decides what fits. */
+export interface Candidate {
+  section: RetrievedSection;
+  /** The line this item adds to its section's message. */
+  text: string;
+  /** Items sharing a group are rendered under one heading line (a day, a document). */
+  group?: string;
+  /** Order inside the section once selected (chronological for turns). */
+  order: number;
+  /** Higher first; items are taken best first until the section's share is used. */
+  score: number;
+  provenance: Omit<Provenance, 'tokens' | 'section'>;
+  /** Turn identity, so a retrieved turn already replayed as history is not included twice. */
+  turnKey?: string;
+}
+
+export interface AssemblyInput {
+  tokenizer: Tokenizer;
+  /** Most tokens the whole prompt may take (messages + framing + reply priming). */
+  budget: number;
+  system: readonly ChatMessage[];
+  /** The request's new messages; always included, last. */
+  messages: readonly ChatMessage[];
+  /** The session's recent turns, oldest first (a suffix of the transcript), with their session id. */
+  history: readonly Turn[];
+  sessionId: string | undefined;
+  /** Per section, best first. */
+  candidates: Partial<Record<RetrievedSection, readonly Candidate[]>>;
+  shares: Shares;
+  minRecentTurns: number;
+  /** Heading line of each retrieved section's message. */
+  headings: Readonly<Record<RetrievedSection, string>>;
+}
+
+export interface AssembledContext {
+  messages: ChatMessage[];
+  /** Tokens per section; `total` is what the prompt costs, never more than `budget`. */
+  tokens: Record<SectionName, number> & { total: number; budget: number };
+  items: Provenance[];
+  /** Turns of the session replayed as history (recent + older). */
+  historyTurns: number;
+}

@@ -1,0 +1,184 @@
+import type { Logger } from 'pino';
+import type { Embedder } from '../../embeddings/port.js';
+import type { Sql } from '../../store/sql.js';
+import type { VectorPoint, VectorStore } from '../../vector/port.js';
+import type { TurnFields } from '../turns.js';
+import { EPISODIC_ROLES, embeddingText, turnCollection } from './collection.js';
+
+/** `embedded_model` of a turn that needs no vector (tool results, empty text). */
+const NOT_INDEXED = 'none';
+/** A claimed batch not finished by then (crashed process) is claimed again. */
+const CLAIM_SECONDS = 300;
+
+interface ClaimedRow {
+  id: string;
+  tenant_id: string;
+  session_id: string;
+  user_id: string | null;
+  seq: number;
+  role: string;
+  content: string;
+  fields: TurnFields | null;
+  created_at: Date | string;
+}
+
+export interface TurnIndexerOptions {
+  sql: Sql;
+  embedder: Embedder;
+  vectors: VectorStore;
+  /** false for a store that forgets on restart: every turn is re-embedded at start. */
+  durable: boolean;
+  batchSize: number;
+  sweepIntervalMs: number;
+  log: Logger;
+}
+
+/**
+ * Embeds turns into the vector store off the request path. SQL says what is left to do
+ * (`embedded_model IS NULL`), so the work is derived from state: an append wakes the indexer, and a
+ * periodic sweep catches whatever a lost wake-up, a crash or another instance left behind. Batches
+ * are claimed with SKIP LOCKED, so several gateways share the work without embedding a turn twice.
+ */
+export function createTurnIndexer(opts: TurnIndexerOptions) {
+  const { sql, embedder, vectors, log } = opts;
+  const spec = turnCollection(embedder);
+  let running: Promise<void> | undefined;
+  let again = false;
+  let closed = false;
+  let failures = 0;
+  let timer: NodeJS.Timeout | undefined;
+  let wake: NodeJS.Timeout | undefined;
+
+  async function claim(): Promise<ClaimedRow[]> {
+    const { rows } = await sql.query<ClaimedRow>(
+      `UPDATE messages SET embed_claimed_until = now() + make_interval(secs => ${CLAIM_SECONDS})
+       WHERE id IN (SELECT id FROM messages
+                    WHERE embedded_model IS NULL AND (embed_claimed_until IS NULL OR embed_claimed_until < now())
+                    ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED)
+       RETURNING id::text AS id, tenant_id, session_id, user_id, seq, role, content, fields, created_at`,
+      [opts.batchSize],
+    );
+    return rows;
+  }
+
+  async function indexBatch(rows: ClaimedRow[]): Promise<void> {
+    const wanted = rows.filter((r) => EPISODIC_ROLES.has(r.role) && r.content.trim() !== '');
+    const vecs = await embedder.embed(
+      wanted.map((r) => embeddingText(r)),
+      { kind: 'document' },
+    );
+    const byTenant = new Map<string, VectorPoint[]>();
+    wanted.forEach((r, i) => {
+      const points = byTenant.get(r.tenant_id) ?? [];
+      points.push({
+        id: r.id,
+        vector: vecs[i] as Float32Array,
+        payload: { session: r.session_id, user: r.user_id ?? '', seq: r.seq, role: r.role, at: new Date(r.created_at).getTime() },
+      });
+      byTenant.set(r.tenant_id, points);
+    });
+    for (const [tenantId, points] of byTenant) await vectors.upsert({ collection: spec.name, tenantId, points });
+    const skipped = rows.filter((r) => !wanted.includes(r)).map((r) => r.id);
+    await sql.query(
+      `UPDATE messages SET embedded_model = CASE WHEN id = ANY($2::bigint[]) THEN $3 ELSE $1 END, embed_claimed_until = NULL
+       WHERE id = ANY($4::bigint[])`,
+      [spec.model, skipped, NOT_INDEXED, rows.map((r) => r.id)],
+    );
+  }
+
+  async function release(rows: ClaimedRow[]): Promise<void> {
+    await sql.query('UPDATE messages SET embed_claimed_until = NULL WHERE id = ANY($1::bigint[])', [rows.map((r) => r.id)]).catch(() => undefined);
+  }
+
+  /** Embeds until nothing is left; one run at a time per process. */
+  async function runOnce(): Promise<void> {
+    do {
+      again = false;
+      for (;;) {
+        if (closed) return;
+        const rows = await claim();
+        if (rows.length === 0) break;
+        try {
+          await indexBatch(rows);
+          failures = 0;
+        } catch (err) {
+          await release(rows);
+          throw err;
+        }
+      }
+    } while (again && !closed);
+  }
+
+  function run(): Promise<void> {
+    if (running) {
+      again = true;
+      return running;
+    }
+    running = runOnce()
+      .catch((err: unknown) => {
+        failures++;
+        log.warn({ err: (err as Error).message, failures }, 'turn indexing failed; the sweep retries');
+      })
+      .finally(() => {
+        running = undefined;
+      });
+    return running;
+  }
+
+  return {
+    collection: spec,
+
+    /** Creates the collection and, after a model change or on a forgetful store, marks turns to re-embed. */
+    async start(): Promise<void> {
+      await vectors.ensureCollection(spec);
+      if (!opts.durable) {
+        await sql.query('UPDATE messages SET embedded_model = NULL, embed_claimed_until = NULL WHERE embedded_model IS NOT NULL AND embedded_model <> $1', [NOT_INDEXED]);
+      } else {
+        await sql.query('UPDATE messages SET embedded_model = NULL WHERE embedded_model IS NOT NULL AND embedded_model NOT IN ($1, $2)', [NOT_INDEXED, spec.model]);
+      }
+      timer = setInterval(() => void run(), opts.sweepIntervalMs);
+      timer.unref();
+      void run();
+    },
+
+    /** New turns exist: index them soon (appends in the same tick share one batch). */
+    notify(): void {
+      if (closed || wake) return;
+      wake = setTimeout(() => {
+        wake = undefined;
+        void run();
+      }, 20);
+      wake.unref();
+    },
+
+    /** Runs until every turn stored so far is indexed (tests, evals, the reindex command). */
+    async drain(): Promise<void> {
+      await run();
+      if (running) await running;
+      await run();
+    },
+
+    /** Turns of a session not yet embedded. */
+    async pending(tenantId: string, sessionId: string): Promise<number> {
+      const { rows } = await sql.query<{ n: number }>(
+        'SELECT count(*)::int AS n FROM messages WHERE tenant_id = $1 AND session_id = $2 AND embedded_model IS NULL',
+        [tenantId, sessionId],
+      );
+      return rows[0]?.n ?? 0;
+    },
+
+    /** Forgets a deleted session's vectors. */
+    async forgetSession(tenantId: string, sessionId: string): Promise<void> {
+      await vectors.deleteByFilter({ collection: spec.name, tenantId, filter: { session: sessionId } });
+    },
+
+    async close(): Promise<void> {
+      closed = true;
+      if (timer) clearInterval(timer);
+      if (wake) clearTimeout(wake);
+      await running;
+    },
+  };
+}
+
+export type TurnIndexer = ReturnType<typeof createTurnIndexer>;

@@ -1,0 +1,164 @@
+import { describe, expect, it } from 'vitest';
+import { createStreamAccumulator } from '../../src/chat/accumulate.js';
+import { assembleContext } from '../../src/context/assemble.js';
+import { dayHeading, episodicCandidates } from '../../src/context/stages/episodic.js';
+import type { AssemblyInput, Candidate } from '../../src/context/types.js';
+import type { EpisodicHit } from '../../src/memory/episodic/search.js';
+import { toNewTurn, type Turn, turnKey } from '../../src/memory/turns.js';
+import type { ChatMessage } from '../../src/providers/types.js';
+import { getTokenizer, REPLY_PRIMING_TOKENS } from '../../src/tokens/tokenizer.js';
+
+const tok = getTokenizer('cl100k_base');
+const turn = (seq: number, m: ChatMessage, createdAt = new Date(0).toISOString()): Turn => ({ ...toNewTurn(m, tok), seq, createdAt });
+const ask: ChatMessage = { role: 'user', content: 'What did we decide?' };
+const fixedCost = tok.countMessage(ask) + REPLY_PRIMING_TOKENS;
+const HEADINGS = { facts: 'Facts:', summary: 'Summary:', episodic: 'Earlier:', documents: 'Documents:' };
+
+function input(over: Partial<AssemblyInput>): AssemblyInput {
+  return {
+    tokenizer: tok,
+    budget: 10_000,
+    system: [],
+    messages: [ask],
+    history: [],
+    sessionId: 's1',
+    candidates: {},
+    shares: { facts: 0.1, summary: 0.15, recent: 0.35, episodic: 0.3, documents: 0.1 },
+    minRecentTurns: 0,
+    headings: HEADINGS,
+    ...over,
+  };
+}
+
+/** What a prompt costs, counted from scratch: the assembler's own total must equal it. */
+const promptCost = (messages: ChatMessage[]) => messages.reduce((s, m) => s + tok.countMessage(m), 0) + REPLY_PRIMING_TOKENS;
+
+function hit(seq: number, text: string, score: number, createdAt = '2023-05-08T13:56:00Z', sessionId = 's1'): EpisodicHit {
+  return { turn: { ...turn(seq, { role: 'user', content: text, name: 'Caroline' }, createdAt), sessionId }, score, via: 'both' };
+}
+
+describe('assembleContext: history', () => {
+  const turns = [
+    turn(1, { role: 'user', content: 'one two three' }),
+    turn(2, { role: 'assistant', content: 'four five six' }),
+    turn(3, { role: 'user', content: 'seven eight nine' }),
+    turn(4, { role: 'assistant', content: 'ten eleven twelve' }),
+  ];
+  const cost = (t: Turn) => t.tokenCount;
+
+  it('replays the newest turns that fit, oldest first, counted exactly', () => {
+    const budget = fixedCost + cost(turns[3] as Turn) + cost(turns[2] as Turn);
+    const out = assembleContext(input({ budget, history: turns }));
+    expect(out.messages.map((m) => m.content)).toEqual(['seven eight nine', 'ten eleven twelve', 'What did we decide?']);
+    expect(out.tokens.total).toBe(budget);
+    expect(out.tokens.total).toBe(promptCost(out.messages));
+    expect(assembleContext(input({ budget: budget - 1, history: turns })).historyTurns).toBe(1);
+    expect(assembleContext(input({ budget: fixedCost, history: turns })).historyTurns).toBe(0);
+    expect(assembleContext(input({ history: turns })).historyTurns).toBe(4);
+  });
+
+  it('keeps the last exchange even when the recent share is smaller', () => {
+    const out = assembleContext(input({ budget: 200, history: turns, shares: { facts: 0, summary: 0, recent: 0, episodic: 0, documents: 0 }, minRecentTurns: 2 }));
+    expect(out.items.filter((i) => i.section === 'recent').map((i) => i.seq)).toEqual([3, 4]);
+    // Older turns take what is left after the other sections.
+    expect(out.items.filter((i) => i.section === 'older').map((i) => i.seq)).toEqual([1, 2]);
+  });
+
+  it('never starts with a tool result whose call was cut off', () => {
+    const withTool = [
+      turn(1, { role: 'assistant', content: null, tool_calls: [{ id: 'c', type: 'function', function: { name: 'f', arguments: '{}' } }] }),
+      turn(2, { role: 'tool', tool_call_id: 'c', content: 'result' }),
+      turn(3, { role: 'user', content: 'ok' }),
+    ];
+    const budget = fixedCost + (withTool[1] as Turn).tokenCount + (withTool[2] as Turn).tokenCount;
+    const out = assembleContext(input({ budget, history: withTool }));
+    expect(out.messages.map((m) => m.role)).toEqual(['user', 'user']);
+    expect(out.tokens.recent).toBe((withTool[2] as Turn).tokenCount);
+  });
+
+  it('recounts turns stored with another encoding', () => {
+    const o200 = { ...(turns[0] as Turn), tokenEncoding: 'o200k_base' as const, tokenCount: 999 };
+    expect(assembleContext(input({ history: [o200] })).tokens.recent).toBe(tok.countMessage({ role: 'user', content: 'one two three' }));
+  });
+});
+
+describe('assembleContext: retrieved sections', () => {
+  const history = Array.from({ length: 40 }, (_, i) => turn(i + 1, { role: i % 2 ? 'assistant' : 'user', content: `turn number ${i + 1} about topic ${i % 7}` }));
+
+  it('fills the episodic share best first, renders it oldest first under day headings, and reports provenance', () => {
+    const hits = [hit(3, 'I went to a support group yesterday.', 0.9, '2023-05-08T13:56:00Z'), hit(9, 'I painted a sunrise.', 0.5, '2023-06-01T10:00:00Z'), hit(5, 'Adoption agencies called back.', 0.7, '2023-05-08T13:56:00Z')];
+    const out = assembleContext(input({ budget: 400, history, candidates: { episodic: episodicCandidates(hits) }, minRecentTurns: 2 }));
+    const block = out.messages.find((m) => m.role === 'system')?.content as string;
+    expect(block.split('\n')).toEqual([
+      'Earlier:',
+      dayHeading('2023-05-08T13:56:00Z'),
+      'Caroline: I went to a support group yesterday.',
+      'Caroline: Adoption agencies called back.',
+      dayHeading('2023-06-01T10:00:00Z'),
+      'Caroline: I painted a sunrise.',
+    ]);
+    expect(dayHeading('2023-05-08T13:56:00Z')).toBe('[Mon 8 May 2023]');
+    const episodic = out.items.filter((i) => i.section === 'episodic');
+    expect(episodic.map((i) => i.seq)).toEqual([3, 5, 9]);
+    expect(episodic[0]).toMatchObject({ kind: 'turn', id: 'turn:s1:3', score: 0.9, via: 'both' });
+    expect(out.tokens.episodic).toBe(tok.countMessage({ role: 'system', content: block }));
+    expect(out.tokens.total).toBe(promptCost(out.messages));
+    expect(out.tokens.total).toBeLessThanOrEqual(400);
+  });
+
+  it('does not repeat a retrieved turn that is already replayed as history', () => {
+    const hits = [hit(40, 'turn number 40 about topic 4', 0.9), hit(2, 'an old one', 0.8)];
+    const out = assembleContext(input({ budget: 300, history, candidates: { episodic: episodicCandidates(hits) }, minRecentTurns: 2 }));
+    expect(out.items.filter((i) => i.section === 'episodic').map((i) => i.seq)).toEqual([2]);
+    // ...nor replay as an older turn what the episodic block already holds.
+    const replayed = out.items.filter((i) => i.section !== 'episodic').map((i) => i.seq);
+    expect(replayed).not.toContain(2);
+  });
+
+  it('passes unused share on: an empty section leaves its tokens to the next', () => {
+    const many = Array.from({ length: 60 }, (_, i) => hit(i + 100, `memory number ${i} with some words in it`, 1 - i / 100));
+    const shares = { facts: 0.5, summary: 0, recent: 0, episodic: 0.2, documents: 0 };
+    const withFacts = assembleContext(input({ budget: 1000, candidates: { episodic: episodicCandidates(many) }, shares }));
+    // Facts are empty here, so the episodic section may use the facts share as well (0.7 of the room).
+    const room = 1000 - fixedCost;
+    expect(withFacts.tokens.episodic).toBeGreaterThan(0.5 * room);
+    expect(withFacts.tokens.episodic).toBeLessThanOrEqual(0.7 * room + 1);
+  });
+
+  it('is never over budget: every budget from tiny to large, exact recount', () => {
+    const candidates: Candidate[] = episodicCandidates(
+      Array.from({ length: 80 }, (_, i) => hit(i + 1, `Memory ${i}: ${'word '.repeat(1 + ((i * 7) % 23))}ünïcödé 🙂`, Math.random(), new Date(Date.UTC(2023, 0, 1 + (i % 30))).toISOString())),
+    );
+    const system: ChatMessage[] = [{ role: 'system', content: 'You are helpful.' }];
+    for (let budget = 20; budget < 3000; budget += 37) {
+      const out = assembleContext(input({ budget, system, history, candidates: { episodic: candidates }, minRecentTurns: 2 }));
+      expect(out.tokens.total).toBe(promptCost(out.messages));
+      expect(out.tokens.total).toBeLessThanOrEqual(Math.max(budget, tok.countMessage(system[0] as ChatMessage) + fixedCost));
+      const sum = out.items.reduce((s, i) => s + (i.section === 'episodic' ? 0 : i.tokens), 0);
+      expect(sum).toBe(out.tokens.recent + out.tokens.older);
+    }
+  });
+
+  it('is pure: the same input gives the same prompt', () => {
+    const cands = episodicCandidates([hit(3, 'a', 0.5), hit(9, 'b', 0.4)]);
+    const a = assembleContext(input({ budget: 300, history, candidates: { episodic: cands } }));
+    const b = assembleContext(input({ budget: 300, history, candidates: { episodic: cands } }));
+    expect(b).toEqual(a);
+    expect(turnKey('s1', 3)).toBe(cands[0]?.turnKey);
+  });
+});
+
+describe('stream accumulator', () => {
+  it('rebuilds content and tool calls from chunks', () => {
+    const acc = createStreamAccumulator();
+    const chunk = (delta: object, finish: string | null = null) => JSON.stringify({ id: 'x', object: 'chat.completion.chunk', created: 0, model: 'm', choices: [{ index: 0, delta, finish_reason: finish }] });
+    acc.add(chunk({ role: 'assistant', content: '' }));
+    acc.add(chunk({ content: 'Hel' }));
+    acc.add(chunk({ content: 'lo' }));
+    acc.add(chunk({ tool_calls: [{ index: 0, id: 'c1', type: 'function', function: { name: 'f', arguments: '{"a"' } }] }));
+    acc.add(chunk({ tool_calls: [{ index: 0, function: { arguments: ':1}' } }] }));
+    acc.add(chunk({}, 'tool_calls'));
+    expect(acc.message()).toEqual({ role: 'assistant', content: 'Hello', tool_calls: [{ id: 'c1', type: 'function', function: { name: 'f', arguments: '{"a":1}' } }] });
+    expect(acc.finishReason()).toBe('tool_calls');
+  });
+});
