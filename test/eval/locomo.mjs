@@ -1,0 +1,184 @@
+#!/usr/bin/env node
+/**
+ * LoCoMo evidence recall at a token budget, through the real API (shared/bench/README.md).
+ *
+ *   npm run eval:locomo -- [--data DIR] [--budgets 1024,2048,4096] [--url URL --key KEY] [--concurrency N]
+ *
+ * For every conversation file in DIR: import all turns into one session (dia_id → external_id, the
+ * session's date → created_at), wait until the gateway has embedded them, then ask POST /v1/context
+ * with each question (categories 1–4; 5 is adversarial) as the new user message and a context budget
+ * of B tokens. Recall = share of the question's evidence turns among the included items' external
+ * ids (provenance, not string search). Without --url the script starts the built gateway on an
+ * empty embedded database in a temporary directory. The last line printed is one JSON object.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const { values: args } = parseArgs({
+  options: {
+    data: { type: 'string', default: resolve(root, '../shared/bench/locomo') },
+    budgets: { type: 'string', default: '1024,2048,4096' },
+    url: { type: 'string' },
+    key: { type: 'string' },
+    'admin-key': { type: 'string' },
+    concurrency: { type: 'string', default: '4' },
+    limit: { type: 'string' },
+    verbose: { type: 'boolean', default: false },
+    /** Section shares sent with every question, e.g. recent=0,episodic=1 (default: the gateway's). */
+    shares: { type: 'string' },
+  },
+});
+const shares = args.shares ? Object.fromEntries(args.shares.split(',').map((kv) => kv.split('=')).map(([k, v]) => [k, Number(v)])) : undefined;
+const budgets = args.budgets.split(',').map(Number);
+const MODEL = 'locomo-eval';
+const log = (...a) => console.error(...a);
+
+// ---------------------------------------------------------------- the gateway
+
+async function freePort() {
+  return new Promise((res) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => res(port));
+    });
+  });
+}
+
+async function startGateway() {
+  const dir = mkdtempSync(join(tmpdir(), 'locomo-'));
+  const port = await freePort();
+  const adminKey = 'locomo-eval-admin-key-0123456789';
+  // The model is never called: /v1/context stops before the upstream. The alias fixes the window
+  // and the tokenizer (o200k).
+  const config = { providers: { none: { kind: 'openai', baseUrl: 'http://127.0.0.1:9/v1', apiKey: 'unused' } }, models: { [MODEL]: { targets: [{ provider: 'none', model: 'gpt-4o-mini' }] } } };
+  writeFileSync(join(dir, 'config.json'), JSON.stringify(config));
+  const child = spawn(process.execPath, [join(root, 'dist/src/main.js')], {
+    env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', DATA_DIR: join(dir, 'data'), ADMIN_API_KEY: adminKey, CONFIG_FILE: join(dir, 'config.json'), LOG_LEVEL: 'warn', DATABASE_URL: '', REDIS_URL: '' },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  const url = `http://127.0.0.1:${port}`;
+  for (let i = 0; ; i++) {
+    try {
+      if ((await fetch(`${url}/readyz`)).ok) break;
+    } catch {}
+    if (child.exitCode !== null || i > 600) throw new Error('the gateway did not start');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return { url, adminKey, stop: () => { child.kill('SIGTERM'); rmSync(dir, { recursive: true, force: true }); } };
+}
+
+async function call(url, key, method, path, body) {
+  const res = await fetch(`${url}${path}`, { method, headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+  const json = await res.json();
+  if (!res.ok) throw new Error(`${method} ${path} → ${res.status}: ${JSON.stringify(json)}`);
+  return json;
+}
+
+// ---------------------------------------------------------------- the data
+
+/** "1:56 pm on 8 May, 2023" → ISO time. */
+function parseLocomoDate(s) {
+  const m = /^(\d{1,2}):(\d{2})\s*(am|pm) on (\d{1,2}) (\w+),? (\d{4})$/i.exec(s.trim());
+  if (!m) throw new Error(`unparsed date: ${s}`);
+  let h = Number(m[1]) % 12;
+  if (m[3].toLowerCase() === 'pm') h += 12;
+  const month = new Date(`${m[5]} 1, 2000`).getMonth();
+  return new Date(Date.UTC(Number(m[6]), month, Number(m[4]), h, Number(m[2]))).toISOString();
+}
+
+function loadConversation(file) {
+  const d = JSON.parse(readFileSync(file, 'utf8'));
+  const c = d.conversation ?? d;
+  const sessions = Object.keys(c)
+    .map((k) => /^session_(\d+)$/.exec(k))
+    .filter((m) => m && Array.isArray(c[m[0]]) && c[m[0]].length > 0)
+    .map((m) => Number(m[1]))
+    .sort((a, b) => a - b);
+  const turns = [];
+  for (const n of sessions) {
+    const at = parseLocomoDate(c[`session_${n}_date_time`]);
+    for (const t of c[`session_${n}`]) {
+      // A shared photo is part of what was said; its caption is the only text of it there is.
+      const content = t.blip_caption ? `${t.text} [shares ${t.blip_caption}]` : t.text;
+      turns.push({ role: t.speaker === c.speaker_a ? 'user' : 'assistant', name: t.speaker.replace(/[^A-Za-z0-9_-]/g, '_'), content, external_id: t.dia_id, created_at: at });
+    }
+  }
+  const ids = new Set(turns.map((t) => t.external_id));
+  const qa = (d.qa ?? [])
+    .filter((q) => q.category !== 5)
+    .map((q) => ({ question: q.question, category: q.category, evidence: [...new Set(q.evidence.flatMap((e) => String(e).split(/[;,]/)).map((e) => e.trim()).filter((e) => ids.has(e)))] }))
+    .filter((q) => q.evidence.length > 0);
+  return { turns, qa };
+}
+
+async function pool(items, n, fn) {
+  let next = 0;
+  await Promise.all(Array.from({ length: n }, async () => {
+    while (next < items.length) await fn(items[next++]);
+  }));
+}
+
+// ---------------------------------------------------------------- the run
+
+const files = readdirSync(args.data).filter((f) => f.endsWith('.json')).sort().slice(0, args.limit ? Number(args.limit) : undefined);
+if (files.length === 0) throw new Error(`no .json files in ${args.data}`);
+
+const gw = args.url ? { url: args.url, adminKey: args['admin-key'], stop: () => {} } : await startGateway();
+try {
+  let key = args.key;
+  if (!key) {
+    const res = await fetch(`${gw.url}/admin/v1/tenants`, { method: 'POST', headers: { authorization: `Bearer ${gw.adminKey}`, 'content-type': 'application/json' }, body: JSON.stringify({ name: `locomo-${Date.now()}` }) });
+    const tenant = await res.json();
+    if (!res.ok) throw new Error(`cannot create a tenant: ${JSON.stringify(tenant)}`);
+    key = (await call(gw.url, gw.adminKey, 'POST', '/admin/v1/keys', { tenant_id: tenant.id, name: 'eval' })).key;
+  }
+
+  const results = []; // { file, category, budget, recall, tokens }
+  const fullContext = [];
+  const t0 = Date.now();
+  for (const file of files) {
+    const { turns, qa } = loadConversation(join(args.data, file));
+    const session = `locomo-${file.replace(/\.json$/, '')}-${Date.now()}`;
+    const tImport = Date.now();
+    for (let i = 0; i < turns.length; i += 1000) await call(gw.url, key, 'POST', `/v1/sessions/${session}/messages`, { messages: turns.slice(i, i + 1000), model: MODEL });
+    for (;;) {
+      const s = await call(gw.url, key, 'GET', `/v1/sessions/${session}`);
+      if (s.memory.turns_pending_embedding === 0) break;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    const full = await call(gw.url, key, 'POST', '/v1/context', { model: MODEL, session_id: session, messages: [{ role: 'user', content: 'x' }], context: { budget: 1_000_000, episodic: false } });
+    fullContext.push(full.usage.prompt_tokens);
+    log(`${file}: ${turns.length} turns imported and embedded in ${((Date.now() - tImport) / 1000).toFixed(1)} s; ${qa.length} questions; full context ${full.usage.prompt_tokens} tokens`);
+    const tasks = qa.flatMap((q) => budgets.map((budget) => ({ q, budget })));
+    await pool(tasks, Number(args.concurrency), async ({ q, budget }) => {
+      const r = await call(gw.url, key, 'POST', '/v1/context', { model: MODEL, session_id: session, messages: [{ role: 'user', content: q.question }], context: { budget, ...(shares ? { shares } : {}) } });
+      const got = new Set(r.items.map((i) => i.external_id).filter(Boolean));
+      const found = q.evidence.filter((e) => got.has(e)).length;
+      results.push({ file, category: q.category, budget, recall: found / q.evidence.length, tokens: r.usage.prompt_tokens });
+      if (args.verbose && found < q.evidence.length && budget === budgets[0]) log(`  miss [cat ${q.category}] ${q.question} → ${q.evidence.filter((e) => !got.has(e)).join(' ')}`);
+    });
+  }
+
+  const mean = (xs) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : 0);
+  const round = (x, d = 3) => Number(x.toFixed(d));
+  const summary = { eval: 'locomo-evidence-recall', files: files.length, shares: shares ?? 'gateway defaults', questions: results.length / budgets.length, full_context_tokens: round(mean(fullContext), 0), seconds: round((Date.now() - t0) / 1000, 1), budgets: {} };
+  for (const budget of budgets) {
+    const rs = results.filter((r) => r.budget === budget);
+    const byCategory = {};
+    for (const c of [1, 2, 3, 4]) {
+      const cr = rs.filter((r) => r.category === c);
+      if (cr.length) byCategory[c] = round(mean(cr.map((r) => r.recall)));
+    }
+    summary.budgets[budget] = { recall: round(mean(rs.map((r) => r.recall))), tokens: round(mean(rs.map((r) => r.tokens)), 0), by_category: byCategory };
+  }
+  for (const [b, s] of Object.entries(summary.budgets)) log(`B=${b}: recall ${s.recall} (tokens used ${s.tokens}) by category ${JSON.stringify(s.by_category)}`);
+  console.log(JSON.stringify(summary));
+} finally {
+  gw.stop();
+}
