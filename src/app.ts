@@ -21,6 +21,7 @@ import type { Transcript } from './memory/transcript.js';
 import type { Router } from './providers/router/router.js';
 import type { Sql } from './store/sql.js';
 import type { Authenticator } from './tenancy/auth.js';
+import type { VectorStore } from './vector/port.js';
 import type { TenancyRepo } from './tenancy/repo.js';
 
 /** Everything the HTTP app needs, built by the composition root (main.ts) or a test. */
@@ -39,6 +40,7 @@ export interface AppDeps {
   context: ContextPipeline;
   /** Present when episodic memory is enabled. */
   indexer: TurnIndexer | undefined;
+  vectors: VectorStore | undefined;
 }
 
 /**

@@ -138,7 +138,7 @@ export const configSchema = z.object({
           /** Candidates taken from each of full-text and vector search before fusion. */
           candidates: z.number().int().min(1).max(1000).default(60),
           /** Reciprocal rank fusion constant: higher flattens the difference between ranks. */
-          rrfK: z.number().positive().default(60),
+          rrfK: z.number().positive().default(20),
           /** Turns on each side of a retrieved turn scored with it (lexical window) and offered as context. */
           neighbours: z.number().int().min(0).max(5).default(1),
         })

@@ -8,6 +8,7 @@
 
 const benches = {
   gateway: async (argv) => (await import('./gateway.bench.mjs')).runGatewayBench(argv),
+  context: async (argv) => (await import('./context.bench.mjs')).runContextBench(argv),
 };
 
 const argv = process.argv.slice(2);

@@ -12,7 +12,7 @@
  * empty embedded database in a temporary directory. The last line printed is one JSON object.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -30,6 +30,8 @@ const { values: args } = parseArgs({
     concurrency: { type: 'string', default: '4' },
     limit: { type: 'string' },
     verbose: { type: 'boolean', default: false },
+    /** Keep the started gateway's database in DIR and reuse it next time (imports are idempotent). */
+    keep: { type: 'string' },
     /** Section shares sent with every question, e.g. recent=0,episodic=1 (default: the gateway's). */
     shares: { type: 'string' },
   },
@@ -51,7 +53,8 @@ async function freePort() {
 }
 
 async function startGateway() {
-  const dir = mkdtempSync(join(tmpdir(), 'locomo-'));
+  const dir = args.keep ? resolve(args.keep) : mkdtempSync(join(tmpdir(), 'locomo-'));
+  mkdirSync(dir, { recursive: true });
   const port = await freePort();
   const adminKey = 'locomo-eval-admin-key-0123456789';
   // The model is never called: /v1/context stops before the upstream. The alias fixes the window
@@ -70,7 +73,11 @@ async function startGateway() {
     if (child.exitCode !== null || i > 600) throw new Error('the gateway did not start');
     await new Promise((r) => setTimeout(r, 100));
   }
-  return { url, adminKey, stop: () => { child.kill('SIGTERM'); rmSync(dir, { recursive: true, force: true }); } };
+  const stop = () => {
+    child.kill('SIGTERM');
+    if (!args.keep) rmSync(dir, { recursive: true, force: true });
+  };
+  return { url, adminKey, dir, stop };
 }
 
 async function call(url, key, method, path, body) {
@@ -131,12 +138,14 @@ if (files.length === 0) throw new Error(`no .json files in ${args.data}`);
 
 const gw = args.url ? { url: args.url, adminKey: args['admin-key'], stop: () => {} } : await startGateway();
 try {
-  let key = args.key;
+  const keyFile = args.keep ? join(resolve(args.keep), 'eval-key.json') : undefined;
+  let key = args.key ?? (keyFile && existsSync(keyFile) ? JSON.parse(readFileSync(keyFile, 'utf8')).key : undefined);
   if (!key) {
     const res = await fetch(`${gw.url}/admin/v1/tenants`, { method: 'POST', headers: { authorization: `Bearer ${gw.adminKey}`, 'content-type': 'application/json' }, body: JSON.stringify({ name: `locomo-${Date.now()}` }) });
     const tenant = await res.json();
     if (!res.ok) throw new Error(`cannot create a tenant: ${JSON.stringify(tenant)}`);
     key = (await call(gw.url, gw.adminKey, 'POST', '/admin/v1/keys', { tenant_id: tenant.id, name: 'eval' })).key;
+    if (keyFile) writeFileSync(keyFile, JSON.stringify({ key }));
   }
 
   const results = []; // { file, category, budget, recall, tokens }
@@ -144,7 +153,7 @@ try {
   const t0 = Date.now();
   for (const file of files) {
     const { turns, qa } = loadConversation(join(args.data, file));
-    const session = `locomo-${file.replace(/\.json$/, '')}-${Date.now()}`;
+    const session = `locomo-${file.replace(/\.json$/, '')}`;
     const tImport = Date.now();
     for (let i = 0; i < turns.length; i += 1000) await call(gw.url, key, 'POST', `/v1/sessions/${session}/messages`, { messages: turns.slice(i, i + 1000), model: MODEL });
     for (;;) {
@@ -152,9 +161,16 @@ try {
       if (s.memory.turns_pending_embedding === 0) break;
       await new Promise((r) => setTimeout(r, 250));
     }
-    const full = await call(gw.url, key, 'POST', '/v1/context', { model: MODEL, session_id: session, messages: [{ role: 'user', content: 'x' }], context: { budget: 1_000_000, episodic: false } });
-    fullContext.push(full.usage.prompt_tokens);
-    log(`${file}: ${turns.length} turns imported and embedded in ${((Date.now() - tImport) / 1000).toFixed(1)} s; ${qa.length} questions; full context ${full.usage.prompt_tokens} tokens`);
+    // The full conversation's size, for comparison: every turn's stored token count.
+    let full = 0;
+    for (let after = 0; ; ) {
+      const page = await call(gw.url, key, 'GET', `/v1/sessions/${session}/messages?after=${after}&limit=1000`);
+      for (const t of page.data) full += t.token_count;
+      if (!page.has_more) break;
+      after = page.data[page.data.length - 1].seq;
+    }
+    fullContext.push(full);
+    log(`${file}: ${turns.length} turns imported and embedded in ${((Date.now() - tImport) / 1000).toFixed(1)} s; ${qa.length} questions; full context ${full} tokens`);
     const tasks = qa.flatMap((q) => budgets.map((budget) => ({ q, budget })));
     await pool(tasks, Number(args.concurrency), async ({ q, budget }) => {
       const r = await call(gw.url, key, 'POST', '/v1/context', { model: MODEL, session_id: session, messages: [{ role: 'user', content: q.question }], context: { budget, ...(shares ? { shares } : {}) } });

@@ -8,7 +8,10 @@ export const up = `
 ALTER TABLE messages ADD COLUMN user_id text;
 CREATE INDEX messages_user ON messages (tenant_id, user_id) WHERE user_id IS NOT NULL;
 
-ALTER TABLE messages ADD COLUMN search tsvector GENERATED ALWAYS AS (to_tsvector('english', content)) STORED;
+-- The speaker's name is part of what a turn is about: "what do Melanie's kids like" is answered by
+-- Melanie's own turns ("my kids love…"), which never spell her name.
+ALTER TABLE messages ADD COLUMN search tsvector
+  GENERATED ALWAYS AS (to_tsvector('english', coalesce(fields->>'name', '') || ' ' || content)) STORED;
 CREATE INDEX messages_search ON messages USING gin (search);
 
 -- Set by the indexer once the turn's vector is in the store (or the turn needs none); NULL means
