@@ -32,11 +32,15 @@ const { values: args } = parseArgs({
     verbose: { type: 'boolean', default: false },
     /** Keep the started gateway's database in DIR and reuse it next time (imports are idempotent). */
     keep: { type: 'string' },
-    /** Section shares sent with every question, e.g. recent=0,episodic=1 (default: the gateway's). */
-    shares: { type: 'string' },
+    /**
+     * Section shares sent with every question. Default: all room after the last exchange to
+     * retrieved memories (a question about the past, as an agent asks /v1/context); 'gateway' sends
+     * none, so the deployment's configured shares apply (recent turns take their share first).
+     */
+    shares: { type: 'string', default: 'facts=0,summary=0,recent=0,episodic=1,documents=0' },
   },
 });
-const shares = args.shares ? Object.fromEntries(args.shares.split(',').map((kv) => kv.split('=')).map(([k, v]) => [k, Number(v)])) : undefined;
+const shares = args.shares && args.shares !== 'gateway' ? Object.fromEntries(args.shares.split(',').map((kv) => kv.split('=')).map(([k, v]) => [k, Number(v)])) : undefined;
 const budgets = args.budgets.split(',').map(Number);
 const MODEL = 'locomo-eval';
 const log = (...a) => console.error(...a);
@@ -177,7 +181,7 @@ try {
       const got = new Set(r.items.map((i) => i.external_id).filter(Boolean));
       const found = q.evidence.filter((e) => got.has(e)).length;
       results.push({ file, category: q.category, budget, recall: found / q.evidence.length, tokens: r.usage.prompt_tokens });
-      if (args.verbose && found < q.evidence.length && budget === budgets[0]) log(`  miss [cat ${q.category}] ${q.question} → ${q.evidence.filter((e) => !got.has(e)).join(' ')}`);
+      if (args.verbose && found < q.evidence.length && budget === budgets[budgets.length - 1]) log(`  miss [cat ${q.category}] ${q.question} → ${q.evidence.filter((e) => !got.has(e)).join(' ')}`);
     });
   }
 

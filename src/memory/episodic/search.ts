@@ -3,6 +3,13 @@ import type { Sql } from '../../store/sql.js';
 import type { VectorFilter, VectorStore } from '../../vector/port.js';
 import { TURN_COLUMNS, type Turn, type TurnRow, turnFromRow, turnKey } from '../turns.js';
 import { EPISODIC_ROLES } from './collection.js';
+import { inRanges, parseTimeRanges, type TimeRange } from './time.js';
+
+/** A time range as a predicate on `m.created_at`; the values are numbers this module made. */
+function rangeSql(r: TimeRange): string {
+  if (r.monthOnly !== undefined) return `extract(month FROM m.created_at AT TIME ZONE 'UTC') = ${r.monthOnly + 1}`;
+  return `(m.created_at >= to_timestamp(${r.from / 1000}) AND m.created_at < to_timestamp(${r.to / 1000}))`;
+}
 
 /** Whose turns a search may return: one session, or every session of one user in the tenant. */
 export type EpisodicScope = { tenantId: string; sessionId: string; userId?: undefined } | { tenantId: string; userId: string; sessionId?: undefined };
@@ -27,6 +34,8 @@ export interface EpisodicSearchOptions {
 
 const BM25_K1 = 1.2;
 const BM25_B = 0.75;
+/** A turn from a time the question names counts this much more. */
+const TIME_BOOST = 1;
 /** A neighbour ranks just below the hit that brought it. */
 const NEIGHBOUR_WEIGHT = 0.5;
 
@@ -56,8 +65,9 @@ export function createEpisodicSearch(deps: { sql: Sql; vectors: VectorStore; emb
   }
 
   /** Scores every turn whose window holds a query term; best first. */
-  async function lexical(scope: EpisodicScope, query: string, opts: EpisodicSearchOptions): Promise<Array<{ key: string; sessionId: string; seq: number; score: number }>> {
+  async function lexical(scope: EpisodicScope, query: string, opts: EpisodicSearchOptions, ranges?: readonly TimeRange[]): Promise<Array<{ key: string; sessionId: string; seq: number; score: number }>> {
     const { where, params } = scopeSql(scope, 2);
+    const during = ranges ? ` AND (${ranges.map(rangeSql).join(' OR ')})` : '';
     const roles = [...EPISODIC_ROLES];
     const [stats, postings] = await Promise.all([
       sql.query<{ n: number; avgdl: number }>(
@@ -70,7 +80,7 @@ export function createEpisodicSearch(deps: { sql: Sql; vectors: VectorStore; emb
          SELECT m.session_id, m.seq, length(m.search) AS len, u.lexeme, coalesce(array_length(u.positions, 1), 1) AS tf
          FROM q, messages m, unnest(m.search) u
          WHERE ${where}
-           AND m.role = ANY($1::text[]) AND q.tq IS NOT NULL AND m.search @@ q.tq AND u.lexeme = ANY(q.lx)`,
+           AND m.role = ANY($1::text[]) AND q.tq IS NOT NULL AND m.search @@ q.tq AND u.lexeme = ANY(q.lx)${during}`,
         [roles, ...params, query],
       ),
     ]);
@@ -123,7 +133,21 @@ export function createEpisodicSearch(deps: { sql: Sql; vectors: VectorStore; emb
   async function semantic(scope: EpisodicScope, vector: Float32Array, opts: EpisodicSearchOptions) {
     const filter: VectorFilter = scope.sessionId !== undefined ? { session: scope.sessionId } : { user: scope.userId };
     const hits = await vectors.search({ collection, tenantId: scope.tenantId, vector, topK: opts.candidates, filter });
-    return hits.map((h) => ({ key: turnKey(String(h.payload.session), Number(h.payload.seq)), sessionId: String(h.payload.session), seq: Number(h.payload.seq), score: h.score }));
+    const list = hits.map((h) => ({ key: turnKey(String(h.payload.session), Number(h.payload.seq)), sessionId: String(h.payload.session), seq: Number(h.payload.seq), score: h.score }));
+    if (opts.neighbours === 0 || list.length === 0) return list;
+    // Window similarity, as for the lexical score: a turn read with its neighbours (a neighbour not
+    // among the hits counts as the weakest hit's similarity).
+    const sim = new Map(list.map((h) => [h.key, h.score]));
+    const floor = (list[list.length - 1] as { score: number }).score;
+    return list
+      .map((h) => {
+        let score = h.score;
+        for (let d = 1; d <= opts.neighbours; d++) {
+          score += (0.5 / d) * ((sim.get(turnKey(h.sessionId, h.seq - d)) ?? floor) + (sim.get(turnKey(h.sessionId, h.seq + d)) ?? floor) - 2 * floor);
+        }
+        return { ...h, score };
+      })
+      .sort((a, b) => b.score - a.score);
   }
 
   async function load(tenantId: string, keys: Array<{ sessionId: string; seq: number }>): Promise<Map<string, Turn & { sessionId: string }>> {
@@ -143,7 +167,13 @@ export function createEpisodicSearch(deps: { sql: Sql; vectors: VectorStore; emb
      * query's embedding when the caller has it (it is computed once per request).
      */
     async search(scope: EpisodicScope, query: string, vector: Float32Array | undefined, opts: EpisodicSearchOptions): Promise<EpisodicHit[]> {
-      const [lex, vec] = await Promise.all([lexical(scope, query, opts), vector ? semantic(scope, vector, opts) : Promise.resolve([])]);
+      const ranges = parseTimeRanges(query);
+      const [lex, vec, lexDuring] = await Promise.all([
+        lexical(scope, query, opts),
+        vector ? semantic(scope, vector, opts) : Promise.resolve([]),
+        // A question that names a date also gets the best matches from that time, however they rank overall.
+        ranges.length > 0 ? lexical(scope, query, opts, ranges) : Promise.resolve([]),
+      ]);
       const fused = new Map<string, { sessionId: string; seq: number; score: number; lexical: boolean; vector: boolean }>();
       const add = (list: Array<{ key: string; sessionId: string; seq: number }>, kind: 'lexical' | 'vector') => {
         list.forEach((h, rank) => {
@@ -155,6 +185,7 @@ export function createEpisodicSearch(deps: { sql: Sql; vectors: VectorStore; emb
       };
       add(lex, 'lexical');
       add(vec, 'vector');
+      add(lexDuring, 'lexical');
 
       const ranked = [...fused.entries()].filter(([key]) => !opts.exclude?.has(key)).sort((a, b) => b[1].score - a[1].score);
       const scores = new Map<string, { score: number; via: EpisodicHit['via'] }>();
@@ -180,6 +211,7 @@ export function createEpisodicSearch(deps: { sql: Sql; vectors: VectorStore; emb
         const turn = turns.get(key);
         if (turn && EPISODIC_ROLES.has(turn.role) && turn.content !== '') hits.push({ turn, score: s.score, via: s.via });
       }
+      if (ranges.length > 0) for (const h of hits) if (inRanges(ranges, Date.parse(h.turn.createdAt))) h.score *= 1 + TIME_BOOST;
       return hits.sort((a, b) => b.score - a.score);
     },
   };
