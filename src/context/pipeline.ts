@@ -74,6 +74,9 @@ export function createContextPipeline(deps: { config: Config; memory: SessionMem
       );
     }
     const budget = Math.min(req.options?.budget ?? windowBudget, windowBudget);
+    if (fixed > budget) {
+      throw badRequest(`context.budget (${budget} tokens) is smaller than the request's own messages (${fixed} tokens), which are always sent.`, 'context.budget', 'context_budget_too_small');
+    }
     const scope = episodicScope(req);
     const history: Turn[] = req.sessionId ? await memory.recent(req.tenantId, req.sessionId) : [];
 

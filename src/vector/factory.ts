@@ -14,7 +14,11 @@ export async function createVectorStore(cfg: Config['vector'], sql: Sql, log: Lo
   let kind = cfg.kind;
   if (kind === 'auto') {
     kind = (await hasPgvector(sql)) ? 'pgvector' : 'memory';
-    if (kind === 'memory') log.warn('the database has no pgvector extension: vectors are kept in memory and rebuilt from SQL at start (set VECTOR_STORE=qdrant and QDRANT_URL, or install pgvector)');
+    if (kind === 'memory') {
+      log.warn(
+        'the database has no pgvector extension: vectors are kept in memory and re-embedded from SQL at start; run one gateway per database this way (another instance would not see them) or set VECTOR_STORE=qdrant and QDRANT_URL, or install pgvector',
+      );
+    }
   }
   switch (kind) {
     case 'pgvector': {

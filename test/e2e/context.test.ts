@@ -311,6 +311,12 @@ describe('context engine on Postgres (in-memory vector store)', () => {
         expect(res.body.error).toMatchObject({ type: 'invalid_request_error', code: 'invalid_request', param });
       }
     }
+    // A budget below the request's own messages cannot be met: said, not silently exceeded.
+    for (const path of ['/v1/context', '/v1/chat/completions']) {
+      const tiny = await gw.call('POST', path, { key: t.key, body: ask('What did I say about the ferry to the island?', { session_id: 'long', context: { budget: 5 } }) });
+      expect(tiny.status).toBe(400);
+      expect(tiny.body.error).toMatchObject({ type: 'invalid_request_error', code: 'context_budget_too_small', param: 'context.budget' });
+    }
     const unknown = await gw.call('POST', '/v1/context', { key: t.key, body: ask('hi', { context: { budgte: 300 } }) });
     expect(unknown.body.error.message).toContain('budgte');
 

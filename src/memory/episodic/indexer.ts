@@ -79,11 +79,18 @@ export function createTurnIndexer(opts: TurnIndexerOptions) {
     });
     for (const [tenantId, points] of byTenant) await vectors.upsert({ collection: spec.name, tenantId, points });
     const skipped = rows.filter((r) => !wanted.includes(r)).map((r) => r.id);
-    await sql.query(
+    const { rows: marked } = await sql.query<{ id: string }>(
       `UPDATE messages SET embedded_model = CASE WHEN id = ANY($2::bigint[]) THEN $3 ELSE $1 END, embed_claimed_until = NULL
-       WHERE id = ANY($4::bigint[])`,
+       WHERE id = ANY($4::bigint[]) RETURNING id::text AS id`,
       [spec.model, skipped, NOT_INDEXED, rows.map((r) => r.id)],
     );
+    // Turns deleted while they were being embedded (their session was deleted): their vectors were
+    // upserted after the deletion removed the session's others, so remove them now.
+    const alive = new Set(marked.map((r) => r.id));
+    for (const [tenantId, points] of byTenant) {
+      const gone = points.filter((p) => !alive.has(p.id)).map((p) => p.id);
+      if (gone.length > 0) await vectors.delete({ collection: spec.name, tenantId, ids: gone });
+    }
   }
 
   async function release(rows: ClaimedRow[]): Promise<void> {

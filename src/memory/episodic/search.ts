@@ -94,7 +94,10 @@ export function createEpisodicSearch(deps: { sql: Sql; vectors: VectorStore; emb
     for (const p of postings.rows) {
       const key = turnKey(p.session_id, p.seq);
       let d = docs.get(key);
-      if (!d) docs.set(key, (d = { sessionId: p.session_id, seq: p.seq, len: p.len, tf: new Map() }));
+      if (!d) {
+        d = { sessionId: p.session_id, seq: p.seq, len: p.len, tf: new Map() };
+        docs.set(key, d);
+      }
       d.tf.set(p.lexeme, p.tf);
       df.set(p.lexeme, (df.get(p.lexeme) ?? 0) + 1);
     }
