@@ -4,9 +4,11 @@ import { type AppDeps, createApp } from './app.js';
 import { createChatService } from './chat/service.js';
 import type { Config } from './config/schema.js';
 import { createContextPipeline } from './context/pipeline.js';
+import { createEpisodicStage } from './context/stages/episodic.js';
+import type { ContextStage } from './context/types.js';
 import { createEmbedder } from './embeddings/factory.js';
 import { createTurnIndexer, type TurnIndexer } from './memory/episodic/indexer.js';
-import { createEpisodicSearch, type EpisodicSearch } from './memory/episodic/search.js';
+import { createEpisodicSearch } from './memory/episodic/search.js';
 import { createSessionMemory } from './memory/session-memory.js';
 import { noShortTermStore, type ShortTermStore } from './memory/short-term/port.js';
 import { createRedisShortTermStore } from './memory/short-term/redis.js';
@@ -47,17 +49,19 @@ export async function createGateway(config: Config, log: Logger, opts: { sql?: S
 
   // Episodic memory: turns embedded off the request path, searched by the context pipeline.
   let indexer: TurnIndexer | undefined;
-  let episodic: EpisodicSearch | undefined;
+  const stages: ContextStage[] = [];
   let vectors: VectorStore | undefined;
   if (config.memory.episodic.enabled) {
     const v = await createVectorStore(config.vector, sql, log);
     vectors = v.store;
     indexer = createTurnIndexer({ sql, embedder, vectors, durable: v.durable, batchSize: config.memory.episodic.batchSize, sweepIntervalMs: config.memory.episodic.sweepIntervalMs, log });
     await indexer.start();
-    episodic = createEpisodicSearch({ sql, vectors, embedder, collection: indexer.collection.name });
+    const ep = config.memory.episodic;
+    const search = createEpisodicSearch({ sql, vectors, embedder, collection: indexer.collection.name });
+    stages.push(createEpisodicStage(search, { candidates: ep.candidates, rrfK: ep.rrfK, neighbours: ep.neighbours }));
   }
   const memory = createSessionMemory({ transcript, hot, hotTurns: config.session.hotTurns, log, onAppend: indexer?.notify });
-  const context = createContextPipeline({ config, memory, embedder, episodic });
+  const context = createContextPipeline({ config, memory, embedder, stages });
   const chat = createChatService({ config, router, memory, context });
   // Building a BPE table takes up to 2 s: pay it at start-up, not on the first session request.
   for (const alias of router.aliases()) getTokenizer(router.resolve(alias).info.encoding);

@@ -136,7 +136,7 @@ export const configSchema = z.object({
           /** How often the sweep looks for turns that are still not embedded (a lost wake-up, a crash). */
           sweepIntervalMs: z.number().int().positive().default(30_000),
           /** Candidates taken from each of full-text and vector search before fusion. */
-          candidates: z.number().int().min(1).max(1000).default(150),
+          candidates: z.number().int().min(1).max(1000).default(60),
           /** Reciprocal rank fusion constant: higher flattens the difference between ranks. */
           rrfK: z.number().positive().default(20),
           /** Turns on each side of a retrieved turn scored with it (lexical window) and offered as context. */

@@ -11,6 +11,11 @@ interface Block {
   tokens: number;
 }
 
+/** Candidates tried after the first that did not fit, before a section is considered full. */
+const MAX_MISSES = 12;
+/** Room below which no line fits (a speaker, a word, the newline). */
+const MIN_LINE_TOKENS = 4;
+
 const turnId = (sessionId: string | undefined, seq: number) => `turn:${sessionId ?? ''}:${seq}`;
 
 /**
@@ -44,12 +49,19 @@ export function assembleContext(input: AssemblyInput): AssembledContext {
   const fillBlock = (section: RetrievedSection, cap: number): number => {
     const block: Block = { section, items: [], groups: new Set(), tokens: 0 };
     const headingCost = tokenizer.countMessage({ role: 'system', content: input.headings[section] });
+    let misses = 0;
     for (const c of input.candidates[section] ?? []) {
+      // Past the first item that did not fit, a few smaller ones may still fill the gap; then stop
+      // (counting every remaining candidate would cost more than the tokens it could save).
+      if (misses >= MAX_MISSES || cap - block.tokens < MIN_LINE_TOKENS) break;
       if (c.turnKey && inHistory.has(c.turnKey)) continue;
       const lineCost = tokenizer.count(c.text) + 1;
       const groupCost = c.group !== undefined && !block.groups.has(c.group) ? tokenizer.count(c.group) + 1 : 0;
       const cost = lineCost + groupCost + (block.items.length === 0 ? headingCost : 0);
-      if (block.tokens + cost > cap) continue;
+      if (block.tokens + cost > cap) {
+        misses++;
+        continue;
+      }
       block.items.push({ c, tokens: lineCost });
       if (c.group !== undefined) block.groups.add(c.group);
       block.tokens += cost;

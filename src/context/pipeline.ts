@@ -1,15 +1,14 @@
 import type { Config } from '../config/schema.js';
 import type { Embedder } from '../embeddings/port.js';
 import { forbidden, badRequest, GatewayError } from '../errors.js';
-import type { EpisodicScope, EpisodicSearch } from '../memory/episodic/search.js';
+import type { EpisodicScope } from '../memory/episodic/search.js';
 import type { SessionMemory } from '../memory/session-memory.js';
 import { type Turn, turnTokens } from '../memory/turns.js';
 import type { ResolvedModel } from '../providers/router/router.js';
 import type { ChatMessage } from '../providers/types.js';
 import { getTokenizer, messageText, REPLY_PRIMING_TOKENS } from '../tokens/tokenizer.js';
 import { assembleContext } from './assemble.js';
-import { episodicCandidates } from './stages/episodic.js';
-import type { AssembledContext, Candidate, RetrievedSection, Shares } from './types.js';
+import type { AssembledContext, Candidate, ContextStage, RetrievedSection, Shares } from './types.js';
 
 /** What a request may say about its context (the `context` body field). */
 export interface ContextOptions {
@@ -49,13 +48,12 @@ const HEADINGS: Readonly<Record<RetrievedSection, string>> = {
 export const MEMORY_USER_SCOPE = 'memory:user';
 
 /**
- * The context pipeline up to the budget: history from the session's memory, retrieval stages
- * (episodic now; facts, summary and documents slot in beside it), then `assembleContext`. The chat
+ * The context pipeline up to the budget: history from the session's memory, the retrieval stages
+ * (episodic now; facts, summary and documents are added as stages), then the pure `assembleContext`. The chat
  * path and POST /v1/context share it, so what /v1/context shows is what the model is sent.
  */
-export function createContextPipeline(deps: { config: Config; memory: SessionMemory; embedder: Embedder; episodic: EpisodicSearch | undefined }) {
-  const { config, memory, embedder } = deps;
-  const ep = config.memory.episodic;
+export function createContextPipeline(deps: { config: Config; memory: SessionMemory; embedder: Embedder; stages: readonly ContextStage[] }) {
+  const { config, memory, embedder, stages } = deps;
 
   async function build(req: ContextRequest): Promise<BuiltContext> {
     const { resolved } = req;
@@ -82,11 +80,17 @@ export function createContextPipeline(deps: { config: Config; memory: SessionMem
 
     const candidates: Partial<Record<RetrievedSection, Candidate[]>> = {};
     const retrieval = whyRetrieve(req, scope, history, budget - fixed, tokenizer);
-    if (retrieval.ran && scope && deps.episodic) {
+    if (retrieval.ran && scope) {
       const query = lastUserText(conversation);
-      const [vector] = await embedder.embed([query], { kind: 'query' });
-      const hits = await deps.episodic.search(scope, query, vector, { candidates: ep.candidates, rrfK: ep.rrfK, neighbours: ep.neighbours });
-      candidates.episodic = episodicCandidates(hits);
+      let vector: Promise<Float32Array> | undefined;
+      const queryVector = () => {
+        vector ??= embedder.embed([query], { kind: 'query' }).then(([v]) => v as Float32Array);
+        return vector;
+      };
+      const found = await Promise.all(stages.map((stage) => stage.gather({ tenantId: req.tenantId, scope, query, queryVector })));
+      stages.forEach((stage, i) => {
+        candidates[stage.section] = [...(candidates[stage.section] ?? []), ...(found[i] as Candidate[])];
+      });
     }
 
     const assembled = assembleContext({
@@ -117,7 +121,7 @@ export function createContextPipeline(deps: { config: Config; memory: SessionMem
 
   /** Retrieval runs only when it can add something: older turns exist that the budget cannot replay whole. */
   function whyRetrieve(req: ContextRequest, scope: EpisodicScope | undefined, history: readonly Turn[], room: number, tokenizer: ReturnType<typeof getTokenizer>): BuiltContext['retrieval'] {
-    if (!deps.episodic || !ep.enabled) return { ran: false, reason: 'episodic memory is disabled' };
+    if (stages.length === 0) return { ran: false, reason: 'no retrieval stage is enabled' };
     if (req.options?.episodic === false) return { ran: false, reason: 'the request turned episodic retrieval off' };
     if (!scope) return { ran: false, reason: 'no session_id or user scope' };
     if (!lastUserText(req.messages)) return { ran: false, reason: 'no user message to search with' };

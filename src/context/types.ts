@@ -1,5 +1,6 @@
 import type { ChatMessage } from '../providers/types.js';
 import type { Tokenizer } from '../tokens/tokenizer.js';
+import type { EpisodicScope } from '../memory/episodic/search.js';
 import type { Turn } from '../memory/turns.js';
 
 /**
@@ -72,4 +73,24 @@ export interface AssembledContext {
   items: Provenance[];
   /** Turns of the session replayed as history (recent + older). */
   historyTurns: number;
+}
+
+/** What a retrieval stage is given: the request's scope and its query, embedded at most once. */
+export interface StageInput {
+  tenantId: string;
+  /** Whose memories: one session, or every session of one user. */
+  scope: EpisodicScope;
+  /** The latest user message. */
+  query: string;
+  /** The query's embedding, computed on first call and shared by every stage (and later the cache). */
+  queryVector(): Promise<Float32Array>;
+}
+
+/**
+ * A retrieval stage: offers candidates for one section, best first; the assembler decides what fits.
+ * Episodic memory is one; facts, summaries and documents are added the same way.
+ */
+export interface ContextStage {
+  readonly section: RetrievedSection;
+  gather(input: StageInput): Promise<Candidate[]>;
 }

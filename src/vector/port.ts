@@ -32,6 +32,12 @@ export interface CollectionSpec {
   metric: 'cosine';
   /** The embedding model that made the vectors, so a model change is detected, never mixed. */
   model: string;
+  /**
+   * Payload keys searches filter on most, holding selective string scalars (a session, a user): the
+   * stores index them, and a search filtered on one scans only its points (exactly, not through the
+   * approximate index) when they are few. Adding keys to an existing collection is allowed.
+   */
+  indexedKeys?: readonly string[];
 }
 
 export interface VectorPoint {

@@ -20,6 +20,9 @@ export function checkSpec(spec: CollectionSpec): void {
   }
   if (spec.metric !== 'cosine') throw invalidVectorInput(`Only the cosine metric is supported, got "${spec.metric}".`);
   if (!spec.model) throw invalidVectorInput('A collection records the embedding model that made its vectors: model is required.');
+  for (const key of spec.indexedKeys ?? []) {
+    if (!/^[A-Za-z_][A-Za-z0-9_]{0,39}$/.test(key)) throw invalidVectorInput(`Indexed payload key "${key}" must match [A-Za-z_][A-Za-z0-9_]{0,39}.`);
+  }
 }
 
 /** Same dimensions and model, or the caller is about to mix vectors from two models. */
@@ -48,11 +51,15 @@ export function checkVector(collection: string, dimensions: number, vector: Vect
 }
 
 /** Validates the points and keeps the last one of each id, as a sequence of single upserts would. */
-export function preparePoints(collection: string, dimensions: number, points: readonly VectorPoint[]): VectorPoint[] {
+export function preparePoints(collection: string, spec: Pick<CollectionSpec, 'dimensions' | 'indexedKeys'>, points: readonly VectorPoint[]): VectorPoint[] {
   const byId = new Map<string, VectorPoint>();
   for (const p of points) {
     if (typeof p.id !== 'string' || p.id.length === 0) throw invalidVectorInput('Point ids must be non-empty strings.');
-    checkVector(collection, dimensions, p.vector);
+    checkVector(collection, spec.dimensions, p.vector);
+    for (const key of spec.indexedKeys ?? []) {
+      const v = p.payload[key];
+      if (v !== undefined && typeof v !== 'string') throw invalidVectorInput(`Payload key "${key}" is indexed in "${collection}" and holds strings only.`);
+    }
     byId.delete(p.id);
     byId.set(p.id, p);
   }

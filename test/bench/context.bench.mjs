@@ -108,6 +108,7 @@ export async function runContextBench(argv = process.argv.slice(2)) {
         tenantId: tenant.id,
         points: ids.map((r) => ({ id: r.id, vector: randomUnit(indexer.collection.dimensions), payload: { session: `other-${s}`, user: `user-${s % 50}`, seq: r.seq, role: 'user', at: 0 } })),
       });
+      if ((s + 1) % 50 === 0) console.error(`  ${(s + 1) * perSession} memories seeded (${round((Date.now() - t) / 1000, 1)} s)`);
     }
     out.seed_seconds = round((Date.now() - t) / 1000, 1);
     console.error(`seeded ${nOthers} other memories in ${out.seed_seconds} s`);

@@ -110,6 +110,31 @@ export function vectorContract(name: string, hooks: { open(): Promise<VectorStor
       expect(await store.count({ collection: col, tenantId: 't1', filter: { kind: { in: [] } } })).toBe(0);
     });
 
+    it('serves filters on indexed keys exactly like any filter, and keeps those keys to strings', async () => {
+      const rand = seeded(12);
+      col = uniqueName('v');
+      ref = createMemoryVectorStore();
+      const points = samplePoints(rand, 60, DIMS);
+      for (const s of [store, ref]) {
+        await s.ensureCollection({ name: col, dimensions: DIMS, metric: 'cosine', model: MODEL });
+        // Indexed keys can be added to an existing collection.
+        await s.ensureCollection({ name: col, dimensions: DIMS, metric: 'cosine', model: MODEL, indexedKeys: ['session_id', 'kind'] });
+        await s.upsert({ collection: col, tenantId: 't1', points });
+        await s.upsert({ collection: col, tenantId: 't2', points: points.slice(0, 10) });
+      }
+      for (const filter of [{ session_id: 's1' }, { session_id: { in: ['s0', 's3'] }, kind: 'turn' }, { session_id: 's2', pinned: true }, { session_id: 'none' }] as VectorFilter[]) {
+        const args = { collection: col, tenantId: 't1', vector: randomVector(rand, DIMS), topK: 6, filter };
+        sameAsReference(await store.search(args), await ref.search(args));
+      }
+      // Tenant isolation holds on the indexed path too.
+      const t2 = await store.search({ collection: col, tenantId: 't2', vector: randomVector(rand, DIMS), topK: 100, filter: { session_id: 's1' } });
+      expect(t2.map((h) => h.id).sort()).toEqual(['p1', 'p5', 'p9']);
+      await expect(
+        store.upsert({ collection: col, tenantId: 't1', points: [{ id: 'bad', vector: randomVector(rand, DIMS), payload: { session_id: 7 } }] }),
+      ).rejects.toMatchObject({ status: 400 });
+      expect(await store.count({ collection: col, tenantId: 't1', filter: { session_id: 's1' } })).toBe(15);
+    });
+
     it('overwrites a point by id, and the last of duplicate ids in one batch wins', async () => {
       const rand = seeded(3);
       await setup(samplePoints(rand, 5, DIMS));

@@ -1,3 +1,4 @@
+import { rm } from 'node:fs/promises';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEmbedder } from '../../src/embeddings/factory.js';
@@ -11,6 +12,7 @@ import type { Sql } from '../../src/store/sql.js';
 import { getTokenizer } from '../../src/tokens/tokenizer.js';
 import { createMemoryVectorStore } from '../../src/vector/memory/adapter.js';
 import { dropSchema, TEST_DATABASE_URL, uniqueName } from '../helpers/env.js';
+import { writeTinyModel } from '../helpers/tiny-model.js';
 
 /** The real embedder, held at a gate: a test decides when a claimed batch may finish embedding. */
 function gated(inner: Embedder) {
@@ -82,6 +84,38 @@ describe('turn indexer', () => {
     expect(await vectors.count({ collection, tenantId: 't1', filter: { session: 'kept' } })).toBe(4);
     expect(await indexer.pending('t1', 'kept')).toBe(0);
     await indexer.close();
+  });
+
+  it('a model change re-embeds every turn into the new model\'s collection, never into the old one', async () => {
+    const log = pino({ level: 'silent' });
+    const vectors = createMemoryVectorStore(); // one durable store across both "deployments"
+    await sql.query('UPDATE messages SET embedded_model = NULL'); // a store that never saw these turns
+    const a = createTurnIndexer({ sql, embedder: real, vectors, durable: true, batchSize: 100, sweepIntervalMs: 60_000, log });
+    await a.start();
+    await a.drain();
+    await a.close();
+    const before = await vectors.count({ collection: a.collection.name, tenantId: 't1' });
+    expect(before).toBeGreaterThan(0);
+
+    const tiny = await writeTinyModel();
+    const other = await createEmbedder({ kind: 'transformers', model: tiny.name, modelDir: tiny.dir, threads: 1 });
+    try {
+      const b = createTurnIndexer({ sql, embedder: other, vectors, durable: true, batchSize: 100, sweepIntervalMs: 60_000, log });
+      expect(b.collection.name).not.toBe(a.collection.name);
+      await b.start();
+      await b.drain();
+      await b.close();
+      expect(await vectors.getCollection({ name: b.collection.name })).toMatchObject({ model: other.model, dimensions: other.dimensions });
+      expect(await vectors.count({ collection: b.collection.name, tenantId: 't1' })).toBe(before);
+      expect(await vectors.count({ collection: a.collection.name, tenantId: 't1' })).toBe(before);
+      const { rows } = await sql.query<{ model: string; n: number }>(
+        "SELECT embedded_model AS model, count(*)::int AS n FROM messages WHERE embedded_model <> 'none' GROUP BY 1",
+      );
+      expect(rows).toEqual([{ model: other.model, n: before }]);
+    } finally {
+      await other.close();
+      await rm(tiny.dir, { recursive: true, force: true });
+    }
   });
 
   it('re-embeds every turn into the store after a restart on a store that forgets (durable: false)', async () => {

@@ -1,6 +1,16 @@
-import type { EpisodicHit } from '../../memory/episodic/search.js';
+import type { EpisodicHit, EpisodicSearch, EpisodicSearchOptions } from '../../memory/episodic/search.js';
 import { turnKey } from '../../memory/turns.js';
-import type { Candidate } from '../types.js';
+import type { Candidate, ContextStage } from '../types.js';
+
+/** Older turns of the session (or the user's sessions) relevant to the latest message. */
+export function createEpisodicStage(search: EpisodicSearch, options: EpisodicSearchOptions): ContextStage {
+  return {
+    section: 'episodic',
+    async gather(input) {
+      return episodicCandidates(await search.search(input.scope, input.query, input.queryVector(), options));
+    },
+  };
+}
 
 const DAY = new Intl.DateTimeFormat('en-GB', { weekday: 'short', day: 'numeric', month: 'long', year: 'numeric', timeZone: 'UTC' });
 

@@ -11,7 +11,8 @@ import type { TurnFields } from '../turns.js';
 export function turnCollection(embedder: Pick<Embedder, 'model' | 'dimensions'>): CollectionSpec {
   const slug = embedder.model.toLowerCase().replace(/[^a-z0-9]+/g, '_').replace(/^_+|_+$/g, '');
   const hash = createHash('sha1').update(embedder.model).digest('hex').slice(0, 8);
-  return { name: `turns_${slug.slice(0, 30)}_${hash}`, dimensions: embedder.dimensions, metric: 'cosine', model: embedder.model };
+  // Searches filter on the session or the user: both are indexed.
+  return { name: `turns_${slug.slice(0, 30)}_${hash}`, dimensions: embedder.dimensions, metric: 'cosine', model: embedder.model, indexedKeys: ['session', 'user'] };
 }
 
 /** Roles whose turns are worth remembering; tool results and system text are not episodes. */

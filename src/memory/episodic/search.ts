@@ -155,6 +155,16 @@ export function createEpisodicSearch(deps: { sql: Sql; vectors: VectorStore; emb
 
   async function load(tenantId: string, keys: Array<{ sessionId: string; seq: number }>): Promise<Map<string, Turn & { sessionId: string }>> {
     if (keys.length === 0) return new Map();
+    const sessionId = keys[0]?.sessionId as string;
+    if (keys.every((k) => k.sessionId === sessionId)) {
+      // One session (the common case): its primary-key range, no join.
+      const { rows } = await sql.query<TurnRow>(`SELECT ${TURN_COLUMNS} FROM messages WHERE tenant_id = $1 AND session_id = $2 AND seq = ANY($3::int[])`, [
+        tenantId,
+        sessionId,
+        keys.map((k) => k.seq),
+      ]);
+      return new Map(rows.map((r) => [turnKey(sessionId, r.seq), { ...turnFromRow(r), sessionId }]));
+    }
     const { rows } = await sql.query<TurnRow & { session_id: string }>(
       `SELECT m.session_id, ${TURN_COLUMNS.split(', ').map((c) => `m.${c}`).join(', ')}
        FROM messages m JOIN unnest($2::text[], $3::int[]) AS k(session_id, seq) ON m.session_id = k.session_id AND m.seq = k.seq
@@ -167,13 +177,14 @@ export function createEpisodicSearch(deps: { sql: Sql; vectors: VectorStore; emb
   return {
     /**
      * The scope's turns most relevant to `query`, best first, with their neighbours. `vector` is the
-     * query's embedding when the caller has it (it is computed once per request).
+     * query's embedding (computed once per request), or its promise: the full-text half starts at once.
      */
-    async search(scope: EpisodicScope, query: string, vector: Float32Array | undefined, opts: EpisodicSearchOptions): Promise<EpisodicHit[]> {
+    async search(scope: EpisodicScope, query: string, vector: Promise<Float32Array> | Float32Array | undefined, opts: EpisodicSearchOptions): Promise<EpisodicHit[]> {
       const ranges = parseTimeRanges(query);
       const [lex, vec, lexDuring] = await Promise.all([
         lexical(scope, query, opts),
-        vector ? semantic(scope, vector, opts) : Promise.resolve([]),
+        // The full-text search runs while the query is still being embedded (another thread).
+        vector ? Promise.resolve(vector).then((v) => semantic(scope, v, opts)) : Promise.resolve([]),
         // A question that names a date also gets the best matches from that time, however they rank overall.
         ranges.length > 0 ? lexical(scope, query, opts, ranges) : Promise.resolve([]),
       ]);

@@ -70,6 +70,8 @@ export function createMemoryVectorStore(): VectorStore {
       const existing = collections.get(spec.name);
       if (existing) {
         checkSameSpec(existing.spec, spec);
+        const keys = new Set([...(existing.spec.indexedKeys ?? []), ...(spec.indexedKeys ?? [])]);
+        if (keys.size > 0) existing.spec = { ...existing.spec, indexedKeys: [...keys].sort() };
         return { created: false };
       }
       collections.set(spec.name, { spec: { ...spec }, tenants: new Map() });
@@ -85,7 +87,7 @@ export function createMemoryVectorStore(): VectorStore {
     async upsert({ collection, tenantId, points }) {
       const target = tenantPoints(collection, tenantId);
       // Validate every point before writing any, as the SQL adapter's single statement does.
-      for (const p of preparePoints(collection, get(collection).spec.dimensions, points)) {
+      for (const p of preparePoints(collection, get(collection).spec, points)) {
         const vector = Float32Array.from(p.vector);
         // Copy the payload (and its arrays) so a caller mutating its object later changes nothing here.
         const payload = structuredClone(p.payload) as Payload;

@@ -16,6 +16,24 @@ export interface PgvectorOptions {
  * collection's dimensions and model. The tenant is a column leading the primary key (btree), so
  * every query is scoped by an index, and the payload is jsonb with a GIN index for filters.
  */
+/** Most points a filtered search ranks exactly; beyond, the HNSW index serves it. */
+const EXACT_SCAN_MAX = 20_000;
+
+/** A btree per indexed payload key, led by the tenant, so a filtered search reads only its points. */
+async function createKeyIndexes(tx: SqlExecutor, t: string, spec: CollectionSpec): Promise<void> {
+  const keys = spec.indexedKeys ?? [];
+  for (const key of keys) {
+    await tx.exec(`CREATE INDEX IF NOT EXISTS ${t}_k_${key} ON ${t} (tenant_id, (payload->>'${key}'))`);
+  }
+  if (keys.length > 0) {
+    await tx.query(
+      `UPDATE vector_collections SET indexed_keys = (SELECT jsonb_agg(DISTINCT k) FROM jsonb_array_elements_text(indexed_keys || $2::jsonb) AS k)
+       WHERE name = $1`,
+      [spec.name, JSON.stringify(keys)],
+    );
+  }
+}
+
 export function createPgvectorStore({ sql }: PgvectorOptions): VectorStore {
   const table = (name: string) => `vec_${name}`;
   let ready: Promise<{ iterative: boolean }> | undefined;
@@ -28,7 +46,8 @@ export function createPgvectorStore({ sql }: PgvectorOptions): VectorStore {
         await tx.exec('CREATE EXTENSION IF NOT EXISTS vector WITH SCHEMA public');
         await tx.exec(`CREATE TABLE IF NOT EXISTS vector_collections (
           name text PRIMARY KEY, dimensions int NOT NULL, metric text NOT NULL, model text NOT NULL,
-          created_at timestamptz NOT NULL DEFAULT now())`);
+          created_at timestamptz NOT NULL DEFAULT now());
+          ALTER TABLE vector_collections ADD COLUMN IF NOT EXISTS indexed_keys jsonb NOT NULL DEFAULT '[]'`);
         const { rows } = await tx.query<{ v: string }>("SELECT extversion AS v FROM pg_extension WHERE extname = 'vector'");
         const [major = 0, minor = 0] = (rows[0]?.v ?? '0.0').split('.').map(Number);
         // Iterative index scans (pgvector 0.8) keep filtered HNSW searches from returning too few rows.
@@ -42,8 +61,14 @@ export function createPgvectorStore({ sql }: PgvectorOptions): VectorStore {
   };
 
   const load = async (db: SqlExecutor, name: string): Promise<CollectionSpec | null> => {
-    const { rows } = await db.query<CollectionSpec>('SELECT name, dimensions, metric, model FROM vector_collections WHERE name = $1', [name]);
-    return rows[0] ?? null;
+    const { rows } = await db.query<CollectionSpec & { indexed_keys: string[] }>(
+      'SELECT name, dimensions, metric, model, indexed_keys FROM vector_collections WHERE name = $1',
+      [name],
+    );
+    const r = rows[0];
+    if (!r) return null;
+    const { indexed_keys, ...spec } = r;
+    return indexed_keys.length > 0 ? { ...spec, indexedKeys: indexed_keys } : spec;
   };
   const specs = createSpecCache(async (name) => {
     await setup();
@@ -63,11 +88,12 @@ export function createPgvectorStore({ sql }: PgvectorOptions): VectorStore {
       await setup();
       const created = await sql.withLock(`vector:${spec.name}`, async (tx) => {
         const existing = await load(tx, spec.name);
+        const t = table(spec.name);
         if (existing) {
           checkSameSpec(existing, spec);
+          await createKeyIndexes(tx, t, spec);
           return false;
         }
-        const t = table(spec.name);
         await tx.exec(`CREATE TABLE IF NOT EXISTS ${t} (
             tenant_id text NOT NULL, id text NOT NULL, embedding vector(${spec.dimensions}) NOT NULL,
             payload jsonb NOT NULL, updated_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (tenant_id, id));
@@ -79,9 +105,10 @@ export function createPgvectorStore({ sql }: PgvectorOptions): VectorStore {
           spec.metric,
           spec.model,
         ]);
+        await createKeyIndexes(tx, t, spec);
         return true;
       });
-      specs.set(spec);
+      specs.set((await load(sql, spec.name)) ?? spec);
       return { created };
     },
     async getCollection({ name }) {
@@ -99,7 +126,7 @@ export function createPgvectorStore({ sql }: PgvectorOptions): VectorStore {
     },
     async upsert({ collection, tenantId, points }) {
       const { spec, t } = await scoped(collection, tenantId);
-      const batch = preparePoints(collection, spec.dimensions, points);
+      const batch = preparePoints(collection, spec, points);
       if (batch.length === 0) return;
       // One statement for the batch: atomic, and one round trip however many points.
       await sql.query(
@@ -128,8 +155,20 @@ export function createPgvectorStore({ sql }: PgvectorOptions): VectorStore {
       checkFilter(filter);
       if (matchesNothing(filter)) return [];
       const params: SqlParam[] = [tenantId, vectorLiteral(vector), topK];
-      const where = filterSql(filter, params);
+      const indexed = new Set(spec.indexedKeys ?? []);
+      const where = filterSql(filter, params, indexed);
       const { iterative } = await setup();
+      if (filter && Object.keys(filter).some((k) => indexed.has(k))) {
+        // Filtered on an indexed key: its points are found by the btree and ranked exactly, unless
+        // there are too many of them for an exact ranking to be cheap.
+        const { rows } = await sql.query<{ id: string; score: number; payload: Payload; n: number }>(
+          `WITH c AS MATERIALIZED (SELECT id, embedding, payload FROM ${t} WHERE tenant_id = $1 AND ${where} LIMIT ${EXACT_SCAN_MAX + 1})
+           SELECT id, 1 - (embedding <=> $2::vector) AS score, payload, (SELECT count(*) FROM c)::int AS n
+           FROM c ORDER BY embedding <=> $2::vector LIMIT $3`,
+          params,
+        );
+        if ((rows[0]?.n ?? 0) <= EXACT_SCAN_MAX) return rows.map((r): SearchHit => ({ id: r.id, score: Number(r.score), payload: r.payload }));
+      }
       const rows = await sql.transaction(async (tx) => {
         // ORDER BY the distance alone, or the HNSW index cannot serve it. The tenant and payload
         // filters apply after the HNSW scan; iterative scanning continues the

@@ -64,6 +64,10 @@ export function createQdrantVectorStore(opts: QdrantOptions): VectorStore {
         // A server without collection metadata reports no model: compare dimensions only.
         checkSameSpec({ ...existing, model: existing.model || spec.model }, spec);
       }
+      // Filtered keys need a payload index for Qdrant to filter before (not after) the HNSW search.
+      for (const key of spec.indexedKeys ?? []) {
+        await client.createPayloadIndex(full(spec.name), { wait: true, field_name: `${PAYLOAD_KEY}.${key}`, field_schema: 'keyword' });
+      }
       specs.set(spec);
       return { created };
     },
@@ -77,7 +81,7 @@ export function createQdrantVectorStore(opts: QdrantOptions): VectorStore {
     },
     async upsert({ collection, tenantId, points }) {
       const spec = await scoped(collection, tenantId);
-      const batch = preparePoints(collection, spec.dimensions, points);
+      const batch = preparePoints(collection, spec, points);
       if (batch.length === 0) return;
       // `wait: true` so a search right after the upsert sees it, as with the SQL adapter.
       await client.upsert(full(collection), {
