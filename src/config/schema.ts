@@ -107,10 +107,10 @@ export const configSchema = z.object({
       /** Recent query vectors kept in memory (0 = off). */
       queryCacheEntries: z.coerce.number().int().min(0).default(1000),
       /**
-       * Load the model at start-up instead of on the first embedding (~1–3 s, ~100 MB of worker
-       * threads). Off until the context engine embeds every request; use-lite only.
+       * Load the model at start-up instead of on the first embedding (~1 s, ~100–180 MB of worker
+       * threads), so the first retrieval does not wait for it. use-lite only.
        */
-      preload: z.boolean().default(false),
+      preload: z.boolean().default(true),
     })
     .prefault({}),
   vector: z
