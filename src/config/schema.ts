@@ -140,7 +140,7 @@ export const configSchema = z.object({
           /** Reciprocal rank fusion constant: higher flattens the difference between ranks. */
           rrfK: z.number().positive().default(20),
           /** Turns on each side of a retrieved turn scored with it (lexical window) and offered as context. */
-          neighbours: z.number().int().min(0).max(5).default(1),
+          neighbours: z.number().int().min(0).max(5).default(2),
         })
         .prefault({}),
     })

@@ -87,7 +87,7 @@ export function createContextPipeline(deps: { config: Config; memory: SessionMem
         vector ??= embedder.embed([query], { kind: 'query' }).then(([v]) => v as Float32Array);
         return vector;
       };
-      const found = await Promise.all(stages.map((stage) => stage.gather({ tenantId: req.tenantId, scope, query, queryVector })));
+      const found = await Promise.all(stages.map((stage) => stage.gather({ tenantId: req.tenantId, scope, query, queryVector, room: budget - fixed })));
       stages.forEach((stage, i) => {
         candidates[stage.section] = [...(candidates[stage.section] ?? []), ...(found[i] as Candidate[])];
       });

@@ -84,6 +84,8 @@ export interface StageInput {
   query: string;
   /** The query's embedding, computed on first call and shared by every stage (and later the cache). */
   queryVector(): Promise<Float32Array>;
+  /** Tokens the prompt has room for beyond the system prompt and new messages: how much is worth retrieving. */
+  room: number;
 }
 
 /**

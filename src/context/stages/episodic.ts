@@ -2,15 +2,26 @@ import type { EpisodicHit, EpisodicSearch, EpisodicSearchOptions } from '../../m
 import { turnKey } from '../../memory/turns.js';
 import type { Candidate, ContextStage } from '../types.js';
 
-/** Older turns of the session (or the user's sessions) relevant to the latest message. */
+/** A retrieved turn's typical cost in a prompt; sets how deep to search for a given room. */
+const TOKENS_PER_TURN = 25;
+
+/**
+ * Older turns of the session (or the user's sessions) relevant to the latest message. The search
+ * goes as deep as the room could hold (at least `options.candidates` per retriever), so a large
+ * budget is filled with relevant turns rather than left to recency.
+ */
 export function createEpisodicStage(search: EpisodicSearch, options: EpisodicSearchOptions): ContextStage {
   return {
     section: 'episodic',
     async gather(input) {
-      return episodicCandidates(await search.search(input.scope, input.query, input.queryVector(), options));
+      const candidates = Math.min(MAX_CANDIDATES, Math.max(options.candidates, Math.ceil(input.room / TOKENS_PER_TURN)));
+      return episodicCandidates(await search.search(input.scope, input.query, input.queryVector(), { ...options, candidates }));
     },
   };
 }
+
+/** Deepest search, whatever the room (a 128k-token window does not need 5,000 candidates ranked). */
+const MAX_CANDIDATES = 200;
 
 const DAY = new Intl.DateTimeFormat('en-GB', { weekday: 'short', day: 'numeric', month: 'long', year: 'numeric', timeZone: 'UTC' });
 
