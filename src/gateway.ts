@@ -61,7 +61,7 @@ export async function createGateway(config: Config, log: Logger, opts: { sql?: S
     stages.push(createEpisodicStage(search, { candidates: ep.candidates, rrfK: ep.rrfK, neighbours: ep.neighbours }));
   }
   const memory = createSessionMemory({ transcript, hot, hotTurns: config.session.hotTurns, log, onAppend: indexer?.notify });
-  const context = createContextPipeline({ config, memory, embedder, stages });
+  const context = createContextPipeline({ config, memory, embedder, stages, log });
   const chat = createChatService({ config, router, memory, context });
   // Building a BPE table takes up to 2 s: pay it at start-up, not on the first session request.
   for (const alias of router.aliases()) getTokenizer(router.resolve(alias).info.encoding);

@@ -1,6 +1,7 @@
+import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
 import type { Embedder } from '../embeddings/port.js';
-import { forbidden, badRequest, GatewayError } from '../errors.js';
+import { asGatewayError, badRequest, forbidden, GatewayError } from '../errors.js';
 import type { EpisodicScope } from '../memory/episodic/search.js';
 import type { SessionMemory } from '../memory/session-memory.js';
 import { type Turn, turnTokens } from '../memory/turns.js';
@@ -34,8 +35,8 @@ export interface ContextRequest {
 }
 
 export interface BuiltContext extends AssembledContext {
-  /** The query retrieval ran with, when it ran. */
-  retrieval: { ran: boolean; reason: string };
+  /** Whether retrieval ran and why; `degraded` names the sections whose retrieval failed. */
+  retrieval: { ran: boolean; reason: string; degraded?: RetrievedSection[] };
 }
 
 const HEADINGS: Readonly<Record<RetrievedSection, string>> = {
@@ -52,8 +53,16 @@ export const MEMORY_USER_SCOPE = 'memory:user';
  * (episodic now; facts, summary and documents are added as stages), then the pure `assembleContext`. The chat
  * path and POST /v1/context share it, so what /v1/context shows is what the model is sent.
  */
-export function createContextPipeline(deps: { config: Config; memory: SessionMemory; embedder: Embedder; stages: readonly ContextStage[] }) {
+export function createContextPipeline(deps: { config: Config; memory: SessionMemory; embedder: Embedder; stages: readonly ContextStage[]; log: Logger }) {
   const { config, memory, embedder, stages } = deps;
+  let lastWarn = 0;
+  // One line per 10 s is enough to see an outage without flooding the log at full traffic.
+  const warn = (section: string, err: GatewayError): void => {
+    const now = Date.now();
+    if (now - lastWarn < 10_000) return;
+    lastWarn = now;
+    deps.log.warn({ section, code: err.code, err: err.message }, 'retrieval failed; answering without it');
+  };
 
   async function build(req: ContextRequest): Promise<BuiltContext> {
     const { resolved } = req;
@@ -79,6 +88,7 @@ export function createContextPipeline(deps: { config: Config; memory: SessionMem
     const history: Turn[] = req.sessionId ? await memory.recent(req.tenantId, req.sessionId) : [];
 
     const candidates: Partial<Record<RetrievedSection, Candidate[]>> = {};
+    const degraded: RetrievedSection[] = [];
     const retrieval = whyRetrieve(req, scope, history, budget - fixed, tokenizer);
     if (retrieval.ran && scope) {
       const query = lastUserText(conversation);
@@ -87,9 +97,17 @@ export function createContextPipeline(deps: { config: Config; memory: SessionMem
         vector ??= embedder.embed([query], { kind: 'query' }).then(([v]) => v as Float32Array);
         return vector;
       };
-      const found = await Promise.all(stages.map((stage) => stage.gather({ tenantId: req.tenantId, scope, query, queryVector, room: budget - fixed })));
+      const found = await Promise.allSettled(stages.map((stage) => stage.gather({ tenantId: req.tenantId, scope, query, queryVector, room: budget - fixed })));
       stages.forEach((stage, i) => {
-        candidates[stage.section] = [...(candidates[stage.section] ?? []), ...(found[i] as Candidate[])];
+        const r = found[i] as PromiseSettledResult<Candidate[]>;
+        if (r.status === 'fulfilled') {
+          candidates[stage.section] = [...(candidates[stage.section] ?? []), ...r.value];
+          return;
+        }
+        // A failing store or model degrades the prompt (recent turns still go), never the request.
+        const err = asGatewayError(r.reason);
+        degraded.push(stage.section);
+        warn(stage.section, err);
       });
     }
 
@@ -105,7 +123,7 @@ export function createContextPipeline(deps: { config: Config; memory: SessionMem
       minRecentTurns: config.context.minRecentTurns,
       headings: HEADINGS,
     });
-    return { ...assembled, retrieval };
+    return { ...assembled, retrieval: degraded.length > 0 ? { ...retrieval, degraded } : retrieval };
   }
 
   function episodicScope(req: ContextRequest): EpisodicScope | undefined {

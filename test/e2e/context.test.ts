@@ -494,3 +494,45 @@ describe('the sweep embeds turns another instance wrote', () => {
     expect(res.body.items.find((i: Json) => i.id === 'turn:swept:7')).toMatchObject({ section: 'episodic', via: 'both' });
   });
 });
+
+describe('a vector store that cannot be reached', () => {
+  let up: FakeOpenAi;
+  let gw: TestGateway;
+
+  beforeAll(async () => {
+    up = await startFakeOpenAi();
+    // Qdrant configured on a port where nothing listens: the gateway must still start and answer.
+    const config = episodicConfig(up, 200);
+    gw = await startGateway({ config: { ...config, vector: { kind: 'qdrant', url: 'http://127.0.0.1:1' } } });
+  });
+  afterAll(async () => {
+    await gw?.close();
+    await up?.close();
+  });
+
+  it('starts, answers chat with recent turns, and says the retrieval was degraded', async () => {
+    const t = await gw.tenant();
+    const turns = longTranscript(40, 'Q', { 5: 'My locker combination at the gym is 4-19-33.' });
+    expect((await gw.call('POST', '/v1/sessions/dark/messages', { key: t.key, body: { messages: turns } })).status).toBe(201);
+
+    const { data, response } = await t.client.chat.completions
+      .create(ask('What is my locker combination?', { session_id: 'dark', context: { budget: 300 } }) as never)
+      .withResponse();
+    expect((data as Json).choices[0].message.content).toBeTruthy();
+    expect(response.headers.get('x-context-degraded')).toBe('episodic');
+    expect(Number(response.headers.get('x-session-history-turns'))).toBeGreaterThan(0);
+    // What went upstream: the recent turns and the question, within the budget.
+    const sent = up.requests.at(-1)?.body.messages as ChatMessage[];
+    expect(sent.at(-1)?.content).toBe('What is my locker combination?');
+    expect(sent.length).toBeGreaterThan(2);
+
+    const ctx = await gw.call('POST', '/v1/context', { key: t.key, body: ask('What is my locker combination?', { session_id: 'dark', context: { budget: 300 } }) });
+    expect(ctx.status).toBe(200);
+    expect(ctx.body.retrieval).toMatchObject({ ran: true, degraded: ['episodic'] });
+    expect(ctx.body.usage.prompt_tokens).toBeLessThanOrEqual(300);
+    // Nothing was lost: both chat turns are in the transcript, waiting to be embedded.
+    const session = await gw.call('GET', '/v1/sessions/dark', { key: t.key });
+    expect(session.body.last_seq).toBe(42);
+    expect(session.body.memory.turns_pending_embedding).toBe(42);
+  });
+});

@@ -125,6 +125,7 @@ function setContextHeaders(res: ServerResponse, context: BuiltContext): void {
   res.setHeader('x-session-history-turns', String(context.historyTurns));
   const retrieved = context.items.filter((i) => i.section !== 'recent' && i.section !== 'older');
   if (retrieved.length > 0) res.setHeader('x-context-provenance', retrieved.slice(0, MAX_HEADER_IDS).map((i) => encodeURIComponent(i.id)).join(','));
+  if (context.retrieval.degraded) res.setHeader('x-context-degraded', context.retrieval.degraded.join(','));
 }
 
 /** The answer with `usage.context` (tokens per section) and a `context` extension (what was included). */

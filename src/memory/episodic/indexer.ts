@@ -98,7 +98,21 @@ export function createTurnIndexer(opts: TurnIndexerOptions) {
   }
 
   /** Embeds until nothing is left; one run at a time per process. */
+  let prepared = false;
+  /** Creates the collection and, after a model change or on a forgetful store, marks turns to re-embed. */
+  async function prepare(): Promise<void> {
+    if (prepared) return;
+    await vectors.ensureCollection(spec);
+    if (!opts.durable) {
+      await sql.query('UPDATE messages SET embedded_model = NULL, embed_claimed_until = NULL WHERE embedded_model IS NOT NULL AND embedded_model <> $1', [NOT_INDEXED]);
+    } else {
+      await sql.query('UPDATE messages SET embedded_model = NULL WHERE embedded_model IS NOT NULL AND embedded_model NOT IN ($1, $2)', [NOT_INDEXED, spec.model]);
+    }
+    prepared = true;
+  }
+
   async function runOnce(): Promise<void> {
+    await prepare();
     do {
       again = false;
       for (;;) {
@@ -135,17 +149,14 @@ export function createTurnIndexer(opts: TurnIndexerOptions) {
   return {
     collection: spec,
 
-    /** Creates the collection and, after a model change or on a forgetful store, marks turns to re-embed. */
+    /**
+     * Starts indexing. A vector store that cannot be reached does not stop the gateway: the
+     * preparation is retried by each sweep, and retrieval answers from full text meanwhile.
+     */
     async start(): Promise<void> {
-      await vectors.ensureCollection(spec);
-      if (!opts.durable) {
-        await sql.query('UPDATE messages SET embedded_model = NULL, embed_claimed_until = NULL WHERE embedded_model IS NOT NULL AND embedded_model <> $1', [NOT_INDEXED]);
-      } else {
-        await sql.query('UPDATE messages SET embedded_model = NULL WHERE embedded_model IS NOT NULL AND embedded_model NOT IN ($1, $2)', [NOT_INDEXED, spec.model]);
-      }
       timer = setInterval(() => void run(), opts.sweepIntervalMs);
       timer.unref();
-      void run();
+      await run();
     },
 
     /** New turns exist: index them soon (appends in the same tick share one batch). */
