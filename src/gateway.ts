@@ -55,7 +55,7 @@ export async function createGateway(config: Config, log: Logger, opts: { sql?: S
     const v = await createVectorStore(config.vector, sql, log);
     vectors = v.store;
     indexer = createTurnIndexer({ sql, embedder, vectors, durable: v.durable, batchSize: config.memory.episodic.batchSize, sweepIntervalMs: config.memory.episodic.sweepIntervalMs, log });
-    await indexer.start();
+    indexer.start();
     const ep = config.memory.episodic;
     const search = createEpisodicSearch({ sql, vectors, embedder, collection: indexer.collection.name });
     stages.push(createEpisodicStage(search, { candidates: ep.candidates, rrfK: ep.rrfK, neighbours: ep.neighbours }));

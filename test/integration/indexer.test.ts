@@ -70,7 +70,7 @@ describe('turn indexer', () => {
     const vectors = createMemoryVectorStore();
     const g = gated(real);
     const indexer = createTurnIndexer({ sql, embedder: g.embedder, vectors, durable: true, batchSize: 100, sweepIntervalMs: 60_000, log: pino({ level: 'silent' }) });
-    await indexer.start(); // claims every turn and waits at the gate
+    indexer.start(); // claims every turn and waits at the gate
     await g.started;
     // The session is deleted mid-batch: SQL rows and (so far nonexistent) vectors.
     await transcript.deleteSession('t1', 'doomed');
@@ -91,7 +91,7 @@ describe('turn indexer', () => {
     const vectors = createMemoryVectorStore(); // one durable store across both "deployments"
     await sql.query('UPDATE messages SET embedded_model = NULL'); // a store that never saw these turns
     const a = createTurnIndexer({ sql, embedder: real, vectors, durable: true, batchSize: 100, sweepIntervalMs: 60_000, log });
-    await a.start();
+    a.start();
     await a.drain();
     await a.close();
     const before = await vectors.count({ collection: a.collection.name, tenantId: 't1' });
@@ -102,7 +102,7 @@ describe('turn indexer', () => {
     try {
       const b = createTurnIndexer({ sql, embedder: other, vectors, durable: true, batchSize: 100, sweepIntervalMs: 60_000, log });
       expect(b.collection.name).not.toBe(a.collection.name);
-      await b.start();
+      b.start();
       await b.drain();
       await b.close();
       expect(await vectors.getCollection({ name: b.collection.name })).toMatchObject({ model: other.model, dimensions: other.dimensions });
@@ -122,7 +122,7 @@ describe('turn indexer', () => {
     const log = pino({ level: 'silent' });
     const first = createMemoryVectorStore();
     const a = createTurnIndexer({ sql, embedder: real, vectors: first, durable: false, batchSize: 100, sweepIntervalMs: 60_000, log });
-    await a.start();
+    a.start();
     await a.drain();
     await a.close();
     const collection = a.collection.name;
@@ -131,7 +131,7 @@ describe('turn indexer', () => {
     // A new process: empty memory store, the same SQL that says "embedded".
     const second = createMemoryVectorStore();
     const b = createTurnIndexer({ sql, embedder: real, vectors: second, durable: false, batchSize: 100, sweepIntervalMs: 60_000, log });
-    await b.start();
+    b.start();
     await b.drain();
     expect(await second.count({ collection, tenantId: 't1' })).toBe(before);
     await b.close();

@@ -153,10 +153,11 @@ export function createTurnIndexer(opts: TurnIndexerOptions) {
      * Starts indexing. A vector store that cannot be reached does not stop the gateway: the
      * preparation is retried by each sweep, and retrieval answers from full text meanwhile.
      */
-    async start(): Promise<void> {
+    start(): void {
       timer = setInterval(() => void run(), opts.sweepIntervalMs);
       timer.unref();
-      await run();
+      // Not awaited: a backlog (after a model change, say) is worked off while the gateway serves.
+      void run();
     },
 
     /** New turns exist: index them soon (appends in the same tick share one batch). */
