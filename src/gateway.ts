@@ -52,7 +52,7 @@ export async function createGateway(config: Config, log: Logger, opts: { sql?: S
   const stages: ContextStage[] = [];
   let vectors: VectorStore | undefined;
   if (config.memory.episodic.enabled) {
-    const v = await createVectorStore(config.vector, sql, log);
+    const v = await createVectorStore(config.vector, 'memories', sql, log);
     vectors = v.store;
     indexer = createTurnIndexer({ sql, embedder, vectors, durable: v.durable, batchSize: config.memory.episodic.batchSize, sweepIntervalMs: config.memory.episodic.sweepIntervalMs, log });
     indexer.start();

@@ -123,6 +123,15 @@ export const configSchema = z.object({
       /** Qdrant's REST URL (QDRANT_URL), for kind 'qdrant'. */
       url: z.url().optional(),
       apiKey: z.string().min(1).optional(),
+      /**
+       * Per use, a store other than the default: `memories` (the episodic turns). The semantic cache
+       * and documents get their own entries as they arrive.
+       */
+      collections: z
+        .object({
+          memories: z.object({ kind: z.enum(['auto', 'pgvector', 'qdrant', 'memory']), url: z.url().optional(), apiKey: z.string().min(1).optional() }).optional(),
+        })
+        .prefault({}),
     })
     .prefault({}),
   memory: z

@@ -5,12 +5,19 @@ import { createMemoryVectorStore } from './memory/adapter.js';
 import type { VectorStore } from './port.js';
 
 /**
- * Builds the configured vector store. 'auto' keeps the embedded default self-contained: pgvector in
+ * Builds the vector store configured for a use (`vector.collections.<use>`, else `vector`). 'auto' keeps the embedded default self-contained: pgvector in
  * the same database when it has the extension (PGlite always does), otherwise the in-memory store —
  * not durable, which the episodic indexer knows (`durable: false`) and answers by re-embedding
  * from SQL at start-up.
  */
-export async function createVectorStore(cfg: Config['vector'], sql: Sql, log: Logger): Promise<{ store: VectorStore; durable: boolean }> {
+export async function createVectorStore(
+  config: Config['vector'],
+  use: keyof Config['vector']['collections'],
+  sql: Sql,
+  log: Logger,
+): Promise<{ store: VectorStore; durable: boolean }> {
+  // A per-use entry inherits what it does not set (the Qdrant URL and key) from the default.
+  const cfg = { ...config, ...config.collections[use] };
   let kind = cfg.kind;
   if (kind === 'auto') {
     kind = (await hasPgvector(sql)) ? 'pgvector' : 'memory';

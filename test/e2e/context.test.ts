@@ -501,9 +501,10 @@ describe('a vector store that cannot be reached', () => {
 
   beforeAll(async () => {
     up = await startFakeOpenAi();
-    // Qdrant configured on a port where nothing listens: the gateway must still start and answer.
+    // The memories' store (a per-use override of the default store) is Qdrant on a port where
+    // nothing listens: the gateway must still start and answer.
     const config = episodicConfig(up, 200);
-    gw = await startGateway({ config: { ...config, vector: { kind: 'qdrant', url: 'http://127.0.0.1:1' } } });
+    gw = await startGateway({ config: { ...config, vector: { collections: { memories: { kind: 'qdrant', url: 'http://127.0.0.1:1' } } } } });
   });
   afterAll(async () => {
     await gw?.close();

@@ -57,4 +57,13 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ CONFIG_FILE: tmp('t.yaml', 'router:\n  retries: lots\n') })).toThrow('router.retries');
     expect(() => loadConfig({ CONFIG_FILE: '/does/not/exist.yaml' })).toThrow(/cannot be read/);
   });
+
+  it('reads the vector store per use and the context settings, naming a wrong key', () => {
+    const c = loadConfig({ VECTOR_STORE: 'memory', QDRANT_URL: 'http://q:6333' }, { vector: { collections: { memories: { kind: 'qdrant' } } }, context: { shares: { recent: 0.5 } } });
+    expect(c.vector).toMatchObject({ kind: 'memory', url: 'http://q:6333', collections: { memories: { kind: 'qdrant' } } });
+    expect(c.context.shares).toEqual({ facts: 0.1, summary: 0.15, recent: 0.5, episodic: 0.3, documents: 0.1 });
+    expect(c.memory.episodic).toMatchObject({ enabled: true, neighbours: 2, rrfK: 20 });
+    expect(() => loadConfig({}, { vector: { collections: { memories: { kind: 'faiss' } } } })).toThrow('vector.collections.memories.kind');
+    expect(() => loadConfig({}, { context: { shares: { episodic: 1.5 } } })).toThrow('context.shares.episodic');
+  });
 });
