@@ -151,6 +151,11 @@ async function startOurs(ctx, { cpuProf } = {}) {
     JSON.stringify({
       providers: { fake: { kind: 'openai', baseUrl: `http://127.0.0.1:${PORTS.upstream}/v1`, apiKey: 'x' } },
       models: { [MODEL]: { targets: [{ provider: 'fake', model: MODEL }] } },
+      // This bench measures the foundation's overhead next to Portkey. Episodic memory embeds every
+      // stored turn (~60 turns/s on this machine) on the proxy's own pinned core; its cost is measured
+      // by context.bench.mjs instead.
+      memory: { episodic: { enabled: false } },
+      embeddings: { preload: false },
     }),
   );
   const adminKey = `bench-admin-${randomBytes(12).toString('hex')}`;
