@@ -232,6 +232,10 @@ describe('context engine on Postgres (in-memory vector store)', () => {
     expect(body.context.items.filter((i: Json) => i.section === 'episodic').map((i: Json) => i.id)).toEqual(
       provenance.filter((id) => body.context.items.some((i: Json) => i.id === id && i.section === 'episodic')),
     );
+    // Replayed history is summarised as a range, ending at the newest stored turn.
+    expect(body.context.items.some((i: Json) => i.section === 'recent' || i.section === 'older')).toBe(false);
+    expect(body.context.history).toMatchObject({ last_seq: 120 });
+    expect(body.context.history.turns).toBe(Number(response.headers.get('x-session-history-turns')));
 
     // The question and the answer are stored and embedded off the request path.
     const s = await settled(gw, t.key, 'long');

@@ -128,12 +128,20 @@ function setContextHeaders(res: ServerResponse, context: BuiltContext): void {
   if (context.retrieval.degraded) res.setHeader('x-context-degraded', context.retrieval.degraded.join(','));
 }
 
-/** The answer with `usage.context` (tokens per section) and a `context` extension (what was included). */
+/**
+ * The answer with `usage.context` (tokens per section) and a `context` extension: every retrieved
+ * item, and the replayed history as a range (a long session would otherwise list hundreds of turns in
+ * every answer; POST /v1/context lists them all).
+ */
 function withContext(completion: ChatCompletion, context: BuiltContext): ChatCompletion {
   const { total: _total, ...sections } = context.tokens;
+  const replayed = context.items.filter((i) => i.section === 'recent' || i.section === 'older');
   return {
     ...completion,
     usage: completion.usage ? { ...completion.usage, context: sections } : completion.usage,
-    context: { items: context.items },
+    context: {
+      items: context.items.filter((i) => i.section !== 'recent' && i.section !== 'older'),
+      history: { turns: replayed.length, first_seq: replayed[0]?.seq ?? null, last_seq: replayed.at(-1)?.seq ?? null },
+    },
   } as ChatCompletion;
 }
