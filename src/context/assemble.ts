@@ -22,7 +22,8 @@ const turnId = (sessionId: string | undefined, seq: number) => `turn:${sessionId
  * Builds the prompt from what the stages gathered, within `budget` tokens. Pure: same input, same
  * prompt. Sections are filled in priority order (facts, summary, recent turns, episodic memories,
  * documents, older turns), each up to its share of what the always-included system prompt and new
- * messages leave; what a section does not use flows to the next, and older turns take the rest.
+ * messages leave; what a section does not use flows to the next (facts' and summary's to the
+ * retrieved sections, past the recent turns), and older turns take the rest.
  * Counts are exact for the tokenizer: per-item costs guide the filling, and the finished prompt is
  * counted again and trimmed, lowest-scored retrieved item first, if framing made it any larger.
  */
@@ -74,6 +75,11 @@ export function assembleContext(input: AssemblyInput): AssembledContext {
     const cap = take(input.shares[section]);
     spend(cap, fillBlock(section, cap));
   }
+  // What long-term memory (facts, summary) leaves unused stays with long-term memory: it skips the
+  // recent turns and goes to the retrieved sections, so a deployment without facts or summaries
+  // keeps the balance its shares set between recent turns and memories.
+  const memoryCarry = carry;
+  carry = 0;
 
   // Recent turns: newest first within the share, but always the last exchange when it fits at all.
   {
@@ -91,7 +97,7 @@ export function assembleContext(input: AssemblyInput): AssembledContext {
       if (input.sessionId) inHistory.add(turnKey(input.sessionId, (history[i] as Turn).seq));
     }
     remaining -= used;
-    carry = Math.max(0, cap - used);
+    carry = Math.max(0, cap - used) + memoryCarry;
   }
 
   for (const section of ['episodic', 'documents'] as const) {

@@ -73,7 +73,7 @@ describe('assembleContext: history', () => {
     const budget = fixedCost + (withTool[1] as Turn).tokenCount + (withTool[2] as Turn).tokenCount;
     const out = assembleContext(input({ budget, history: withTool }));
     expect(out.messages.map((m) => m.role)).toEqual(['user', 'user']);
-    expect(out.tokens.recent).toBe((withTool[2] as Turn).tokenCount);
+    expect(out.tokens.recent + out.tokens.older).toBe((withTool[2] as Turn).tokenCount);
   });
 
   it('recounts turns stored with another encoding', () => {
@@ -113,6 +113,19 @@ describe('assembleContext: retrieved sections', () => {
     // ...nor replay as an older turn what the episodic block already holds.
     const replayed = out.items.filter((i) => i.section !== 'episodic').map((i) => i.seq);
     expect(replayed).not.toContain(2);
+  });
+
+  it("keeps long-term memory's unused share with the retrieved sections, not the recent turns", () => {
+    const hits = Array.from({ length: 60 }, (_, i) => hit(i + 100, `memory number ${i} with some words in it`, 1 - i / 100));
+    const shares = { facts: 0.2, summary: 0.2, recent: 0.2, episodic: 0.2, documents: 0 };
+    const out = assembleContext(input({ budget: 1200, history, candidates: { episodic: episodicCandidates(hits) }, shares }));
+    const room = 1200 - fixedCost;
+    // No facts or summary: their 0.4 goes to episodic memories (0.6 in all), while recent turns keep 0.2.
+    expect(out.tokens.recent).toBeLessThanOrEqual(0.2 * room);
+    expect(out.tokens.episodic).toBeGreaterThan(0.4 * room);
+    // ...plus whatever the recent turns left of their own share.
+    expect(out.tokens.episodic).toBeLessThanOrEqual(0.6 * room + (0.2 * room - out.tokens.recent) + 1);
+    expect(out.tokens.total).toBeLessThanOrEqual(1200);
   });
 
   it('passes unused share on: an empty section leaves its tokens to the next', () => {
