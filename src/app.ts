@@ -9,11 +9,13 @@ import { errorHandler, notFoundHandler } from './http/middleware/errors.js';
 import { accessLog, createContext } from './http/request-context.js';
 import { adminRoutes } from './http/routes/admin.js';
 import { createChatHandler } from './http/routes/chat.js';
+import { collectionRoutes } from './http/routes/collections.js';
 import { contextRoutes } from './http/routes/context.js';
 import { embeddingsRoutes } from './http/routes/embeddings.js';
 import { healthRoutes } from './http/routes/health.js';
 import { modelRoutes } from './http/routes/models.js';
 import { sessionRoutes } from './http/routes/sessions.js';
+import type { Collections } from './knowledge/collections.js';
 import type { TurnIndexer } from './memory/episodic/indexer.js';
 import type { SessionMemory } from './memory/session-memory.js';
 import type { ShortTermStore } from './memory/short-term/port.js';
@@ -38,6 +40,7 @@ export interface AppDeps {
   chat: ChatService;
   embedder: Embedder;
   context: ContextPipeline;
+  collections: Collections;
   /** Present when episodic memory is enabled. */
   indexer: TurnIndexer | undefined;
   vectors: VectorStore | undefined;
@@ -69,6 +72,7 @@ export function createApp(deps: AppDeps): RequestListener {
   app.use(embeddingsRoutes({ auth: deps.auth, embedder: deps.embedder }));
   app.use(sessionRoutes({ auth: deps.auth, transcript: deps.transcript, memory: deps.memory, router: deps.router, indexer: deps.indexer }));
   app.use(contextRoutes({ auth: deps.auth, chat: deps.chat }));
+  app.use(collectionRoutes({ auth: deps.auth, collections: deps.collections, embedder: deps.embedder }));
   app.use(adminRoutes({ auth: deps.auth, repo: deps.tenancy }));
   app.use(notFoundHandler);
   app.use(errorHandler);

@@ -7,6 +7,7 @@ import { createContextPipeline } from './context/pipeline.js';
 import { createEpisodicStage } from './context/stages/episodic.js';
 import type { ContextStage } from './context/types.js';
 import { createEmbedder } from './embeddings/factory.js';
+import { createCollections } from './knowledge/collections.js';
 import { createTurnIndexer, type TurnIndexer } from './memory/episodic/indexer.js';
 import { createEpisodicSearch } from './memory/episodic/search.js';
 import { createSessionMemory } from './memory/session-memory.js';
@@ -67,7 +68,7 @@ export async function createGateway(config: Config, log: Logger, opts: { sql?: S
   for (const alias of router.aliases()) getTokenizer(router.resolve(alias).info.encoding);
   getTokenizer('o200k_base');
 
-  const deps: AppDeps = { config, log, sql, hot, auth, tenancy, transcript, memory, router, chat, embedder, context, indexer, vectors };
+  const deps: AppDeps = { config, log, sql, hot, auth, tenancy, transcript, memory, router, chat, embedder, context, indexer, vectors, collections: createCollections(sql) };
   return {
     app: createApp(deps),
     deps,

@@ -1,5 +1,6 @@
 import * as m001 from './001_foundation.js';
 import * as m002 from './002_episodic.js';
+import * as m003 from './003_collections.js';
 
 export interface Migration {
   version: number;
@@ -11,4 +12,5 @@ export interface Migration {
 export const migrations: readonly Migration[] = [
   { version: 1, name: 'foundation', up: m001.up },
   { version: 2, name: 'episodic', up: m002.up },
+  { version: 3, name: 'collections', up: m003.up },
 ];
