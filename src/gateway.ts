@@ -61,7 +61,7 @@ export async function createGateway(config: Config, log: Logger, opts: { sql?: S
     const search = createEpisodicSearch({ sql, vectors, embedder, collection: indexer.collection.name });
     stages.push(createEpisodicStage(search, { candidates: ep.candidates, rrfK: ep.rrfK, neighbours: ep.neighbours }));
   }
-  const memory = createSessionMemory({ transcript, hot, hotTurns: config.session.hotTurns, log, onAppend: indexer?.notify });
+  const memory = createSessionMemory({ transcript, hot, hotTurns: config.session.hotTurns, localSessions: config.session.localSessions, log, onAppend: indexer?.notify });
   const context = createContextPipeline({ config, memory, embedder, stages, log });
   const chat = createChatService({ config, router, memory, context });
   // Building a BPE table takes up to 2 s: pay it at start-up, not on the first session request.

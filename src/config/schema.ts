@@ -88,6 +88,11 @@ export const configSchema = z.object({
     .object({
       /** Turns kept in the Redis hot copy of a session. */
       hotTurns: z.number().int().positive().default(200),
+      /**
+       * Sessions whose hot copy each process also keeps in memory, checked against SQL on every read
+       * like the Redis copy (0 turns it off). Costs up to localSessions × hotTurns turns of memory.
+       */
+      localSessions: z.number().int().min(0).default(256),
       /** Tokens kept free below the window for message framing and tokenizer drift. */
       safetyMarginTokens: z.number().int().min(0).default(64),
       /** Completion tokens reserved when neither the request nor the model set one. */

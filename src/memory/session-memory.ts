@@ -12,8 +12,19 @@ import type { NewTurn, Turn } from './turns.js';
  * that failed while Redis was away, a Redis restart or flush, another gateway's write, a deleted
  * session — so a Redis outage costs latency, never a turn.
  */
-export function createSessionMemory(deps: { transcript: Transcript; hot: ShortTermStore; hotTurns: number; log: Logger; onAppend?: (() => void) | undefined }) {
+export function createSessionMemory(deps: {
+  transcript: Transcript;
+  hot: ShortTermStore;
+  hotTurns: number;
+  /** Sessions whose recent turns this process keeps in memory too (0: none). */
+  localSessions?: number;
+  log: Logger;
+  onAppend?: (() => void) | undefined;
+}) {
   const { transcript, hot, hotTurns, log } = deps;
+  // The process's own copy of its busiest sessions, checked against SQL like the Redis copy: a hit
+  // costs only the last_seq read, with no Redis round trip and no parsing of the turns.
+  const local = createLocalCopies(deps.localSessions ?? 0, hotTurns);
   let lastWarn = 0;
   // One warning per 10 s is enough to see an outage without flooding the log at full traffic.
   const warn = (op: string, err: unknown): void => {
@@ -25,6 +36,12 @@ export function createSessionMemory(deps: { transcript: Transcript; hot: ShortTe
 
   return {
     async recent(tenantId: string, sessionId: string): Promise<Turn[]> {
+      const mine = local.get(tenantId, sessionId);
+      if (mine) {
+        const lastSeq = await transcript.lastSeq(tenantId, sessionId);
+        if (mine.lastSeq === lastSeq) return mine.turns;
+        local.drop(tenantId, sessionId);
+      }
       let hotFailed = false;
       const [cached, lastSeq] = await Promise.all([
         hot.recent(tenantId, sessionId).catch((err: unknown) => {
@@ -34,9 +51,13 @@ export function createSessionMemory(deps: { transcript: Transcript; hot: ShortTe
         }),
         transcript.lastSeq(tenantId, sessionId),
       ]);
-      if (cached && cached.lastSeq === lastSeq) return cached.turns;
+      if (cached && cached.lastSeq === lastSeq) {
+        local.set(tenantId, sessionId, cached.turns, lastSeq);
+        return cached.turns;
+      }
       const turns = lastSeq === 0 ? [] : await transcript.recent(tenantId, sessionId, hotTurns);
       if (!hotFailed) hot.fill(tenantId, sessionId, turns, lastSeq).catch((err: unknown) => warn('fill', err));
+      local.set(tenantId, sessionId, turns, lastSeq);
       return turns;
     },
 
@@ -45,15 +66,59 @@ export function createSessionMemory(deps: { transcript: Transcript; hot: ShortTe
       // Not awaited: the turn is durable in SQL already, and commands on the one Redis connection run
       // in order, so this process's next read of the session sees the append.
       hot.append(tenantId, sessionId, stored).catch((err: unknown) => warn('append', err));
+      local.append(tenantId, sessionId, stored);
       deps.onAppend?.();
       return stored;
     },
 
     /** Forgets the hot copy (after an import or deletion changed the transcript under it). */
     async invalidate(tenantId: string, sessionId: string): Promise<void> {
+      local.drop(tenantId, sessionId);
       await hot.drop(tenantId, sessionId).catch((err: unknown) => warn('drop', err));
     },
   };
 }
 
 export type SessionMemory = ReturnType<typeof createSessionMemory>;
+
+/**
+ * An LRU of sessions' recent turns in this process. Arrays handed out are never mutated (an append
+ * makes a new one), so a request still reading the previous copy is unaffected.
+ */
+function createLocalCopies(maxSessions: number, maxTurns: number) {
+  const copies = new Map<string, { turns: Turn[]; lastSeq: number }>();
+  const key = (tenantId: string, sessionId: string) => `${tenantId}\u0000${sessionId}`;
+  const set = (k: string, turns: Turn[], lastSeq: number) => {
+    copies.delete(k);
+    copies.set(k, { turns: turns.length > maxTurns ? turns.slice(-maxTurns) : turns, lastSeq });
+    if (copies.size > maxSessions) copies.delete(copies.keys().next().value as string);
+  };
+  return {
+    get(tenantId: string, sessionId: string) {
+      if (maxSessions === 0) return undefined;
+      const k = key(tenantId, sessionId);
+      const c = copies.get(k);
+      if (c) {
+        copies.delete(k);
+        copies.set(k, c);
+      }
+      return c;
+    },
+    set(tenantId: string, sessionId: string, turns: Turn[], lastSeq: number) {
+      if (maxSessions > 0) set(key(tenantId, sessionId), turns, lastSeq);
+    },
+    /** Extends a copy with turns just stored, when they follow it; otherwise forgets it. */
+    append(tenantId: string, sessionId: string, stored: Turn[]) {
+      const k = key(tenantId, sessionId);
+      const c = copies.get(k);
+      const first = stored[0];
+      const last = stored[stored.length - 1];
+      if (!c || !first || !last) return;
+      if (first.seq !== c.lastSeq + 1) copies.delete(k);
+      else set(k, [...c.turns, ...stored], last.seq);
+    },
+    drop(tenantId: string, sessionId: string) {
+      copies.delete(key(tenantId, sessionId));
+    },
+  };
+}

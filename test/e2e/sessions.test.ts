@@ -108,6 +108,26 @@ describe('session-id chat: the gateway keeps the history', () => {
     expect(mine.body.data).toHaveLength(4);
   });
 
+  it('two gateways serving one session in turns each replay every turn (in-process copies are checked against SQL)', async () => {
+    // Its own Redis prefix too: neither the other's Redis copy nor its own in-process copy can be trusted blindly.
+    const other = await startGateway({ schema: gw.schema, config: upstreamConfig([{ name: 'up', baseUrl: up.url }]) });
+    try {
+      const sayOn = (g: TestGateway, content: string) =>
+        g.call('POST', '/v1/chat/completions', { key: t.key, body: { model: 'm', session_id: 'shared', messages: [{ role: 'user', content }] } });
+      expect((await sayOn(gw, 'one')).status).toBe(200);
+      expect((await sayOn(other, 'two')).status).toBe(200);
+      expect(lastPrompt()).toEqual(['user:one', 'assistant:re:one', 'user:two']);
+      expect((await sayOn(gw, 'three')).status).toBe(200);
+      expect(lastPrompt()).toEqual(['user:one', 'assistant:re:one', 'user:two', 'assistant:re:two', 'user:three']);
+      expect((await sayOn(gw, 'four')).status).toBe(200); // served from this process's copy, extended by its own append
+      expect(lastPrompt()).toEqual(['user:one', 'assistant:re:one', 'user:two', 'assistant:re:two', 'user:three', 'assistant:re:three', 'user:four']);
+      expect((await sayOn(other, 'five')).status).toBe(200);
+      expect(lastPrompt()?.length).toBe(9);
+    } finally {
+      await other.close();
+    }
+  });
+
   it('deletes a session and its transcript; the next chat on that id starts fresh', async () => {
     await say('gone', 'secret plan');
     const del = await gw.call('DELETE', '/v1/sessions/gone', { key: t.key });
