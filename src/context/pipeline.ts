@@ -1,5 +1,5 @@
-import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
+import { type Logger, throttledWarn } from '../observability/logger.js';
 import type { Embedder } from '../embeddings/port.js';
 import { asGatewayError, badRequest, forbidden, GatewayError } from '../errors.js';
 import type { EpisodicScope } from '../memory/episodic/search.js';
@@ -55,14 +55,8 @@ export const MEMORY_USER_SCOPE = 'memory:user';
  */
 export function createContextPipeline(deps: { config: Config; memory: SessionMemory; embedder: Embedder; stages: readonly ContextStage[]; log: Logger }) {
   const { config, memory, embedder, stages } = deps;
-  let lastWarn = 0;
-  // One line per 10 s is enough to see an outage without flooding the log at full traffic.
-  const warn = (section: string, err: GatewayError): void => {
-    const now = Date.now();
-    if (now - lastWarn < 10_000) return;
-    lastWarn = now;
-    deps.log.warn({ section, code: err.code, err: err.message }, 'retrieval failed; answering without it');
-  };
+  const failed = throttledWarn(deps.log, 'retrieval failed; answering without it');
+  const warn = (section: string, err: GatewayError): void => failed({ section, code: err.code, err: err.message });
 
   async function build(req: ContextRequest): Promise<BuiltContext> {
     const { resolved } = req;

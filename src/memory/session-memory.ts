@@ -1,4 +1,4 @@
-import type { Logger } from 'pino';
+import { type Logger, throttledWarn } from '../observability/logger.js';
 import type { ShortTermStore } from './short-term/port.js';
 import type { Transcript } from './transcript.js';
 import type { NewTurn, Turn } from './turns.js';
@@ -25,14 +25,8 @@ export function createSessionMemory(deps: {
   // The process's own copy of its busiest sessions, checked against SQL like the Redis copy: a hit
   // costs only the last_seq read, with no Redis round trip and no parsing of the turns.
   const local = createLocalCopies(deps.localSessions ?? 0, hotTurns);
-  let lastWarn = 0;
-  // One warning per 10 s is enough to see an outage without flooding the log at full traffic.
-  const warn = (op: string, err: unknown): void => {
-    const now = Date.now();
-    if (now - lastWarn < 10_000) return;
-    lastWarn = now;
-    log.warn({ op, err: (err as Error).message, store: hot.kind }, 'short-term store unavailable; using SQL');
-  };
+  const unavailable = throttledWarn(log, 'short-term store unavailable; using SQL');
+  const warn = (op: string, err: unknown): void => unavailable({ op, err: (err as Error).message, store: hot.kind });
 
   return {
     async recent(tenantId: string, sessionId: string): Promise<Turn[]> {

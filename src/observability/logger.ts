@@ -19,4 +19,18 @@ export function createLogger(level: string, destination?: DestinationStream): Lo
   );
 }
 
+/**
+ * A warning logged at most once per `intervalMs`: enough to see a dependency's outage without one
+ * line per request at full traffic.
+ */
+export function throttledWarn(log: Logger, msg: string, intervalMs = 10_000): (fields: Record<string, unknown>) => void {
+  let last = 0;
+  return (fields) => {
+    const now = Date.now();
+    if (now - last < intervalMs) return;
+    last = now;
+    log.warn(fields, msg);
+  };
+}
+
 export type { Logger };
