@@ -16,6 +16,8 @@ import { healthRoutes } from './http/routes/health.js';
 import { modelRoutes } from './http/routes/models.js';
 import { sessionRoutes } from './http/routes/sessions.js';
 import type { Collections } from './knowledge/collections.js';
+import type { Documents, Ingestor } from './knowledge/documents.js';
+import type { ChunkSearch } from './knowledge/search.js';
 import type { TurnIndexer } from './memory/episodic/indexer.js';
 import type { SessionMemory } from './memory/session-memory.js';
 import type { ShortTermStore } from './memory/short-term/port.js';
@@ -41,6 +43,11 @@ export interface AppDeps {
   embedder: Embedder;
   context: ContextPipeline;
   collections: Collections;
+  documents: Documents;
+  ingestor: Ingestor;
+  chunkSearch: ChunkSearch;
+  /** The vector store of document chunks. */
+  docVectors: VectorStore;
   /** Present when episodic memory is enabled. */
   indexer: TurnIndexer | undefined;
   vectors: VectorStore | undefined;
@@ -72,7 +79,16 @@ export function createApp(deps: AppDeps): RequestListener {
   app.use(embeddingsRoutes({ auth: deps.auth, embedder: deps.embedder }));
   app.use(sessionRoutes({ auth: deps.auth, transcript: deps.transcript, memory: deps.memory, router: deps.router, indexer: deps.indexer }));
   app.use(contextRoutes({ auth: deps.auth, chat: deps.chat }));
-  app.use(collectionRoutes({ auth: deps.auth, collections: deps.collections, embedder: deps.embedder }));
+  app.use(
+    collectionRoutes({
+      auth: deps.auth,
+      collections: deps.collections,
+      documents: deps.documents,
+      ingestor: deps.ingestor,
+      search: deps.chunkSearch,
+      embedder: deps.embedder,
+    }),
+  );
   app.use(adminRoutes({ auth: deps.auth, repo: deps.tenancy }));
   app.use(notFoundHandler);
   app.use(errorHandler);

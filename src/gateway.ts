@@ -8,6 +8,8 @@ import { createEpisodicStage } from './context/stages/episodic.js';
 import type { ContextStage } from './context/types.js';
 import { createEmbedder } from './embeddings/factory.js';
 import { createCollections } from './knowledge/collections.js';
+import { createDocuments, createIngestor } from './knowledge/documents.js';
+import { createChunkSearch } from './knowledge/search.js';
 import { createTurnIndexer, type TurnIndexer } from './memory/episodic/indexer.js';
 import { createEpisodicSearch } from './memory/episodic/search.js';
 import { createSessionMemory } from './memory/session-memory.js';
@@ -61,6 +63,14 @@ export async function createGateway(config: Config, log: Logger, opts: { sql?: S
     const search = createEpisodicSearch({ sql, vectors, embedder, collection: indexer.collection.name });
     stages.push(createEpisodicStage(search, { candidates: ep.candidates, rrfK: ep.rrfK, neighbours: ep.neighbours }));
   }
+  // Knowledge: collections, documents ingested off the request path, hybrid search over their chunks.
+  const collections = createCollections(sql);
+  const docStore = await createVectorStore(config.vector, 'documents', sql, log);
+  const documents = createDocuments({ sql, collections, vectors: docStore.store, embedder });
+  const ingestor = createIngestor({ sql, embedder, vectors: docStore.store, durable: docStore.durable, spec: documents.spec, sweepIntervalMs: config.memory.episodic.sweepIntervalMs, log });
+  ingestor.start();
+  const chunkSearch = createChunkSearch({ sql, vectors: docStore.store, embedder, collection: documents.spec.name });
+
   const memory = createSessionMemory({ transcript, hot, hotTurns: config.session.hotTurns, localSessions: config.session.localSessions, log, onAppend: indexer?.notify });
   const context = createContextPipeline({ config, memory, embedder, stages, log });
   const chat = createChatService({ config, router, memory, context });
@@ -68,14 +78,14 @@ export async function createGateway(config: Config, log: Logger, opts: { sql?: S
   for (const alias of router.aliases()) getTokenizer(router.resolve(alias).info.encoding);
   getTokenizer('o200k_base');
 
-  const deps: AppDeps = { config, log, sql, hot, auth, tenancy, transcript, memory, router, chat, embedder, context, indexer, vectors, collections: createCollections(sql) };
+  const deps: AppDeps = { config, log, sql, hot, auth, tenancy, transcript, memory, router, chat, embedder, context, indexer, vectors, collections, documents, ingestor, chunkSearch, docVectors: docStore.store };
   return {
     app: createApp(deps),
     deps,
     async close() {
       // The indexer stops first: it uses the embedder, the vectors and SQL.
-      await indexer?.close();
-      const results = await Promise.allSettled([hot.close(), embedder.close(), vectors?.close(), opts.sql ? Promise.resolve() : sql.close()]);
+      await Promise.all([indexer?.close(), ingestor.close()]);
+      const results = await Promise.allSettled([hot.close(), embedder.close(), vectors?.close(), docStore.store.close(), opts.sql ? Promise.resolve() : sql.close()]);
       const failed = results.find((r) => r.status === 'rejected');
       if (failed) throw (failed as PromiseRejectedResult).reason;
     },

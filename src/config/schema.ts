@@ -129,12 +129,13 @@ export const configSchema = z.object({
       url: z.url().optional(),
       apiKey: z.string().min(1).optional(),
       /**
-       * Per use, a store other than the default: `memories` (the episodic turns). The semantic cache
-       * and documents get their own entries as they arrive.
+       * Per use, a store other than the default: `memories` (the episodic turns), `documents` (the
+       * chunks of uploaded documents). The semantic cache gets its own entry when it arrives.
        */
       collections: z
         .object({
           memories: z.object({ kind: z.enum(['auto', 'pgvector', 'qdrant', 'memory']), url: z.url().optional(), apiKey: z.string().min(1).optional() }).optional(),
+          documents: z.object({ kind: z.enum(['auto', 'pgvector', 'qdrant', 'memory']), url: z.url().optional(), apiKey: z.string().min(1).optional() }).optional(),
         })
         .prefault({}),
     })

@@ -3,6 +3,8 @@ import { z } from 'zod';
 import type { Embedder } from '../../embeddings/port.js';
 import { badRequest, forbidden } from '../../errors.js';
 import { collectionAccess, type Collection, type Collections } from '../../knowledge/collections.js';
+import type { Documents, Ingestor } from '../../knowledge/documents.js';
+import type { ChunkSearch } from '../../knowledge/search.js';
 import type { Authenticator } from '../../tenancy/auth.js';
 import { keyPrincipal, requireKey } from '../middleware/auth.js';
 import { validate } from '../schemas/validate.js';
@@ -26,11 +28,29 @@ const createSchema = z.strictObject({
 
 const present = (c: Collection) => ({ object: 'collection', ...c });
 
+/** Characters of one JSON document; larger texts wait for file upload (streamed to disk). */
+const MAX_DOCUMENT_CHARS = 2_000_000;
+
+const documentSchema = z.strictObject({
+  text: z.string().min(1, 'the document has no text').max(MAX_DOCUMENT_CHARS, `at most ${MAX_DOCUMENT_CHARS} characters per document`),
+  title: z.string().max(500).default(''),
+  format: z.enum(['text', 'markdown']).default('markdown'),
+  external_id: z.string().min(1).max(200).optional(),
+  metadata: z.record(z.string(), z.unknown()).default({}),
+});
+/** Several documents in one request: `{documents: [...]}`; one: the document itself. */
+const batchSchema = z.strictObject({ documents: z.array(documentSchema).min(1).max(100) });
+
+const searchSchema = z.strictObject({
+  query: z.string().trim().min(1).max(4000),
+  top_k: z.number().int().min(1).max(100).default(8),
+});
+
 /**
  * /v1/collections — the knowledge collections of the key's tenant. A key whose scopes name
  * collections (`collection:<id>`) sees only those; any other id answers 404, as for another tenant's.
  */
-export function collectionRoutes(deps: { auth: Authenticator; collections: Collections; embedder: Embedder }) {
+export function collectionRoutes(deps: { auth: Authenticator; collections: Collections; documents: Documents; ingestor: Ingestor; search: ChunkSearch; embedder: Embedder }) {
   const { collections } = deps;
   const router = ExpressRouter();
   const auth = requireKey(deps.auth);
@@ -63,8 +83,50 @@ export function collectionRoutes(deps: { auth: Authenticator; collections: Colle
   router.delete('/v1/collections/:id', auth, async (req, res) => {
     const principal = keyPrincipal(res);
     const id = req.params.id as string;
-    await collections.delete(principal.tenantId, collectionAccess(principal.scopes), id);
+    await deps.documents.deleteCollection(principal.tenantId, collectionAccess(principal.scopes), id);
     res.json({ id, object: 'collection.deleted', deleted: true });
+  });
+
+  // Documents as JSON (text or markdown); ingested off the request path: 202 with the ids to poll.
+  router.post('/v1/collections/:id/documents', auth, async (req, res) => {
+    const principal = keyPrincipal(res);
+    const raw = req.body as unknown;
+    const docs = raw !== null && typeof raw === 'object' && 'documents' in raw ? validate(batchSchema, raw).documents : [validate(documentSchema, raw)];
+    const added = await deps.documents.add(
+      principal.tenantId,
+      collectionAccess(principal.scopes),
+      req.params.id as string,
+      docs.map((d) => ({ text: d.text, title: d.title, format: d.format, external_id: d.external_id ?? null, metadata: d.metadata })),
+    );
+    if (added.some((d) => d.created)) deps.ingestor.notify();
+    res.status(202).json({ object: 'list', data: added.map(({ created, ...d }) => ({ object: 'document', ...d, created })) });
+  });
+
+  router.get('/v1/collections/:id/documents', auth, async (req, res) => {
+    const principal = keyPrincipal(res);
+    const list = await deps.documents.list(principal.tenantId, collectionAccess(principal.scopes), req.params.id as string);
+    res.json({ object: 'list', data: list.map((d) => ({ object: 'document', ...d })) });
+  });
+
+  router.get('/v1/documents/:id', auth, async (req, res) => {
+    const principal = keyPrincipal(res);
+    res.json({ object: 'document', ...(await deps.documents.get(principal.tenantId, collectionAccess(principal.scopes), req.params.id as string)) });
+  });
+
+  router.delete('/v1/documents/:id', auth, async (req, res) => {
+    const principal = keyPrincipal(res);
+    const id = req.params.id as string;
+    await deps.documents.delete(principal.tenantId, collectionAccess(principal.scopes), id);
+    res.json({ id, object: 'document.deleted', deleted: true });
+  });
+
+  router.post('/v1/collections/:id/search', auth, async (req, res) => {
+    const principal = keyPrincipal(res);
+    const id = req.params.id as string;
+    const body = validate(searchSchema, req.body);
+    await collections.get(principal.tenantId, collectionAccess(principal.scopes), id);
+    const hits = await deps.search.search(principal.tenantId, id, body.query, body.top_k);
+    res.json({ object: 'list', collection_id: id, data: hits.map((h) => ({ object: 'search.result', ...h })) });
   });
 
   return router;

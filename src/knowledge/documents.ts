@@ -1,0 +1,259 @@
+import { createHash } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { Embedder } from '../embeddings/port.js';
+import { notFound } from '../errors.js';
+import type { Sql } from '../store/sql.js';
+import { newId } from '../tenancy/ids.js';
+import { getTokenizer } from '../tokens/tokenizer.js';
+import type { CollectionSpec, VectorStore } from '../vector/port.js';
+import type { Chunking, CollectionAccess, Collections } from './collections.js';
+import { type Chunk, chunkText } from './chunker.js';
+
+export type DocumentStatus = 'queued' | 'parsing' | 'embedding' | 'ready' | 'failed';
+
+export interface DocumentInfo {
+  id: string;
+  collection_id: string;
+  title: string;
+  external_id: string | null;
+  format: 'text' | 'markdown';
+  status: DocumentStatus;
+  error: string | null;
+  chars: number;
+  chunk_count: number;
+  metadata: Record<string, unknown>;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface NewDocument {
+  text: string;
+  title: string;
+  format: 'text' | 'markdown';
+  external_id: string | null;
+  metadata: Record<string, unknown>;
+}
+
+const COLUMNS = 'id, collection_id, title, external_id, format, status, error, chars, chunk_count, metadata, created_at, updated_at';
+const present = (r: DocumentInfo): DocumentInfo => ({ ...r, created_at: new Date(r.created_at).toISOString(), updated_at: new Date(r.updated_at).toISOString() });
+
+/** The vector collection of a deployment's chunks, named by the embedding model like the turns'. */
+export function chunkCollection(embedder: Pick<Embedder, 'model' | 'dimensions'>): CollectionSpec {
+  const slug = embedder.model.toLowerCase().replace(/[^a-z0-9]+/g, '_').replace(/^_+|_+$/g, '');
+  const hash = createHash('sha1').update(embedder.model).digest('hex').slice(0, 8);
+  return { name: `chunks_${slug.slice(0, 30)}_${hash}`, dimensions: embedder.dimensions, metric: 'cosine', model: embedder.model, indexedKeys: ['collection', 'document'] };
+}
+
+/** Documents in SQL, within a tenant and the caller's collection access. */
+export function createDocuments(deps: { sql: Sql; collections: Collections; vectors: VectorStore; embedder: Embedder }) {
+  const { sql, collections, vectors } = deps;
+  const spec = chunkCollection(deps.embedder);
+
+  async function get(tenantId: string, access: CollectionAccess, id: string): Promise<DocumentInfo> {
+    const { rows } = await sql.query<DocumentInfo>(`SELECT ${COLUMNS} FROM documents WHERE tenant_id = $1 AND id = $2`, [tenantId, id]);
+    const r = rows[0];
+    if (!r || !(access.all || access.ids.has(r.collection_id))) throw notFound(`No document with id ${id}.`, 'document_not_found');
+    return present(r);
+  }
+
+  return {
+    spec,
+    /**
+     * Queues documents for ingestion. The same text in the same collection is the same document:
+     * it is returned as it is (`created: false`), not ingested again.
+     */
+    async add(tenantId: string, access: CollectionAccess, collectionId: string, docs: NewDocument[]): Promise<Array<DocumentInfo & { created: boolean }>> {
+      await collections.get(tenantId, access, collectionId);
+      const out: Array<DocumentInfo & { created: boolean }> = [];
+      for (const d of docs) {
+        const hash = createHash('sha256').update(d.format).update('\u0000').update(d.text).digest('hex');
+        const { rows } = await sql.query<DocumentInfo>(
+          `INSERT INTO documents (tenant_id, id, collection_id, title, external_id, content_hash, format, status, text, chars, metadata)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, 'queued', $8, $9, $10)
+           ON CONFLICT (tenant_id, collection_id, content_hash) DO NOTHING RETURNING ${COLUMNS}`,
+          [tenantId, newId('doc'), collectionId, d.title, d.external_id, hash, d.format, d.text, d.text.length, JSON.stringify(d.metadata)],
+        );
+        if (rows[0]) {
+          out.push({ ...present(rows[0]), created: true });
+          continue;
+        }
+        const existing = await sql.query<DocumentInfo>(`SELECT ${COLUMNS} FROM documents WHERE tenant_id = $1 AND collection_id = $2 AND content_hash = $3`, [tenantId, collectionId, hash]);
+        out.push({ ...present(existing.rows[0] as DocumentInfo), created: false });
+      }
+      return out;
+    },
+
+    get,
+
+    async list(tenantId: string, access: CollectionAccess, collectionId: string): Promise<DocumentInfo[]> {
+      await collections.get(tenantId, access, collectionId);
+      const { rows } = await sql.query<DocumentInfo>(`SELECT ${COLUMNS} FROM documents WHERE tenant_id = $1 AND collection_id = $2 ORDER BY created_at, id`, [tenantId, collectionId]);
+      return rows.map(present);
+    },
+
+    /** Deletes a document, its chunks (SQL) and their vectors. */
+    async delete(tenantId: string, access: CollectionAccess, id: string): Promise<void> {
+      await get(tenantId, access, id);
+      await sql.query('DELETE FROM documents WHERE tenant_id = $1 AND id = $2', [tenantId, id]);
+      await vectors.deleteByFilter({ collection: spec.name, tenantId, filter: { document: id } }).catch(() => undefined);
+    },
+
+    /** Deletes a collection with its documents, chunks and vectors. */
+    async deleteCollection(tenantId: string, access: CollectionAccess, collectionId: string): Promise<void> {
+      await collections.delete(tenantId, access, collectionId);
+      await vectors.deleteByFilter({ collection: spec.name, tenantId, filter: { collection: collectionId } }).catch(() => undefined);
+    },
+  };
+}
+
+export type Documents = ReturnType<typeof createDocuments>;
+
+interface Claimed {
+  tenant_id: string;
+  id: string;
+  collection_id: string;
+  format: string;
+  text: string;
+  chunking: Chunking;
+}
+
+/**
+ * Ingests queued documents off the request path: chunk, store the chunks (replacing any from an
+ * interrupted run, in one transaction), embed them, then mark the document ready. A document is
+ * claimed for a while; a crash leaves it in parsing/embedding with an expired claim, and the next
+ * sweep starts it over — it is never "ready" with chunks missing.
+ */
+export function createIngestor(deps: { sql: Sql; embedder: Embedder; vectors: VectorStore; durable: boolean; spec: CollectionSpec; sweepIntervalMs: number; log: Logger }) {
+  const { sql, embedder, vectors, spec, log } = deps;
+  const tokenizer = getTokenizer('o200k_base');
+  let running: Promise<void> | undefined;
+  let again = false;
+  let closed = false;
+  let prepared = false;
+  let timer: NodeJS.Timeout | undefined;
+
+  async function claim(): Promise<Claimed | undefined> {
+    const { rows } = await sql.query<Claimed>(
+      `WITH d AS (
+         UPDATE documents SET status = 'parsing', claimed_until = now() + interval '5 minutes', updated_at = now()
+         WHERE (tenant_id, id) = (SELECT tenant_id, id FROM documents
+                                  WHERE status IN ('queued', 'parsing', 'embedding') AND (claimed_until IS NULL OR claimed_until < now())
+                                  ORDER BY created_at LIMIT 1 FOR UPDATE SKIP LOCKED)
+         RETURNING tenant_id, id, collection_id, format, text)
+       SELECT d.*, c.chunking FROM d JOIN collections c ON c.tenant_id = d.tenant_id AND c.id = d.collection_id`,
+    );
+    return rows[0];
+  }
+
+  async function ingest(doc: Claimed): Promise<void> {
+    let chunks: Chunk[];
+    try {
+      chunks = chunkText(doc.text, tokenizer, { targetTokens: doc.chunking.target_tokens, overlapTokens: doc.chunking.overlap_tokens });
+      if (chunks.length === 0) throw new Error('the document has no text');
+    } catch (err) {
+      // The document itself is the problem: say so, and do not try again.
+      throw Object.assign(new Error(`cannot be chunked: ${(err as Error).message}`), { permanent: true });
+    }
+    const ids = await sql.transaction(async (tx) => {
+      await tx.query('DELETE FROM chunks WHERE tenant_id = $1 AND document_id = $2', [doc.tenant_id, doc.id]);
+      const rows = chunks.map((c, i) => ({ seq: i + 1, text: c.text, heading_path: c.headingPath, char_start: c.start, char_end: c.end, token_count: c.tokens }));
+      const { rows: inserted } = await tx.query<{ id: string }>(
+        `INSERT INTO chunks (tenant_id, collection_id, document_id, seq, text, heading_path, char_start, char_end, token_count)
+         SELECT $1, $2, $3, r.seq, r.text, r.heading_path, r.char_start, r.char_end, r.token_count
+         FROM jsonb_to_recordset($4::jsonb) AS r(seq int, text text, heading_path jsonb, char_start int, char_end int, token_count int)
+         ORDER BY r.seq RETURNING id::text AS id`,
+        [doc.tenant_id, doc.collection_id, doc.id, JSON.stringify(rows)],
+      );
+      await tx.query("UPDATE documents SET status = 'embedding', updated_at = now() WHERE tenant_id = $1 AND id = $2", [doc.tenant_id, doc.id]);
+      return inserted.map((r) => r.id);
+    });
+    await vectors.deleteByFilter({ collection: spec.name, tenantId: doc.tenant_id, filter: { document: doc.id } });
+    for (let i = 0; i < chunks.length; i += 32) {
+      const batch = chunks.slice(i, i + 32);
+      const vecs = await embedder.embed(
+        batch.map((c) => (c.headingPath.length > 0 ? `${c.headingPath.join(' › ')}\n${c.text}` : c.text)),
+        { kind: 'document' },
+      );
+      await vectors.upsert({
+        collection: spec.name,
+        tenantId: doc.tenant_id,
+        points: batch.map((_, j) => ({ id: ids[i + j] as string, vector: vecs[j] as Float32Array, payload: { collection: doc.collection_id, document: doc.id, seq: i + j + 1 } })),
+      });
+    }
+    const { rowCount } = await sql.query(
+      "UPDATE documents SET status = 'ready', chunk_count = $3, error = NULL, claimed_until = NULL, updated_at = now() WHERE tenant_id = $1 AND id = $2",
+      [doc.tenant_id, doc.id, chunks.length],
+    );
+    // Deleted while it was being embedded: take back the vectors this run wrote.
+    if (rowCount === 0) await vectors.deleteByFilter({ collection: spec.name, tenantId: doc.tenant_id, filter: { document: doc.id } });
+  }
+
+  async function runOnce(): Promise<void> {
+    if (!prepared) {
+      await vectors.ensureCollection(spec);
+      // A store that forgets on restart (in memory) is refilled: every ready document is ingested again.
+      if (!deps.durable) await sql.query("UPDATE documents SET status = 'queued', claimed_until = NULL WHERE status = 'ready'");
+      prepared = true;
+    }
+    do {
+      again = false;
+      for (;;) {
+        if (closed) return;
+        const doc = await claim();
+        if (!doc) break;
+        try {
+          await ingest(doc);
+        } catch (err) {
+          const reason = (err as Error).message.slice(0, 500);
+          log.warn({ document: doc.id, err: reason }, 'document ingestion failed');
+          if ((err as { permanent?: boolean }).permanent) {
+            await sql
+              .query("UPDATE documents SET status = 'failed', error = $3, claimed_until = NULL, updated_at = now() WHERE tenant_id = $1 AND id = $2", [doc.tenant_id, doc.id, reason])
+              .catch(() => undefined);
+          } else {
+            // A dependency failed (the model, the vector store): keep the claim a while, then start over.
+            await sql
+              .query("UPDATE documents SET error = $3, claimed_until = now() + interval '30 seconds' WHERE tenant_id = $1 AND id = $2", [doc.tenant_id, doc.id, reason])
+              .catch(() => undefined);
+            return;
+          }
+        }
+      }
+    } while (again && !closed);
+  }
+
+  function run(): Promise<void> {
+    if (running) {
+      again = true;
+      return running;
+    }
+    running = runOnce()
+      .catch((err: unknown) => log.warn({ err: (err as Error).message }, 'document ingestion paused; the sweep retries'))
+      .finally(() => {
+        running = undefined;
+      });
+    return running;
+  }
+
+  return {
+    start(): void {
+      timer = setInterval(() => void run(), deps.sweepIntervalMs);
+      timer.unref();
+      void run();
+    },
+    notify(): void {
+      if (!closed) setImmediate(() => void run());
+    },
+    async drain(): Promise<void> {
+      await run();
+      await run();
+    },
+    async close(): Promise<void> {
+      closed = true;
+      if (timer) clearInterval(timer);
+      await running;
+    },
+  };
+}
+
+export type Ingestor = ReturnType<typeof createIngestor>;

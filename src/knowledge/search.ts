@@ -1,0 +1,98 @@
+import type { Embedder } from '../embeddings/port.js';
+import type { Sql } from '../store/sql.js';
+import type { VectorStore } from '../vector/port.js';
+
+export interface ChunkHit {
+  chunk_id: string;
+  document_id: string;
+  title: string;
+  seq: number;
+  heading_path: string[];
+  char_start: number;
+  char_end: number;
+  text: string;
+  tokens: number;
+  score: number;
+  /** Found by full text, by vector, or both. */
+  via: 'lexical' | 'vector' | 'both';
+}
+
+interface ChunkRow {
+  id: string;
+  document_id: string;
+  title: string;
+  seq: number;
+  heading_path: string[];
+  char_start: number;
+  char_end: number;
+  text: string;
+  token_count: number;
+}
+
+const RRF_K = 20;
+const CANDIDATES = 50;
+
+/**
+ * Hybrid search over a collection's chunks of ready documents: full text (Postgres, any query
+ * term, ranked by cover density) and vectors, fused by reciprocal rank. A vector hit counts only if
+ * its chunk still exists in a ready document, so a search never sees a half-replaced document.
+ */
+export function createChunkSearch(deps: { sql: Sql; vectors: VectorStore; embedder: Embedder; collection: string }) {
+  const { sql, vectors, embedder } = deps;
+  return {
+    async search(tenantId: string, collectionId: string, query: string, topK: number): Promise<ChunkHit[]> {
+      const vector = embedder.embed([query], { kind: 'query' }).then(([v]) => v as Float32Array);
+      const [lexical, semantic] = await Promise.all([
+        sql.query<{ id: string }>(
+          `WITH q AS (SELECT string_agg(quote_literal(lexeme), ' | ')::tsquery AS tq FROM unnest(to_tsvector('english', $3)))
+           SELECT c.id::text AS id FROM q, chunks c JOIN documents d ON d.tenant_id = c.tenant_id AND d.id = c.document_id AND d.status = 'ready'
+           WHERE c.tenant_id = $1 AND c.collection_id = $2 AND q.tq IS NOT NULL AND c.search @@ q.tq
+           ORDER BY ts_rank_cd(c.search, q.tq) DESC, c.id LIMIT $4`,
+          [tenantId, collectionId, query, CANDIDATES],
+        ),
+        vector.then((v) => vectors.search({ collection: deps.collection, tenantId, vector: v, topK: CANDIDATES, filter: { collection: collectionId } })),
+      ]);
+      const fused = new Map<string, { score: number; lexical: boolean; vector: boolean }>();
+      const add = (ids: string[], kind: 'lexical' | 'vector') =>
+        ids.forEach((id, rank) => {
+          const f = fused.get(id) ?? { score: 0, lexical: false, vector: false };
+          f.score += 1 / (RRF_K + rank + 1);
+          f[kind] = true;
+          fused.set(id, f);
+        });
+      add(lexical.rows.map((r) => r.id), 'lexical');
+      add(semantic.map((h) => h.id), 'vector');
+      const best = [...fused.entries()].sort((a, b) => b[1].score - a[1].score);
+      if (best.length === 0) return [];
+      const { rows } = await sql.query<ChunkRow>(
+        `SELECT c.id::text AS id, c.document_id, d.title, c.seq, c.heading_path, c.char_start, c.char_end, c.text, c.token_count
+         FROM chunks c JOIN documents d ON d.tenant_id = c.tenant_id AND d.id = c.document_id AND d.status = 'ready'
+         WHERE c.tenant_id = $1 AND c.collection_id = $2 AND c.id = ANY($3::bigint[])`,
+        [tenantId, collectionId, best.map(([id]) => id)],
+      );
+      const byId = new Map(rows.map((r) => [r.id, r]));
+      const hits: ChunkHit[] = [];
+      for (const [id, f] of best) {
+        const r = byId.get(id);
+        if (!r) continue;
+        hits.push({
+          chunk_id: id,
+          document_id: r.document_id,
+          title: r.title,
+          seq: r.seq,
+          heading_path: r.heading_path,
+          char_start: r.char_start,
+          char_end: r.char_end,
+          text: r.text,
+          tokens: r.token_count,
+          score: Number(f.score.toFixed(5)),
+          via: f.lexical && f.vector ? 'both' : f.lexical ? 'lexical' : 'vector',
+        });
+        if (hits.length === topK) break;
+      }
+      return hits;
+    },
+  };
+}
+
+export type ChunkSearch = ReturnType<typeof createChunkSearch>;

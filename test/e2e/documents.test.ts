@@ -1,0 +1,128 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startGateway, type TestGateway } from '../helpers/gateway.js';
+
+// Documents as JSON through HTTP on real Postgres, ingested by the real worker with the real local
+// embedder: 202 + status polling, chunks with heading paths and offsets, hybrid search, idempotent
+// re-upload, deletion of documents and collections (SQL and vectors), tenant isolation.
+
+// biome-ignore lint/suspicious/noExplicitAny: tests assert on arbitrary JSON fields.
+type Json = any;
+
+const HANDBOOK = `# Handbook
+
+## Travel
+
+Book trains for trips under four hours. Flights need a manager's approval.
+
+## Expenses
+
+Hotels are reimbursed up to 150 EUR per night. Meals up to 40 EUR per day.
+
+## Security
+
+Badges must be worn at all times. Report a lost badge to reception within a day.
+`;
+
+async function ready(gw: TestGateway, key: string, id: string, timeoutMs = 20_000): Promise<Json> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const res = await gw.call('GET', `/v1/documents/${id}`, { key });
+    if (res.body.status === 'ready' || res.body.status === 'failed') return res.body;
+    if (Date.now() > until) throw new Error(`document ${id} still ${res.body.status}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+describe('documents: upload, ingestion, search, deletion', () => {
+  let gw: TestGateway;
+  let a: { id: string; key: string };
+  let b: { id: string; key: string };
+  let col: string;
+  beforeAll(async () => {
+    gw = await startGateway({ config: { embeddings: { threads: 1 }, memory: { episodic: { sweepIntervalMs: 200 } } } });
+    a = await gw.tenant('a');
+    b = await gw.tenant('b');
+    col = (await gw.call('POST', '/v1/collections', { key: a.key, body: { name: 'Policies', chunking: { target_tokens: 64, overlap_tokens: 0 } } })).body.id;
+  });
+  afterAll(async () => {
+    await gw?.close();
+  });
+
+  it('answers 202 at once, ingests off the request path, and finds the right chunk with its heading path and offsets', async () => {
+    const up = await gw.call('POST', `/v1/collections/${col}/documents`, { key: a.key, body: { text: HANDBOOK, title: 'Handbook', metadata: { team: 'hr' } } });
+    expect(up.status).toBe(202);
+    const [doc] = up.body.data;
+    expect(doc).toMatchObject({ object: 'document', collection_id: col, title: 'Handbook', created: true, chars: HANDBOOK.length, metadata: { team: 'hr' } });
+    expect(['queued', 'parsing', 'embedding', 'ready']).toContain(doc.status);
+    const done = await ready(gw, a.key, doc.id);
+    expect(done).toMatchObject({ status: 'ready', error: null, chunk_count: 4 });
+
+    const res = await gw.call('POST', `/v1/collections/${col}/search`, { key: a.key, body: { query: 'How much can I spend on a hotel?', top_k: 2 } });
+    expect(res.status).toBe(200);
+    const [top] = res.body.data;
+    expect(top).toMatchObject({ document_id: doc.id, title: 'Handbook', heading_path: ['Handbook', 'Expenses'] });
+    expect(top.text).toContain('150 EUR per night');
+    expect(HANDBOOK.slice(top.char_start, top.char_end)).toBe(top.text);
+    // A query that shares no word with the text still finds it by meaning.
+    const semantic = await gw.call('POST', `/v1/collections/${col}/search`, { key: a.key, body: { query: 'identification card misplaced', top_k: 1 } });
+    expect(semantic.body.data[0].heading_path).toEqual(['Handbook', 'Security']);
+  });
+
+  it('treats the same text uploaded again as the same document', async () => {
+    const first = await gw.call('POST', `/v1/collections/${col}/documents`, { key: a.key, body: { documents: [{ text: 'Tiny note about parking.' }] } });
+    const again = await gw.call('POST', `/v1/collections/${col}/documents`, { key: a.key, body: { documents: [{ text: 'Tiny note about parking.' }] } });
+    expect(again.body.data[0]).toMatchObject({ id: first.body.data[0].id, created: false });
+    const list = await gw.call('GET', `/v1/collections/${col}/documents`, { key: a.key });
+    expect(list.body.data.filter((d: Json) => d.id === first.body.data[0].id)).toHaveLength(1);
+  });
+
+  it('refuses bad uploads and searches with a 400 naming the field, and unknown collections with 404', async () => {
+    for (const [body, param] of [
+      [{ text: '' }, 'text'],
+      [{ title: 'no text' }, 'text'],
+      [{ text: 'x', format: 'pdf' }, 'format'],
+      [{ documents: [] }, 'documents'],
+    ] as Array<[unknown, string]>) {
+      const res = await gw.call('POST', `/v1/collections/${col}/documents`, { key: a.key, body });
+      expect(res.status, JSON.stringify(body)).toBe(400);
+      expect(res.body.error.type).toBe('invalid_request_error');
+      expect(JSON.stringify(res.body.error)).toContain(param);
+    }
+    expect((await gw.call('POST', `/v1/collections/${col}/search`, { key: a.key, body: { query: ' ' } })).body.error.param).toBe('query');
+    expect((await gw.call('POST', '/v1/collections/col_nope/documents', { key: a.key, body: { text: 'x' } })).status).toBe(404);
+  });
+
+  it('keeps tenants apart: another tenant can neither read, search nor delete the documents', async () => {
+    const doc = (await gw.call('GET', `/v1/collections/${col}/documents`, { key: a.key })).body.data[0];
+    expect((await gw.call('GET', `/v1/documents/${doc.id}`, { key: b.key })).status).toBe(404);
+    expect((await gw.call('DELETE', `/v1/documents/${doc.id}`, { key: b.key })).status).toBe(404);
+    expect((await gw.call('POST', `/v1/collections/${col}/search`, { key: b.key, body: { query: 'hotel' } })).status).toBe(404);
+  });
+
+  it('deleting a document, then its collection, removes chunks from SQL and vectors from the store', async () => {
+    const store = gw.gateway.deps.documents;
+    const other = await gw.call('POST', `/v1/collections/${col}/documents`, { key: a.key, body: { text: '# Kitchen\n\nThe coffee machine is descaled on Fridays.', title: 'Kitchen' } });
+    const kitchen = await ready(gw, a.key, other.body.data[0].id);
+    const count = async (sqlText: string, params: unknown[]) => (await gw.gateway.deps.sql.query<{ n: number }>(sqlText, params as never)).rows[0]?.n;
+    expect(await count('SELECT count(*)::int AS n FROM chunks WHERE document_id = $1', [kitchen.id])).toBeGreaterThan(0);
+
+    expect((await gw.call('DELETE', `/v1/documents/${kitchen.id}`, { key: a.key })).status).toBe(200);
+    expect(await count('SELECT count(*)::int AS n FROM chunks WHERE document_id = $1', [kitchen.id])).toBe(0);
+    const spec = store.spec.name;
+    const vec = await vectorCount(gw, a.id, spec, { document: kitchen.id });
+    expect(vec).toBe(0);
+    const search = await gw.call('POST', `/v1/collections/${col}/search`, { key: a.key, body: { query: 'coffee machine descaled' } });
+    expect(search.body.data.some((h: Json) => h.document_id === kitchen.id)).toBe(false);
+
+    expect(await vectorCount(gw, a.id, spec, { collection: col })).toBeGreaterThan(0);
+    expect((await gw.call('DELETE', `/v1/collections/${col}`, { key: a.key })).status).toBe(200);
+    expect(await count('SELECT count(*)::int AS n FROM chunks WHERE collection_id = $1', [col])).toBe(0);
+    expect(await count('SELECT count(*)::int AS n FROM documents WHERE collection_id = $1', [col])).toBe(0);
+    expect(await vectorCount(gw, a.id, spec, { collection: col })).toBe(0);
+  });
+});
+
+/** Vectors of the documents store, read through the store the gateway built. */
+async function vectorCount(gw: TestGateway, tenantId: string, collection: string, filter: Record<string, string>): Promise<number> {
+  return gw.gateway.deps.docVectors.count({ collection, tenantId, filter });
+}
