@@ -5,6 +5,7 @@ import { notFound } from '../errors.js';
 import type { Sql } from '../store/sql.js';
 import { newId } from '../tenancy/ids.js';
 import { getTokenizer } from '../tokens/tokenizer.js';
+import { modelCollection } from '../vector/naming.js';
 import type { CollectionSpec, VectorStore } from '../vector/port.js';
 import type { Chunking, CollectionAccess, Collections } from './collections.js';
 import { type Chunk, chunkText } from './chunker.js';
@@ -37,11 +38,9 @@ export interface NewDocument {
 const COLUMNS = 'id, collection_id, title, external_id, format, status, error, chars, chunk_count, metadata, created_at, updated_at';
 const present = (r: DocumentInfo): DocumentInfo => ({ ...r, created_at: new Date(r.created_at).toISOString(), updated_at: new Date(r.updated_at).toISOString() });
 
-/** The vector collection of a deployment's chunks, named by the embedding model like the turns'. */
+/** The vector collection of a deployment's chunks; searches filter on the collection, deletions on the document. */
 export function chunkCollection(embedder: Pick<Embedder, 'model' | 'dimensions'>): CollectionSpec {
-  const slug = embedder.model.toLowerCase().replace(/[^a-z0-9]+/g, '_').replace(/^_+|_+$/g, '');
-  const hash = createHash('sha1').update(embedder.model).digest('hex').slice(0, 8);
-  return { name: `chunks_${slug.slice(0, 30)}_${hash}`, dimensions: embedder.dimensions, metric: 'cosine', model: embedder.model, indexedKeys: ['collection', 'document'] };
+  return modelCollection('chunks', embedder, ['collection', 'document']);
 }
 
 /** Documents in SQL, within a tenant and the caller's collection access. */

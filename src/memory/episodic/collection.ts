@@ -1,18 +1,11 @@
-import { createHash } from 'node:crypto';
 import type { Embedder } from '../../embeddings/port.js';
+import { modelCollection } from '../../vector/naming.js';
 import type { CollectionSpec } from '../../vector/port.js';
 import type { TurnFields } from '../turns.js';
 
-/**
- * The vector collection of a deployment's turns. Its name carries the embedding model, so a model
- * change writes to a new collection (re-embedded from SQL by the indexer) and never mixes vectors
- * of two models in one search.
- */
+/** The vector collection of a deployment's turns; searches filter on the session or the user. */
 export function turnCollection(embedder: Pick<Embedder, 'model' | 'dimensions'>): CollectionSpec {
-  const slug = embedder.model.toLowerCase().replace(/[^a-z0-9]+/g, '_').replace(/^_+|_+$/g, '');
-  const hash = createHash('sha1').update(embedder.model).digest('hex').slice(0, 8);
-  // Searches filter on the session or the user: both are indexed.
-  return { name: `turns_${slug.slice(0, 30)}_${hash}`, dimensions: embedder.dimensions, metric: 'cosine', model: embedder.model, indexedKeys: ['session', 'user'] };
+  return modelCollection('turns', embedder, ['session', 'user']);
 }
 
 /** Roles whose turns are worth remembering; tool results and system text are not episodes. */
