@@ -4,6 +4,7 @@ import type { VectorStore } from '../vector/port.js';
 
 export interface ChunkHit {
   chunk_id: string;
+  collection_id: string;
   document_id: string;
   title: string;
   seq: number;
@@ -19,6 +20,7 @@ export interface ChunkHit {
 
 interface ChunkRow {
   id: string;
+  collection_id: string;
   document_id: string;
   title: string;
   seq: number;
@@ -40,17 +42,20 @@ const CANDIDATES = 50;
 export function createChunkSearch(deps: { sql: Sql; vectors: VectorStore; embedder: Embedder; collection: string }) {
   const { sql, vectors, embedder } = deps;
   return {
-    async search(tenantId: string, collectionId: string, query: string, topK: number): Promise<ChunkHit[]> {
+    /** The best `topK` chunks for `query` across `collectionIds` (already checked against the caller's access). */
+    async search(tenantId: string, collectionIds: readonly string[], query: string, topK: number): Promise<ChunkHit[]> {
+      if (collectionIds.length === 0) return [];
+      const ids = [...collectionIds];
       const vector = embedder.embed([query], { kind: 'query' }).then(([v]) => v as Float32Array);
       const [lexical, semantic] = await Promise.all([
         sql.query<{ id: string }>(
           `WITH q AS (SELECT string_agg(quote_literal(lexeme), ' | ')::tsquery AS tq FROM unnest(to_tsvector('english', $3)))
            SELECT c.id::text AS id FROM q, chunks c JOIN documents d ON d.tenant_id = c.tenant_id AND d.id = c.document_id AND d.status = 'ready'
-           WHERE c.tenant_id = $1 AND c.collection_id = $2 AND q.tq IS NOT NULL AND c.search @@ q.tq
+           WHERE c.tenant_id = $1 AND c.collection_id = ANY($2::text[]) AND q.tq IS NOT NULL AND c.search @@ q.tq
            ORDER BY ts_rank_cd(c.search, q.tq) DESC, c.id LIMIT $4`,
-          [tenantId, collectionId, query, CANDIDATES],
+          [tenantId, ids, query, CANDIDATES],
         ),
-        vector.then((v) => vectors.search({ collection: deps.collection, tenantId, vector: v, topK: CANDIDATES, filter: { collection: collectionId } })),
+        vector.then((v) => vectors.search({ collection: deps.collection, tenantId, vector: v, topK: CANDIDATES, filter: { collection: { in: ids } } })),
       ]);
       const fused = new Map<string, { score: number; lexical: boolean; vector: boolean }>();
       const add = (ids: string[], kind: 'lexical' | 'vector') =>
@@ -65,10 +70,10 @@ export function createChunkSearch(deps: { sql: Sql; vectors: VectorStore; embedd
       const best = [...fused.entries()].sort((a, b) => b[1].score - a[1].score);
       if (best.length === 0) return [];
       const { rows } = await sql.query<ChunkRow>(
-        `SELECT c.id::text AS id, c.document_id, d.title, c.seq, c.heading_path, c.char_start, c.char_end, c.text, c.token_count
+        `SELECT c.id::text AS id, c.collection_id, c.document_id, d.title, c.seq, c.heading_path, c.char_start, c.char_end, c.text, c.token_count
          FROM chunks c JOIN documents d ON d.tenant_id = c.tenant_id AND d.id = c.document_id AND d.status = 'ready'
-         WHERE c.tenant_id = $1 AND c.collection_id = $2 AND c.id = ANY($3::bigint[])`,
-        [tenantId, collectionId, best.map(([id]) => id)],
+         WHERE c.tenant_id = $1 AND c.collection_id = ANY($2::text[]) AND c.id = ANY($3::bigint[])`,
+        [tenantId, ids, best.map(([id]) => id)],
       );
       const byId = new Map(rows.map((r) => [r.id, r]));
       const hits: ChunkHit[] = [];
@@ -77,6 +82,7 @@ export function createChunkSearch(deps: { sql: Sql; vectors: VectorStore; embedd
         if (!r) continue;
         hits.push({
           chunk_id: id,
+          collection_id: r.collection_id,
           document_id: r.document_id,
           title: r.title,
           seq: r.seq,

@@ -99,6 +99,28 @@ describe('documents: upload, ingestion, search, deletion', () => {
     expect((await gw.call('POST', `/v1/collections/${col}/search`, { key: b.key, body: { query: 'hotel' } })).status).toBe(404);
   });
 
+  it('searches across the collections the key sees, or those the request names', async () => {
+    const second = (await gw.call('POST', '/v1/collections', { key: a.key, body: { name: 'Facilities' } })).body.id;
+    const up = await gw.call('POST', `/v1/collections/${second}/documents`, { key: a.key, body: { text: '# Hotel partners\n\nOur partner hotel near the office is the Grand Central.', title: 'Partners' } });
+    await ready(gw, a.key, up.body.data[0].id);
+
+    const all = await gw.call('POST', '/v1/search', { key: a.key, body: { query: 'hotel', top_k: 10 } });
+    expect(all.status).toBe(200);
+    expect(new Set(all.body.data.map((h: Json) => h.collection_id))).toEqual(new Set([col, second]));
+    const named = await gw.call('POST', '/v1/search', { key: a.key, body: { query: 'hotel', collections: [second] } });
+    expect(named.body.data.length).toBeGreaterThan(0);
+    expect(named.body.data.every((h: Json) => h.collection_id === second)).toBe(true);
+    expect((await gw.call('POST', '/v1/search', { key: a.key, body: { query: 'hotel', collections: ['col_nope'] } })).status).toBe(404);
+    // Another tenant sees none of it, and may not name it.
+    expect((await gw.call('POST', '/v1/search', { key: b.key, body: { query: 'hotel' } })).body.data).toEqual([]);
+    expect((await gw.call('POST', '/v1/search', { key: b.key, body: { query: 'hotel', collections: [second] } })).status).toBe(404);
+    // A key limited to one collection searches only that one.
+    const limited = (await gw.admin('POST', '/admin/v1/keys', { tenant_id: a.id, scopes: [`collection:${second}`] })).body.key;
+    const mine = await gw.call('POST', '/v1/search', { key: limited, body: { query: 'hotel', top_k: 10 } });
+    expect(mine.body.collections).toEqual([second]);
+    expect(mine.body.data.every((h: Json) => h.collection_id === second)).toBe(true);
+  });
+
   it('deleting a document, then its collection, removes chunks from SQL and vectors from the store', async () => {
     const store = gw.gateway.deps.documents;
     const other = await gw.call('POST', `/v1/collections/${col}/documents`, { key: a.key, body: { text: '# Kitchen\n\nThe coffee machine is descaled on Fridays.', title: 'Kitchen' } });

@@ -45,6 +45,7 @@ const searchSchema = z.strictObject({
   query: z.string().trim().min(1).max(4000),
   top_k: z.number().int().min(1).max(100).default(8),
 });
+const crossSearchSchema = searchSchema.extend({ collections: z.array(z.string().min(1)).min(1).max(100).optional() });
 
 /**
  * /v1/collections — the knowledge collections of the key's tenant. A key whose scopes name
@@ -125,8 +126,20 @@ export function collectionRoutes(deps: { auth: Authenticator; collections: Colle
     const id = req.params.id as string;
     const body = validate(searchSchema, req.body);
     await collections.get(principal.tenantId, collectionAccess(principal.scopes), id);
-    const hits = await deps.search.search(principal.tenantId, id, body.query, body.top_k);
+    const hits = await deps.search.search(principal.tenantId, [id], body.query, body.top_k);
     res.json({ object: 'list', collection_id: id, data: hits.map((h) => ({ object: 'search.result', ...h })) });
+  });
+
+  // Across collections: those named (each must be visible to the key), or every one the key sees.
+  router.post('/v1/search', auth, async (req, res) => {
+    const principal = keyPrincipal(res);
+    const access = collectionAccess(principal.scopes);
+    const body = validate(crossSearchSchema, req.body);
+    const ids = body.collections
+      ? (await Promise.all(body.collections.map((c) => collections.get(principal.tenantId, access, c)))).map((c) => c.id)
+      : (await collections.list(principal.tenantId, access)).map((c) => c.id);
+    const hits = await deps.search.search(principal.tenantId, ids, body.query, body.top_k);
+    res.json({ object: 'list', collections: ids, data: hits.map((h) => ({ object: 'search.result', ...h })) });
   });
 
   return router;
