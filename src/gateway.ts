@@ -66,7 +66,7 @@ export async function createGateway(config: Config, log: Logger, opts: { sql?: S
   // Knowledge: collections, documents ingested off the request path, hybrid search over their chunks.
   const collections = createCollections(sql);
   const docStore = await createVectorStore(config.vector, 'documents', sql, log);
-  const documents = createDocuments({ sql, collections, vectors: docStore.store, embedder });
+  const documents = createDocuments({ sql, collections, vectors: docStore.store, embedder, log });
   const ingestor = createIngestor({ sql, embedder, vectors: docStore.store, durable: docStore.durable, spec: documents.spec, sweepIntervalMs: config.memory.episodic.sweepIntervalMs, log });
   ingestor.start();
   const chunkSearch = createChunkSearch({ sql, vectors: docStore.store, embedder, collection: documents.spec.name });

@@ -44,9 +44,15 @@ export function chunkCollection(embedder: Pick<Embedder, 'model' | 'dimensions'>
 }
 
 /** Documents in SQL, within a tenant and the caller's collection access. */
-export function createDocuments(deps: { sql: Sql; collections: Collections; vectors: VectorStore; embedder: Embedder }) {
+export function createDocuments(deps: { sql: Sql; collections: Collections; vectors: VectorStore; embedder: Embedder; log: Logger }) {
   const { sql, collections, vectors } = deps;
   const spec = chunkCollection(deps.embedder);
+  // SQL is already gone at this point, so searches can no longer return these vectors (a hit needs its
+  // chunk row); a store that was down keeps them until a reindex, which the log line says.
+  const forgetVectors = (tenantId: string, filter: Record<string, string>) =>
+    vectors.deleteByFilter({ collection: spec.name, tenantId, filter }).catch((err: unknown) => {
+      deps.log.warn({ filter, err: (err as Error).message }, 'vectors of deleted documents could not be removed; a reindex removes them');
+    });
 
   async function get(tenantId: string, access: CollectionAccess, id: string): Promise<DocumentInfo> {
     const { rows } = await sql.query<DocumentInfo>(`SELECT ${COLUMNS} FROM documents WHERE tenant_id = $1 AND id = $2`, [tenantId, id]);
@@ -94,13 +100,13 @@ export function createDocuments(deps: { sql: Sql; collections: Collections; vect
     async delete(tenantId: string, access: CollectionAccess, id: string): Promise<void> {
       await get(tenantId, access, id);
       await sql.query('DELETE FROM documents WHERE tenant_id = $1 AND id = $2', [tenantId, id]);
-      await vectors.deleteByFilter({ collection: spec.name, tenantId, filter: { document: id } }).catch(() => undefined);
+      await forgetVectors(tenantId, { document: id });
     },
 
     /** Deletes a collection with its documents, chunks and vectors. */
     async deleteCollection(tenantId: string, access: CollectionAccess, collectionId: string): Promise<void> {
       await collections.delete(tenantId, access, collectionId);
-      await vectors.deleteByFilter({ collection: spec.name, tenantId, filter: { collection: collectionId } }).catch(() => undefined);
+      await forgetVectors(tenantId, { collection: collectionId });
     },
   };
 }
