@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Embedder } from '../embeddings/port.js';
+import { createSweeper } from '../jobs/sweeper.js';
 import { notFound } from '../errors.js';
 import type { Sql } from '../store/sql.js';
 import { newId } from '../tenancy/ids.js';
@@ -36,7 +37,11 @@ export interface NewDocument {
 }
 
 const COLUMNS = 'id, collection_id, title, external_id, format, status, error, chars, chunk_count, metadata, created_at, updated_at';
-const present = (r: DocumentInfo): DocumentInfo => ({ ...r, created_at: new Date(r.created_at).toISOString(), updated_at: new Date(r.updated_at).toISOString() });
+const present = (r: DocumentInfo): DocumentInfo => ({
+  ...r,
+  created_at: new Date(r.created_at).toISOString(),
+  updated_at: new Date(r.updated_at).toISOString(),
+});
 
 /** The vector collection of a deployment's chunks; searches filter on the collection, deletions on the document. */
 export function chunkCollection(embedder: Pick<Embedder, 'model' | 'dimensions'>): CollectionSpec {
@@ -82,7 +87,11 @@ export function createDocuments(deps: { sql: Sql; collections: Collections; vect
           out.push({ ...present(rows[0]), created: true });
           continue;
         }
-        const existing = await sql.query<DocumentInfo>(`SELECT ${COLUMNS} FROM documents WHERE tenant_id = $1 AND collection_id = $2 AND content_hash = $3`, [tenantId, collectionId, hash]);
+        const existing = await sql.query<DocumentInfo>(`SELECT ${COLUMNS} FROM documents WHERE tenant_id = $1 AND collection_id = $2 AND content_hash = $3`, [
+          tenantId,
+          collectionId,
+          hash,
+        ]);
         out.push({ ...present(existing.rows[0] as DocumentInfo), created: false });
       }
       return out;
@@ -92,7 +101,10 @@ export function createDocuments(deps: { sql: Sql; collections: Collections; vect
 
     async list(tenantId: string, access: CollectionAccess, collectionId: string): Promise<DocumentInfo[]> {
       await collections.get(tenantId, access, collectionId);
-      const { rows } = await sql.query<DocumentInfo>(`SELECT ${COLUMNS} FROM documents WHERE tenant_id = $1 AND collection_id = $2 ORDER BY created_at, id`, [tenantId, collectionId]);
+      const { rows } = await sql.query<DocumentInfo>(`SELECT ${COLUMNS} FROM documents WHERE tenant_id = $1 AND collection_id = $2 ORDER BY created_at, id`, [
+        tenantId,
+        collectionId,
+      ]);
       return rows.map(present);
     },
 
@@ -128,14 +140,18 @@ interface Claimed {
  * claimed for a while; a crash leaves it in parsing/embedding with an expired claim, and the next
  * sweep starts it over — it is never "ready" with chunks missing.
  */
-export function createIngestor(deps: { sql: Sql; embedder: Embedder; vectors: VectorStore; durable: boolean; spec: CollectionSpec; sweepIntervalMs: number; log: Logger }) {
+export function createIngestor(deps: {
+  sql: Sql;
+  embedder: Embedder;
+  vectors: VectorStore;
+  durable: boolean;
+  spec: CollectionSpec;
+  sweepIntervalMs: number;
+  log: Logger;
+}) {
   const { sql, embedder, vectors, spec, log } = deps;
   const tokenizer = getTokenizer('o200k_base');
-  let running: Promise<void> | undefined;
-  let again = false;
-  let closed = false;
   let prepared = false;
-  let timer: NodeJS.Timeout | undefined;
 
   async function claim(): Promise<Claimed | undefined> {
     const { rows } = await sql.query<Claimed>(
@@ -161,7 +177,14 @@ export function createIngestor(deps: { sql: Sql; embedder: Embedder; vectors: Ve
     }
     const ids = await sql.transaction(async (tx) => {
       await tx.query('DELETE FROM chunks WHERE tenant_id = $1 AND document_id = $2', [doc.tenant_id, doc.id]);
-      const rows = chunks.map((c, i) => ({ seq: i + 1, text: c.text, heading_path: c.headingPath, char_start: c.start, char_end: c.end, token_count: c.tokens }));
+      const rows = chunks.map((c, i) => ({
+        seq: i + 1,
+        text: c.text,
+        heading_path: c.headingPath,
+        char_start: c.start,
+        char_end: c.end,
+        token_count: c.tokens,
+      }));
       const { rows: inserted } = await tx.query<{ id: string }>(
         `INSERT INTO chunks (tenant_id, collection_id, document_id, seq, text, heading_path, char_start, char_end, token_count)
          SELECT $1, $2, $3, r.seq, r.text, r.heading_path, r.char_start, r.char_end, r.token_count
@@ -182,7 +205,11 @@ export function createIngestor(deps: { sql: Sql; embedder: Embedder; vectors: Ve
       await vectors.upsert({
         collection: spec.name,
         tenantId: doc.tenant_id,
-        points: batch.map((_, j) => ({ id: ids[i + j] as string, vector: vecs[j] as Float32Array, payload: { collection: doc.collection_id, document: doc.id, seq: i + j + 1 } })),
+        points: batch.map((_, j) => ({
+          id: ids[i + j] as string,
+          vector: vecs[j] as Float32Array,
+          payload: { collection: doc.collection_id, document: doc.id, seq: i + j + 1 },
+        })),
       });
     }
     const { rowCount } = await sql.query(
@@ -193,19 +220,22 @@ export function createIngestor(deps: { sql: Sql; embedder: Embedder; vectors: Ve
     if (rowCount === 0) await vectors.deleteByFilter({ collection: spec.name, tenantId: doc.tenant_id, filter: { document: doc.id } });
   }
 
-  async function runOnce(): Promise<void> {
-    if (!prepared) {
-      await vectors.ensureCollection(spec);
-      // A store that forgets on restart (in memory) is refilled: every ready document is ingested again.
-      if (!deps.durable) await sql.query("UPDATE documents SET status = 'queued', claimed_until = NULL WHERE status = 'ready'");
-      prepared = true;
-    }
-    do {
-      again = false;
+  async function prepare(): Promise<void> {
+    if (prepared) return;
+    await vectors.ensureCollection(spec);
+    // A store that forgets on restart (in memory) is refilled: every ready document is ingested again.
+    if (!deps.durable) await sql.query("UPDATE documents SET status = 'queued', claimed_until = NULL WHERE status = 'ready'");
+    prepared = true;
+  }
+
+  const sweeper = createSweeper({
+    intervalMs: deps.sweepIntervalMs,
+    async work(isClosed) {
+      await prepare();
       for (;;) {
-        if (closed) return;
+        if (isClosed()) return;
         const doc = await claim();
-        if (!doc) break;
+        if (!doc) return;
         try {
           await ingest(doc);
         } catch (err) {
@@ -213,52 +243,30 @@ export function createIngestor(deps: { sql: Sql; embedder: Embedder; vectors: Ve
           log.warn({ document: doc.id, err: reason }, 'document ingestion failed');
           if ((err as { permanent?: boolean }).permanent) {
             await sql
-              .query("UPDATE documents SET status = 'failed', error = $3, claimed_until = NULL, updated_at = now() WHERE tenant_id = $1 AND id = $2", [doc.tenant_id, doc.id, reason])
+              .query("UPDATE documents SET status = 'failed', error = $3, claimed_until = NULL, updated_at = now() WHERE tenant_id = $1 AND id = $2", [
+                doc.tenant_id,
+                doc.id,
+                reason,
+              ])
               .catch(() => undefined);
           } else {
             // A dependency failed (the model, the vector store): keep the claim a while, then start over.
             await sql
-              .query("UPDATE documents SET error = $3, claimed_until = now() + interval '30 seconds' WHERE tenant_id = $1 AND id = $2", [doc.tenant_id, doc.id, reason])
+              .query("UPDATE documents SET error = $3, claimed_until = now() + interval '30 seconds' WHERE tenant_id = $1 AND id = $2", [
+                doc.tenant_id,
+                doc.id,
+                reason,
+              ])
               .catch(() => undefined);
             return;
           }
         }
       }
-    } while (again && !closed);
-  }
+    },
+    onError: (err) => log.warn({ err: (err as Error).message }, 'document ingestion paused; the sweep retries'),
+  });
 
-  function run(): Promise<void> {
-    if (running) {
-      again = true;
-      return running;
-    }
-    running = runOnce()
-      .catch((err: unknown) => log.warn({ err: (err as Error).message }, 'document ingestion paused; the sweep retries'))
-      .finally(() => {
-        running = undefined;
-      });
-    return running;
-  }
-
-  return {
-    start(): void {
-      timer = setInterval(() => void run(), deps.sweepIntervalMs);
-      timer.unref();
-      void run();
-    },
-    notify(): void {
-      if (!closed) setImmediate(() => void run());
-    },
-    async drain(): Promise<void> {
-      await run();
-      await run();
-    },
-    async close(): Promise<void> {
-      closed = true;
-      if (timer) clearInterval(timer);
-      await running;
-    },
-  };
+  return { start: sweeper.start, notify: sweeper.notify, drain: sweeper.drain, close: sweeper.close };
 }
 
 export type Ingestor = ReturnType<typeof createIngestor>;

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { Embedder } from '../../embeddings/port.js';
+import { createSweeper } from '../../jobs/sweeper.js';
 import type { Sql } from '../../store/sql.js';
 import type { VectorPoint, VectorStore } from '../../vector/port.js';
 import type { TurnFields } from '../turns.js';
@@ -42,12 +43,7 @@ export interface TurnIndexerOptions {
 export function createTurnIndexer(opts: TurnIndexerOptions) {
   const { sql, embedder, vectors, log } = opts;
   const spec = turnCollection(embedder);
-  let running: Promise<void> | undefined;
-  let again = false;
-  let closed = false;
   let failures = 0;
-  let timer: NodeJS.Timeout | undefined;
-  let wake: NodeJS.Timeout | undefined;
 
   async function claim(): Promise<ClaimedRow[]> {
     const { rows } = await sql.query<ClaimedRow>(
@@ -97,28 +93,33 @@ export function createTurnIndexer(opts: TurnIndexerOptions) {
     await sql.query('UPDATE messages SET embed_claimed_until = NULL WHERE id = ANY($1::bigint[])', [rows.map((r) => r.id)]).catch(() => undefined);
   }
 
-  /** Embeds until nothing is left; one run at a time per process. */
   let prepared = false;
   /** Creates the collection and, after a model change or on a forgetful store, marks turns to re-embed. */
   async function prepare(): Promise<void> {
     if (prepared) return;
     await vectors.ensureCollection(spec);
     if (!opts.durable) {
-      await sql.query('UPDATE messages SET embedded_model = NULL, embed_claimed_until = NULL WHERE embedded_model IS NOT NULL AND embedded_model <> $1', [NOT_INDEXED]);
+      await sql.query('UPDATE messages SET embedded_model = NULL, embed_claimed_until = NULL WHERE embedded_model IS NOT NULL AND embedded_model <> $1', [
+        NOT_INDEXED,
+      ]);
     } else {
-      await sql.query('UPDATE messages SET embedded_model = NULL WHERE embedded_model IS NOT NULL AND embedded_model NOT IN ($1, $2)', [NOT_INDEXED, spec.model]);
+      await sql.query('UPDATE messages SET embedded_model = NULL WHERE embedded_model IS NOT NULL AND embedded_model NOT IN ($1, $2)', [
+        NOT_INDEXED,
+        spec.model,
+      ]);
     }
     prepared = true;
   }
 
-  async function runOnce(): Promise<void> {
-    await prepare();
-    do {
-      again = false;
+  /** Embeds until nothing is left. */
+  const sweeper = createSweeper({
+    intervalMs: opts.sweepIntervalMs,
+    async work(isClosed) {
+      await prepare();
       for (;;) {
-        if (closed) return;
+        if (isClosed()) return;
         const rows = await claim();
-        if (rows.length === 0) break;
+        if (rows.length === 0) return;
         try {
           await indexBatch(rows);
           failures = 0;
@@ -127,24 +128,12 @@ export function createTurnIndexer(opts: TurnIndexerOptions) {
           throw err;
         }
       }
-    } while (again && !closed);
-  }
-
-  function run(): Promise<void> {
-    if (running) {
-      again = true;
-      return running;
-    }
-    running = runOnce()
-      .catch((err: unknown) => {
-        failures++;
-        log.warn({ err: (err as Error).message, failures }, 'turn indexing failed; the sweep retries');
-      })
-      .finally(() => {
-        running = undefined;
-      });
-    return running;
-  }
+    },
+    onError(err) {
+      failures++;
+      log.warn({ err: (err as Error).message, failures }, 'turn indexing failed; the sweep retries');
+    },
+  });
 
   return {
     collection: spec,
@@ -153,29 +142,11 @@ export function createTurnIndexer(opts: TurnIndexerOptions) {
      * Starts indexing. A vector store that cannot be reached does not stop the gateway: the
      * preparation is retried by each sweep, and retrieval answers from full text meanwhile.
      */
-    start(): void {
-      timer = setInterval(() => void run(), opts.sweepIntervalMs);
-      timer.unref();
-      // Not awaited: a backlog (after a model change, say) is worked off while the gateway serves.
-      void run();
-    },
-
+    start: sweeper.start,
     /** New turns exist: index them soon (appends in the same tick share one batch). */
-    notify(): void {
-      if (closed || wake) return;
-      wake = setTimeout(() => {
-        wake = undefined;
-        void run();
-      }, 20);
-      wake.unref();
-    },
-
+    notify: sweeper.notify,
     /** Runs until every turn stored so far is indexed (tests, evals, the reindex command). */
-    async drain(): Promise<void> {
-      await run();
-      if (running) await running;
-      await run();
-    },
+    drain: sweeper.drain,
 
     /** Turns of a session not yet embedded. */
     async pending(tenantId: string, sessionId: string): Promise<number> {
@@ -191,12 +162,7 @@ export function createTurnIndexer(opts: TurnIndexerOptions) {
       await vectors.deleteByFilter({ collection: spec.name, tenantId, filter: { session: sessionId } });
     },
 
-    async close(): Promise<void> {
-      closed = true;
-      if (timer) clearInterval(timer);
-      if (wake) clearTimeout(wake);
-      await running;
-    },
+    close: sweeper.close,
   };
 }
 
