@@ -18,18 +18,8 @@ export interface ChunkHit {
   via: 'lexical' | 'vector' | 'both';
 }
 
-interface ChunkRow {
-  id: string;
-  collection_id: string;
-  document_id: string;
-  title: string;
-  seq: number;
-  heading_path: string[];
-  char_start: number;
-  char_end: number;
-  text: string;
-  token_count: number;
-}
+/** A chunk as SQL returns it: the hit before it is scored. */
+type ChunkRow = Omit<ChunkHit, 'chunk_id' | 'tokens' | 'score' | 'via'> & { id: string; token_count: number };
 
 const RRF_K = 20;
 const CANDIDATES = 50;
@@ -80,20 +70,8 @@ export function createChunkSearch(deps: { sql: Sql; vectors: VectorStore; embedd
       for (const [id, f] of best) {
         const r = byId.get(id);
         if (!r) continue;
-        hits.push({
-          chunk_id: id,
-          collection_id: r.collection_id,
-          document_id: r.document_id,
-          title: r.title,
-          seq: r.seq,
-          heading_path: r.heading_path,
-          char_start: r.char_start,
-          char_end: r.char_end,
-          text: r.text,
-          tokens: r.token_count,
-          score: Number(f.score.toFixed(5)),
-          via: f.lexical && f.vector ? 'both' : f.lexical ? 'lexical' : 'vector',
-        });
+        const { id: _id, token_count, ...chunk } = r;
+        hits.push({ chunk_id: id, ...chunk, tokens: token_count, score: Number(f.score.toFixed(5)), via: f.lexical && f.vector ? 'both' : f.lexical ? 'lexical' : 'vector' });
         if (hits.length === topK) break;
       }
       return hits;
