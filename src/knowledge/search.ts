@@ -21,6 +21,9 @@ export interface ChunkHit {
 /** A chunk as SQL returns it: the hit before it is scored. */
 type ChunkRow = Omit<ChunkHit, 'chunk_id' | 'tokens' | 'score' | 'via'> & { id: string; token_count: number };
 
+/** Both retrievers fused (the default), or one alone — for comparing them. */
+export type SearchMode = 'hybrid' | 'lexical' | 'vector';
+
 const RRF_K = 20;
 const CANDIDATES = 50;
 
@@ -33,19 +36,23 @@ export function createChunkSearch(deps: { sql: Sql; vectors: VectorStore; embedd
   const { sql, vectors, embedder } = deps;
   return {
     /** The best `topK` chunks for `query` across `collectionIds` (already checked against the caller's access). */
-    async search(tenantId: string, collectionIds: readonly string[], query: string, topK: number): Promise<ChunkHit[]> {
+    async search(tenantId: string, collectionIds: readonly string[], query: string, topK: number, mode: SearchMode = 'hybrid'): Promise<ChunkHit[]> {
       if (collectionIds.length === 0) return [];
       const ids = [...collectionIds];
-      const vector = embedder.embed([query], { kind: 'query' }).then(([v]) => v as Float32Array);
+      const none = Promise.resolve({ rows: [] as Array<{ id: string }> });
       const [lexical, semantic] = await Promise.all([
-        sql.query<{ id: string }>(
+        mode === 'vector' ? none : sql.query<{ id: string }>(
           `WITH q AS (SELECT string_agg(quote_literal(lexeme), ' | ')::tsquery AS tq FROM unnest(to_tsvector('english', $3)))
            SELECT c.id::text AS id FROM q, chunks c JOIN documents d ON d.tenant_id = c.tenant_id AND d.id = c.document_id AND d.status = 'ready'
            WHERE c.tenant_id = $1 AND c.collection_id = ANY($2::text[]) AND q.tq IS NOT NULL AND c.search @@ q.tq
            ORDER BY ts_rank_cd(c.search, q.tq) DESC, c.id LIMIT $4`,
           [tenantId, ids, query, CANDIDATES],
         ),
-        vector.then((v) => vectors.search({ collection: deps.collection, tenantId, vector: v, topK: CANDIDATES, filter: { collection: { in: ids } } })),
+        mode === 'lexical'
+          ? []
+          : embedder
+              .embed([query], { kind: 'query' })
+              .then(([v]) => vectors.search({ collection: deps.collection, tenantId, vector: v as Float32Array, topK: CANDIDATES, filter: { collection: { in: ids } } })),
       ]);
       const fused = new Map<string, { score: number; lexical: boolean; vector: boolean }>();
       const add = (ids: string[], kind: 'lexical' | 'vector') =>

@@ -44,6 +44,8 @@ const batchSchema = z.strictObject({ documents: z.array(documentSchema).min(1).m
 const searchSchema = z.strictObject({
   query: z.string().trim().min(1).max(4000),
   top_k: z.number().int().min(1).max(100).default(8),
+  /** hybrid (full text + vectors, fused), or one retriever alone. */
+  mode: z.enum(['hybrid', 'lexical', 'vector']).default('hybrid'),
 });
 const crossSearchSchema = searchSchema.extend({ collections: z.array(z.string().min(1)).min(1).max(100).optional() });
 
@@ -126,7 +128,7 @@ export function collectionRoutes(deps: { auth: Authenticator; collections: Colle
     const id = req.params.id as string;
     const body = validate(searchSchema, req.body);
     await collections.get(principal.tenantId, collectionAccess(principal.scopes), id);
-    const hits = await deps.search.search(principal.tenantId, [id], body.query, body.top_k);
+    const hits = await deps.search.search(principal.tenantId, [id], body.query, body.top_k, body.mode);
     res.json({ object: 'list', collection_id: id, data: hits.map((h) => ({ object: 'search.result', ...h })) });
   });
 
@@ -138,7 +140,7 @@ export function collectionRoutes(deps: { auth: Authenticator; collections: Colle
     const ids = body.collections
       ? (await Promise.all(body.collections.map((c) => collections.get(principal.tenantId, access, c)))).map((c) => c.id)
       : (await collections.list(principal.tenantId, access)).map((c) => c.id);
-    const hits = await deps.search.search(principal.tenantId, ids, body.query, body.top_k);
+    const hits = await deps.search.search(principal.tenantId, ids, body.query, body.top_k, body.mode);
     res.json({ object: 'list', collections: ids, data: hits.map((h) => ({ object: 'search.result', ...h })) });
   });
 
