@@ -17,6 +17,7 @@ import { modelRoutes } from './http/routes/models.js';
 import { sessionRoutes } from './http/routes/sessions.js';
 import type { Collections } from './knowledge/collections.js';
 import type { Documents, Ingestor } from './knowledge/documents.js';
+import type { Parser } from './knowledge/parse/pool.js';
 import type { ChunkSearch } from './knowledge/search.js';
 import type { TurnIndexer } from './memory/episodic/indexer.js';
 import type { SessionMemory } from './memory/session-memory.js';
@@ -45,6 +46,7 @@ export interface AppDeps {
   collections: Collections;
   documents: Documents;
   ingestor: Ingestor;
+  parser: Parser;
   chunkSearch: ChunkSearch;
   /** The vector store of document chunks. */
   docVectors: VectorStore;
@@ -87,6 +89,8 @@ export function createApp(deps: AppDeps): RequestListener {
       ingestor: deps.ingestor,
       search: deps.chunkSearch,
       embedder: deps.embedder,
+      parser: deps.parser,
+      upload: deps.config.knowledge.upload,
     }),
   );
   app.use(adminRoutes({ auth: deps.auth, repo: deps.tenancy }));

@@ -9,7 +9,10 @@ import type { ContextStage } from './context/types.js';
 import { createEmbedder } from './embeddings/factory.js';
 import { createCollections } from './knowledge/collections.js';
 import { createDocuments, createIngestor } from './knowledge/documents.js';
+import { createParser } from './knowledge/parse/pool.js';
 import { createChunkSearch } from './knowledge/search.js';
+import { createKnowledgeScope } from './knowledge/scope.js';
+import { createDocumentsStage } from './context/stages/documents.js';
 import { createTurnIndexer, type TurnIndexer } from './memory/episodic/indexer.js';
 import { createEpisodicSearch } from './memory/episodic/search.js';
 import { createSessionMemory } from './memory/session-memory.js';
@@ -69,22 +72,26 @@ export async function createGateway(config: Config, log: Logger, opts: { sql?: S
   const documents = createDocuments({ sql, collections, vectors: docStore.store, embedder, log });
   const ingestor = createIngestor({ sql, embedder, vectors: docStore.store, durable: docStore.durable, spec: documents.spec, sweepIntervalMs: config.memory.episodic.sweepIntervalMs, log });
   ingestor.start();
+  const parser = createParser({ heapMb: config.knowledge.upload.parserHeapMb });
   const chunkSearch = createChunkSearch({ sql, vectors: docStore.store, embedder, collection: documents.spec.name });
 
+  stages.push(createDocumentsStage(chunkSearch));
+  const knowledge = createKnowledgeScope({ sql, collections });
+
   const memory = createSessionMemory({ transcript, hot, hotTurns: config.session.hotTurns, localSessions: config.session.localSessions, log, onAppend: indexer?.notify });
-  const context = createContextPipeline({ config, memory, embedder, stages, log });
+  const context = createContextPipeline({ config, memory, embedder, stages, knowledge, log });
   const chat = createChatService({ config, router, memory, context });
   // Building a BPE table takes up to 2 s: pay it at start-up, not on the first session request.
   for (const alias of router.aliases()) getTokenizer(router.resolve(alias).info.encoding);
   getTokenizer('o200k_base');
 
-  const deps: AppDeps = { config, log, sql, hot, auth, tenancy, transcript, memory, router, chat, embedder, context, indexer, vectors, collections, documents, ingestor, chunkSearch, docVectors: docStore.store };
+  const deps: AppDeps = { config, log, sql, hot, auth, tenancy, transcript, memory, router, chat, embedder, context, indexer, vectors, collections, documents, ingestor, parser, chunkSearch, docVectors: docStore.store };
   return {
     app: createApp(deps),
     deps,
     async close() {
       // The indexer stops first: it uses the embedder, the vectors and SQL.
-      await Promise.all([indexer?.close(), ingestor.close()]);
+      await Promise.all([indexer?.close(), ingestor.close(), parser.close()]);
       const results = await Promise.allSettled([hot.close(), embedder.close(), vectors?.close(), docStore.store.close(), opts.sql ? Promise.resolve() : sql.close()]);
       const failed = results.find((r) => r.status === 'rejected');
       if (failed) throw (failed as PromiseRejectedResult).reason;

@@ -32,16 +32,16 @@ export function createChatService(deps: { config: Config; router: Router; memory
   const { config, router, memory } = deps;
 
   /**
-   * Resolves the model and assembles the prompt. A request without a session (or user scope) is
-   * passed through as sent, unless `assembleAlways` (POST /v1/context reports on every request).
+   * Resolves the model and assembles the prompt. A request with neither a session nor a `context`
+   * field is passed through as sent, unless `assembleAlways` (POST /v1/context reports on every request).
    */
   async function prepare(caller: ChatCaller, req: ChatRequestBody, sessionId: string | undefined, assembleAlways = false): Promise<PreparedChat> {
     const resolved = router.resolve(req.model);
     const { session_id: _ignored, context: options, ...rest } = req;
     const body = rest as ChatRequest;
-    if (!sessionId && options?.scope !== 'user' && !assembleAlways) return { resolved, body, session: undefined, context: undefined };
+    if (!sessionId && !options && !assembleAlways) return { resolved, body, session: undefined, context: undefined };
 
-    if ((req.n ?? 1) > 1) throw badRequest('n > 1 cannot be used with session_id: a session stores one answer per turn.', 'n');
+    if (sessionId && (req.n ?? 1) > 1) throw badRequest('n > 1 cannot be used with session_id: a session stores one answer per turn.', 'n');
     const context = await deps.context.build({
       tenantId: caller.tenantId,
       scopes: caller.scopes,

@@ -180,6 +180,27 @@ export const configSchema = z.object({
       minRecentTurns: z.number().int().min(0).default(2),
     })
     .prefault({}),
+  knowledge: z
+    .object({
+      /** Limits of one file upload; each refusal names the limit and what was sent. */
+      upload: z
+        .object({
+          maxFileBytes: z.number().int().positive().default(50 * 1024 * 1024),
+          maxFiles: z.number().int().positive().default(20),
+          /** Characters of text extracted from one file. */
+          maxChars: z.number().int().positive().default(5_000_000),
+          /** Pages of one pdf. */
+          maxPages: z.number().int().positive().default(2000),
+          /** Bytes a docx may inflate to (zip bombs are refused before they are unpacked). */
+          maxUnzippedBytes: z.number().int().positive().default(200 * 1024 * 1024),
+          /** Where uploads are streamed before they are parsed; the OS temp dir by default. */
+          tmpDir: z.string().optional(),
+          /** Heap of the thread that parses files: a hostile file kills the thread, not the gateway. */
+          parserHeapMb: z.number().int().min(64).default(768),
+        })
+        .prefault({}),
+    })
+    .prefault({}),
   log: z
     .object({
       level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

@@ -16,6 +16,9 @@ const MAX_MISSES = 12;
 /** Room below which no line fits (a speaker, a word, the newline). */
 const MIN_LINE_TOKENS = 4;
 
+/** The citation marker a cited item's line starts with. */
+const marker = (n: number) => `[${n}] `;
+
 const turnId = (sessionId: string | undefined, seq: number) => `turn:${sessionId ?? ''}:${seq}`;
 
 /**
@@ -56,7 +59,7 @@ export function assembleContext(input: AssemblyInput): AssembledContext {
       // (counting every remaining candidate would cost more than the tokens it could save).
       if (misses >= MAX_MISSES || cap - block.tokens < MIN_LINE_TOKENS) break;
       if (c.turnKey && inHistory.has(c.turnKey)) continue;
-      const lineCost = tokenizer.count(c.text) + 1;
+      const lineCost = tokenizer.count(c.cite ? `${marker(block.items.length + 1)}${c.text}` : c.text) + 1;
       const groupCost = c.group !== undefined && !block.groups.has(c.group) ? tokenizer.count(c.group) + 1 : 0;
       const cost = lineCost + groupCost + (block.items.length === 0 ? headingCost : 0);
       if (block.tokens + cost > cap) {
@@ -134,11 +137,18 @@ function render(input: AssemblyInput, blocks: Map<RetrievedSection, Block>, repl
     if (!block) continue;
     const lines = [input.headings[section]];
     let group: string | undefined;
+    let cited = 0;
     for (const { c, tokens: t } of [...block.items].sort((a, b) => a.c.order - b.c.order)) {
       if (c.group !== undefined && c.group !== group) lines.push(c.group);
       group = c.group;
-      lines.push(c.text);
-      items.push({ ...c.provenance, section, tokens: t });
+      if (c.cite) {
+        cited++;
+        lines.push(`${marker(cited)}${c.text}`);
+        items.push({ ...c.provenance, section, citation: cited, tokens: t });
+      } else {
+        lines.push(c.text);
+        items.push({ ...c.provenance, section, tokens: t });
+      }
     }
     const message: ChatMessage = { role: 'system', content: lines.join('\n') };
     tokens[section] = tokenizer.countMessage(message);

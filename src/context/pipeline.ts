@@ -9,6 +9,7 @@ import type { ResolvedModel } from '../providers/router/router.js';
 import type { ChatMessage } from '../providers/types.js';
 import { getTokenizer, messageText, REPLY_PRIMING_TOKENS } from '../tokens/tokenizer.js';
 import { assembleContext } from './assemble.js';
+import type { KnowledgeScope } from '../knowledge/scope.js';
 import type { AssembledContext, Candidate, ContextStage, RetrievedSection, Shares } from './types.js';
 
 /** What a request may say about its context (the `context` body field). */
@@ -20,6 +21,12 @@ export interface ContextOptions {
   /** Retrieve older turns by relevance (default on when the deployment enables it). */
   episodic?: boolean;
   shares?: Partial<Shares>;
+  /** Draw on knowledge documents (default on when the tenant has any the key may see). */
+  documents?: boolean;
+  /** Only these knowledge collections (default: every one the key may see). */
+  collections?: string[];
+  /** Number the document excerpts ([1], [2]…) and ask the model to cite them. */
+  citations?: boolean;
 }
 
 export interface ContextRequest {
@@ -35,15 +42,24 @@ export interface ContextRequest {
 }
 
 export interface BuiltContext extends AssembledContext {
-  /** Whether retrieval ran and why; `degraded` names the sections whose retrieval failed. */
-  retrieval: { ran: boolean; reason: string; degraded?: RetrievedSection[] };
+  /**
+   * Whether memory retrieval ran and why; `documents`, the same for knowledge documents;
+   * `degraded` names the sections whose retrieval failed.
+   */
+  retrieval: { ran: boolean; reason: string; documents: { ran: boolean; reason: string; collections: number }; degraded?: RetrievedSection[] };
 }
 
 const HEADINGS: Readonly<Record<RetrievedSection, string>> = {
   facts: 'Known facts about the user:',
   summary: 'Summary of the conversation so far:',
   episodic: 'Earlier in the conversation (retrieved as relevant to the latest message; oldest first, under the day it was said):',
-  documents: 'Documents:',
+  documents: 'Excerpts from documents (retrieved as relevant to the latest message; under each document, its section and page in parentheses):',
+};
+
+const CITING_HEADINGS: Readonly<Record<RetrievedSection, string>> = {
+  ...HEADINGS,
+  documents:
+    'Excerpts from documents, each with a marker like [1] (retrieved as relevant to the latest message; under each document, its section and page in parentheses). When you use an excerpt, cite its marker right after the claim, e.g. "…in 30 days [2]."',
 };
 
 export const MEMORY_USER_SCOPE = 'memory:user';
@@ -53,7 +69,14 @@ export const MEMORY_USER_SCOPE = 'memory:user';
  * (episodic now; facts, summary and documents are added as stages), then the pure `assembleContext`. The chat
  * path and POST /v1/context share it, so what /v1/context shows is what the model is sent.
  */
-export function createContextPipeline(deps: { config: Config; memory: SessionMemory; embedder: Embedder; stages: readonly ContextStage[]; log: Logger }) {
+export function createContextPipeline(deps: {
+  config: Config;
+  memory: SessionMemory;
+  embedder: Embedder;
+  stages: readonly ContextStage[];
+  knowledge: KnowledgeScope;
+  log: Logger;
+}) {
   const { config, memory, embedder, stages } = deps;
   const failed = throttledWarn(deps.log, 'retrieval failed; answering without it');
   const warn = (section: string, err: GatewayError): void => failed({ section, code: err.code, err: err.message });
@@ -83,16 +106,19 @@ export function createContextPipeline(deps: { config: Config; memory: SessionMem
 
     const candidates: Partial<Record<RetrievedSection, Candidate[]>> = {};
     const degraded: RetrievedSection[] = [];
+    const query = lastUserText(conversation);
     const retrieval = whyRetrieve(req, scope, history, budget - fixed, tokenizer);
-    if (retrieval.ran && scope) {
-      const query = lastUserText(conversation);
+    const documents = await whichDocuments(req, query);
+    const running = stages.filter((s) => (s.section === 'documents' ? documents.ran : retrieval.ran));
+    if (running.length > 0) {
       let vector: Promise<Float32Array> | undefined;
       const queryVector = () => {
         vector ??= embedder.embed([query], { kind: 'query' }).then(([v]) => v as Float32Array);
         return vector;
       };
-      const found = await Promise.allSettled(stages.map((stage) => stage.gather({ tenantId: req.tenantId, scope, query, queryVector, room: budget - fixed })));
-      stages.forEach((stage, i) => {
+      const input = { tenantId: req.tenantId, scope, query, queryVector, room: budget - fixed, collections: documents.ids, citations: req.options?.citations === true };
+      const found = await Promise.allSettled(running.map((stage) => stage.gather(input)));
+      running.forEach((stage, i) => {
         const r = found[i] as PromiseSettledResult<Candidate[]>;
         if (r.status === 'fulfilled') {
           candidates[stage.section] = [...(candidates[stage.section] ?? []), ...r.value];
@@ -115,9 +141,21 @@ export function createContextPipeline(deps: { config: Config; memory: SessionMem
       candidates,
       shares: { ...config.context.shares, ...req.options?.shares },
       minRecentTurns: config.context.minRecentTurns,
-      headings: HEADINGS,
+      headings: req.options?.citations ? CITING_HEADINGS : HEADINGS,
     });
-    return { ...assembled, retrieval: degraded.length > 0 ? { ...retrieval, degraded } : retrieval };
+    const report = { ...retrieval, documents: { ran: documents.ran, reason: documents.reason, collections: documents.ids.length } };
+    return { ...assembled, retrieval: degraded.length > 0 ? { ...report, degraded } : report };
+  }
+
+  /** The knowledge collections this request draws on, and why (or why not). */
+  async function whichDocuments(req: ContextRequest, query: string): Promise<{ ran: boolean; reason: string; ids: string[] }> {
+    if (!stages.some((s) => s.section === 'documents')) return { ran: false, reason: 'no documents stage is enabled', ids: [] };
+    if (req.options?.documents === false) return { ran: false, reason: 'the request turned documents off', ids: [] };
+    // Named collections are checked (404 for one the key cannot see) even when there is nothing to search with.
+    const ids = await deps.knowledge.resolve(req.tenantId, req.scopes, req.options?.collections);
+    if (ids.length === 0) return { ran: false, reason: req.options?.collections ? 'no collection named' : 'no collection with documents', ids };
+    if (!query) return { ran: false, reason: 'no user message to search with', ids: [] };
+    return { ran: true, reason: req.options?.collections ? 'the request named collections' : 'the tenant has documents', ids };
   }
 
   function episodicScope(req: ContextRequest): EpisodicScope | undefined {
@@ -132,8 +170,8 @@ export function createContextPipeline(deps: { config: Config; memory: SessionMem
   }
 
   /** Retrieval runs only when it can add something: older turns exist that the budget cannot replay whole. */
-  function whyRetrieve(req: ContextRequest, scope: EpisodicScope | undefined, history: readonly Turn[], room: number, tokenizer: ReturnType<typeof getTokenizer>): BuiltContext['retrieval'] {
-    if (stages.length === 0) return { ran: false, reason: 'no retrieval stage is enabled' };
+  function whyRetrieve(req: ContextRequest, scope: EpisodicScope | undefined, history: readonly Turn[], room: number, tokenizer: ReturnType<typeof getTokenizer>): { ran: boolean; reason: string } {
+    if (!stages.some((s) => s.section === 'episodic')) return { ran: false, reason: 'episodic memory is not enabled' };
     if (req.options?.episodic === false) return { ran: false, reason: 'the request turned episodic retrieval off' };
     if (!scope) return { ran: false, reason: 'no session_id or user scope' };
     if (!lastUserText(req.messages)) return { ran: false, reason: 'no user message to search with' };
@@ -157,3 +195,38 @@ function lastUserText(messages: readonly ChatMessage[]): string {
 }
 
 export type ContextPipeline = ReturnType<typeof createContextPipeline>;
+
+/** A source the answer may cite: the marker the model saw and where the excerpt comes from. */
+export interface Citation {
+  marker: number;
+  chunk_id: string;
+  collection_id: string;
+  document_id: string;
+  title: string;
+  heading_path: string[];
+  page: number | null;
+  page_end: number | null;
+  char_start: number;
+  char_end: number;
+}
+
+/** The numbered sources of a context assembled with `citations: true`, in marker order. */
+export function citationsOf(context: AssembledContext): Citation[] {
+  const out: Citation[] = [];
+  for (const i of context.items) {
+    if (i.citation === undefined) continue;
+    out.push({
+      marker: i.citation,
+      chunk_id: i.id.slice('chunk:'.length),
+      collection_id: i.collection_id ?? '',
+      document_id: i.document_id ?? '',
+      title: i.title ?? '',
+      heading_path: i.heading_path ?? [],
+      page: i.page ?? null,
+      page_end: i.page_end ?? null,
+      char_start: i.char_start ?? 0,
+      char_end: i.char_end ?? 0,
+    });
+  }
+  return out.sort((a, b) => a.marker - b.marker);
+}

@@ -29,6 +29,17 @@ export interface Provenance {
   score?: number;
   /** How a retrieved item was found (lexical, vector, both, neighbour). */
   via?: string;
+  /** A document chunk: where it comes from, exactly enough for a citation to point at it. */
+  collection_id?: string;
+  document_id?: string;
+  title?: string;
+  heading_path?: string[];
+  page?: number | null;
+  page_end?: number | null;
+  char_start?: number;
+  char_end?: number;
+  /** The marker ([n]) the chunk carries in the prompt when the request asked for citations. */
+  citation?: number;
   tokens: number;
 }
 
@@ -46,6 +57,8 @@ export interface Candidate {
   provenance: Omit<Provenance, 'tokens' | 'section'>;
   /** Turn identity, so a retrieved turn already replayed as history is not included twice. */
   turnKey?: string;
+  /** Rendered with a citation marker "[n] ", numbered in prompt order. */
+  cite?: boolean;
 }
 
 export interface AssemblyInput {
@@ -78,14 +91,18 @@ export interface AssembledContext {
 /** What a retrieval stage is given: the request's scope and its query, embedded at most once. */
 export interface StageInput {
   tenantId: string;
-  /** Whose memories: one session, or every session of one user. */
-  scope: EpisodicScope;
+  /** Whose memories: one session, or every session of one user (none: no memory retrieval). */
+  scope: EpisodicScope | undefined;
   /** The latest user message. */
   query: string;
   /** The query's embedding, computed on first call and shared by every stage (and later the cache). */
   queryVector(): Promise<Float32Array>;
   /** Tokens the prompt has room for beyond the system prompt and new messages: how much is worth retrieving. */
   room: number;
+  /** Knowledge collections to search (already within the key's access); empty: none. */
+  collections: readonly string[];
+  /** Document chunks carry citation markers. */
+  citations: boolean;
 }
 
 /**

@@ -10,6 +10,7 @@ import { modelCollection } from '../vector/naming.js';
 import type { CollectionSpec, VectorStore } from '../vector/port.js';
 import type { Chunking, CollectionAccess, Collections } from './collections.js';
 import { type Chunk, chunkText } from './chunker.js';
+import type { DocumentFormat } from './parse/types.js';
 
 export type DocumentStatus = 'queued' | 'parsing' | 'embedding' | 'ready' | 'failed';
 
@@ -18,12 +19,18 @@ export interface DocumentInfo {
   collection_id: string;
   title: string;
   external_id: string | null;
-  format: 'text' | 'markdown';
+  format: DocumentFormat;
   status: DocumentStatus;
   error: string | null;
   chars: number;
   chunk_count: number;
   metadata: Record<string, unknown>;
+  /** The uploaded file's name and size (null for documents sent as JSON text). */
+  filename: string | null;
+  bytes: number | null;
+  page_count: number | null;
+  /** The version of this document (same external id, else same title) it replaces once ready. */
+  replaces: string | null;
   created_at: string;
   updated_at: string;
 }
@@ -31,12 +38,15 @@ export interface DocumentInfo {
 export interface NewDocument {
   text: string;
   title: string;
-  format: 'text' | 'markdown';
+  format: DocumentFormat;
   external_id: string | null;
   metadata: Record<string, unknown>;
+  /** From an uploaded file: its name, size, the hash of its bytes, and where its pages lie in `text`. */
+  file?: { name: string; bytes: number; sha256: string; pages?: Array<{ page: number; start: number; end: number }> };
 }
 
-const COLUMNS = 'id, collection_id, title, external_id, format, status, error, chars, chunk_count, metadata, created_at, updated_at';
+const COLUMNS =
+  'id, collection_id, title, external_id, format, status, error, chars, chunk_count, metadata, filename, bytes::float8 AS bytes, page_count, replaces, created_at, updated_at';
 const present = (r: DocumentInfo): DocumentInfo => ({
   ...r,
   created_at: new Date(r.created_at).toISOString(),
@@ -48,16 +58,22 @@ export function chunkCollection(embedder: Pick<Embedder, 'model' | 'dimensions'>
   return modelCollection('chunks', embedder, ['collection', 'document']);
 }
 
+/**
+ * Removes the vectors of documents already gone from SQL. Searches can no longer return them (a
+ * hit needs its chunk row); a store that is down keeps them until a reindex, which the log says.
+ */
+function vectorForgetter(vectors: VectorStore, spec: CollectionSpec, log: Logger) {
+  return (tenantId: string, filter: Record<string, string>): Promise<void> =>
+    vectors.deleteByFilter({ collection: spec.name, tenantId, filter }).catch((err: unknown) => {
+      log.warn({ filter, err: (err as Error).message }, 'vectors of deleted documents could not be removed; a reindex removes them');
+    });
+}
+
 /** Documents in SQL, within a tenant and the caller's collection access. */
 export function createDocuments(deps: { sql: Sql; collections: Collections; vectors: VectorStore; embedder: Embedder; log: Logger }) {
   const { sql, collections, vectors } = deps;
   const spec = chunkCollection(deps.embedder);
-  // SQL is already gone at this point, so searches can no longer return these vectors (a hit needs its
-  // chunk row); a store that was down keeps them until a reindex, which the log line says.
-  const forgetVectors = (tenantId: string, filter: Record<string, string>) =>
-    vectors.deleteByFilter({ collection: spec.name, tenantId, filter }).catch((err: unknown) => {
-      deps.log.warn({ filter, err: (err as Error).message }, 'vectors of deleted documents could not be removed; a reindex removes them');
-    });
+  const forgetVectors = vectorForgetter(vectors, spec, deps.log);
 
   async function get(tenantId: string, access: CollectionAccess, id: string): Promise<DocumentInfo> {
     const { rows } = await sql.query<DocumentInfo>(`SELECT ${COLUMNS} FROM documents WHERE tenant_id = $1 AND id = $2`, [tenantId, id]);
@@ -69,19 +85,40 @@ export function createDocuments(deps: { sql: Sql; collections: Collections; vect
   return {
     spec,
     /**
-     * Queues documents for ingestion. The same text in the same collection is the same document:
-     * it is returned as it is (`created: false`), not ingested again.
+     * Queues documents for ingestion. The same text (or file bytes) in the same collection is the
+     * same document: it is returned as it is (`created: false`), not ingested again. A document with
+     * the external id — or, without one, the title — of an existing one is its new version: it
+     * replaces the old one when it is ready (see the ingestor).
      */
     async add(tenantId: string, access: CollectionAccess, collectionId: string, docs: NewDocument[]): Promise<Array<DocumentInfo & { created: boolean }>> {
       await collections.get(tenantId, access, collectionId);
       const out: Array<DocumentInfo & { created: boolean }> = [];
       for (const d of docs) {
-        const hash = createHash('sha256').update(d.format).update('\u0000').update(d.text).digest('hex');
+        const hash = d.file ? `file:${d.file.sha256}` : createHash('sha256').update(d.format).update('\u0000').update(d.text).digest('hex');
+        const versionKey = d.external_id !== null ? `id:${d.external_id}` : d.title !== '' ? `title:${d.title}` : null;
         const { rows } = await sql.query<DocumentInfo>(
-          `INSERT INTO documents (tenant_id, id, collection_id, title, external_id, content_hash, format, status, text, chars, metadata)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, 'queued', $8, $9, $10)
+          `INSERT INTO documents (tenant_id, id, collection_id, title, external_id, content_hash, format, status, text, chars, metadata,
+                                  filename, bytes, pages, page_count, version_key, replaces)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, 'queued', $8, $9, $10, $11, $12, $13, $14, $15,
+                   (SELECT id FROM documents WHERE tenant_id = $1 AND collection_id = $3 AND version_key = $15 ORDER BY revision DESC LIMIT 1))
            ON CONFLICT (tenant_id, collection_id, content_hash) DO NOTHING RETURNING ${COLUMNS}`,
-          [tenantId, newId('doc'), collectionId, d.title, d.external_id, hash, d.format, d.text, d.text.length, JSON.stringify(d.metadata)],
+          [
+            tenantId,
+            newId('doc'),
+            collectionId,
+            d.title,
+            d.external_id,
+            hash,
+            d.format,
+            d.text,
+            d.text.length,
+            JSON.stringify(d.metadata),
+            d.file?.name ?? null,
+            d.file?.bytes ?? null,
+            d.file?.pages ? JSON.stringify(d.file.pages) : null,
+            d.file?.pages?.length ?? null,
+            versionKey,
+          ],
         );
         if (rows[0]) {
           out.push({ ...present(rows[0]), created: true });
@@ -131,7 +168,22 @@ interface Claimed {
   collection_id: string;
   format: string;
   text: string;
+  pages: PageSpan[] | null;
   chunking: Chunking;
+}
+
+type PageSpan = { page: number; start: number; end: number };
+
+/** The page holding character `offset` (pages sorted by start). */
+function pageAt(pages: readonly PageSpan[], offset: number): number {
+  let lo = 0;
+  let hi = pages.length - 1;
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >> 1;
+    if ((pages[mid] as PageSpan).start <= offset) lo = mid;
+    else hi = mid - 1;
+  }
+  return (pages[lo] as PageSpan).page;
 }
 
 /**
@@ -152,6 +204,7 @@ export function createIngestor(deps: {
   const { sql, embedder, vectors, spec, log } = deps;
   const tokenizer = getTokenizer('o200k_base');
   let prepared = false;
+  const forgetVectors = vectorForgetter(vectors, spec, log);
 
   async function claim(): Promise<Claimed | undefined> {
     const { rows } = await sql.query<Claimed>(
@@ -160,7 +213,7 @@ export function createIngestor(deps: {
          WHERE (tenant_id, id) = (SELECT tenant_id, id FROM documents
                                   WHERE status IN ('queued', 'parsing', 'embedding') AND (claimed_until IS NULL OR claimed_until < now())
                                   ORDER BY created_at LIMIT 1 FOR UPDATE SKIP LOCKED)
-         RETURNING tenant_id, id, collection_id, format, text)
+         RETURNING tenant_id, id, collection_id, format, text, pages)
        SELECT d.*, c.chunking FROM d JOIN collections c ON c.tenant_id = d.tenant_id AND c.id = d.collection_id`,
     );
     return rows[0];
@@ -175,6 +228,7 @@ export function createIngestor(deps: {
       // The document itself is the problem: say so, and do not try again.
       throw Object.assign(new Error(`cannot be chunked: ${(err as Error).message}`), { permanent: true });
     }
+    const pages = doc.pages && doc.pages.length > 0 ? doc.pages : null;
     const ids = await sql.transaction(async (tx) => {
       await tx.query('DELETE FROM chunks WHERE tenant_id = $1 AND document_id = $2', [doc.tenant_id, doc.id]);
       const rows = chunks.map((c, i) => ({
@@ -184,11 +238,13 @@ export function createIngestor(deps: {
         char_start: c.start,
         char_end: c.end,
         token_count: c.tokens,
+        page: pages ? pageAt(pages, c.start) : null,
+        page_end: pages ? pageAt(pages, c.end - 1) : null,
       }));
       const { rows: inserted } = await tx.query<{ id: string }>(
-        `INSERT INTO chunks (tenant_id, collection_id, document_id, seq, text, heading_path, char_start, char_end, token_count)
-         SELECT $1, $2, $3, r.seq, r.text, r.heading_path, r.char_start, r.char_end, r.token_count
-         FROM jsonb_to_recordset($4::jsonb) AS r(seq int, text text, heading_path jsonb, char_start int, char_end int, token_count int)
+        `INSERT INTO chunks (tenant_id, collection_id, document_id, seq, text, heading_path, char_start, char_end, token_count, page, page_end)
+         SELECT $1, $2, $3, r.seq, r.text, r.heading_path, r.char_start, r.char_end, r.token_count, r.page, r.page_end
+         FROM jsonb_to_recordset($4::jsonb) AS r(seq int, text text, heading_path jsonb, char_start int, char_end int, token_count int, page int, page_end int)
          ORDER BY r.seq RETURNING id::text AS id`,
         [doc.tenant_id, doc.collection_id, doc.id, JSON.stringify(rows)],
       );
@@ -212,12 +268,26 @@ export function createIngestor(deps: {
         })),
       });
     }
-    const { rowCount } = await sql.query(
-      "UPDATE documents SET status = 'ready', chunk_count = $3, error = NULL, claimed_until = NULL, updated_at = now() WHERE tenant_id = $1 AND id = $2",
-      [doc.tenant_id, doc.id, chunks.length],
-    );
+    // Ready, and the older versions of this document gone, in one transaction: a search (one
+    // statement over ready documents) sees the old chunks or the new ones, never both.
+    const outcome = await sql.transaction(async (tx) => {
+      const { rows } = await tx.query<{ version_key: string | null; revision: string }>(
+        `UPDATE documents SET status = 'ready', chunk_count = $3, error = NULL, claimed_until = NULL, updated_at = now()
+         WHERE tenant_id = $1 AND id = $2 RETURNING version_key, revision::text AS revision`,
+        [doc.tenant_id, doc.id, chunks.length],
+      );
+      const mine = rows[0];
+      if (!mine) return { deleted: true, replaced: [] as string[] };
+      if (mine.version_key === null) return { deleted: false, replaced: [] };
+      const old = await tx.query<{ id: string }>(
+        'DELETE FROM documents WHERE tenant_id = $1 AND collection_id = $2 AND version_key = $3 AND revision < $4::bigint RETURNING id',
+        [doc.tenant_id, doc.collection_id, mine.version_key, mine.revision],
+      );
+      return { deleted: false, replaced: old.rows.map((r) => r.id) };
+    });
     // Deleted while it was being embedded: take back the vectors this run wrote.
-    if (rowCount === 0) await vectors.deleteByFilter({ collection: spec.name, tenantId: doc.tenant_id, filter: { document: doc.id } });
+    if (outcome.deleted) await vectors.deleteByFilter({ collection: spec.name, tenantId: doc.tenant_id, filter: { document: doc.id } });
+    for (const id of outcome.replaced) await forgetVectors(doc.tenant_id, { document: id });
   }
 
   async function prepare(): Promise<void> {

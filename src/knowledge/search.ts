@@ -1,5 +1,5 @@
 import type { Embedder } from '../embeddings/port.js';
-import type { Sql } from '../store/sql.js';
+import type { Sql, SqlParam } from '../store/sql.js';
 import type { VectorStore } from '../vector/port.js';
 
 export interface ChunkHit {
@@ -9,6 +9,9 @@ export interface ChunkHit {
   title: string;
   seq: number;
   heading_path: string[];
+  /** Pages the chunk spans (pdf), else null. */
+  page: number | null;
+  page_end: number | null;
   char_start: number;
   char_end: number;
   text: string;
@@ -16,16 +19,55 @@ export interface ChunkHit {
   score: number;
   /** Found by full text, by vector, or both. */
   via: 'lexical' | 'vector' | 'both';
+  /** Passages of the chunk that match the query's words, matches in **bold** (when asked for). */
+  highlights?: string[];
 }
 
 /** A chunk as SQL returns it: the hit before it is scored. */
-type ChunkRow = Omit<ChunkHit, 'chunk_id' | 'tokens' | 'score' | 'via'> & { id: string; token_count: number };
+type ChunkRow = Omit<ChunkHit, 'chunk_id' | 'tokens' | 'score' | 'via' | 'highlights'> & { id: string; token_count: number; headline?: string | null };
 
 /** Both retrievers fused (the default), or one alone — for comparing them. */
 export type SearchMode = 'hybrid' | 'lexical' | 'vector';
 
+/** A condition on document metadata: equal to a value, or to one of several. */
+export type MetadataFilter = Record<string, string | number | boolean | { in: Array<string | number | boolean> }>;
+
+export interface SearchOptions {
+  topK: number;
+  mode?: SearchMode;
+  /** The query's embedding when the caller already has it (the context pipeline computes it once). */
+  vector?: Promise<Float32Array>;
+  /** Only chunks of documents whose metadata matches every key. */
+  filter?: MetadataFilter;
+  highlights?: boolean;
+}
+
 const RRF_K = 20;
 const CANDIDATES = 50;
+/** Vector candidates when a metadata filter will drop some of them after the search. */
+const FILTERED_CANDIDATES = 200;
+const FRAGMENT_DELIMITER = '\u241e';
+
+/**
+ * The SQL condition on `d.metadata` for a filter, with its parameters numbered from `from`.
+ * Equality is containment (`@>`, which the value's JSON type must match); `in` compares as text.
+ */
+function metadataCondition(filter: MetadataFilter | undefined, from: number): { sql: string; params: SqlParam[] } {
+  const equal: Record<string, unknown> = {};
+  const parts: string[] = [];
+  const params: SqlParam[] = [];
+  for (const [key, value] of Object.entries(filter ?? {})) {
+    if (typeof value === 'object') {
+      params.push(key, value.in.map(String));
+      parts.push(`(d.metadata->>$${from + params.length - 2}) = ANY($${from + params.length - 1}::text[])`);
+    } else equal[key] = value;
+  }
+  if (Object.keys(equal).length > 0) {
+    params.push(JSON.stringify(equal));
+    parts.push(`d.metadata @> $${from + params.length - 1}::jsonb`);
+  }
+  return { sql: parts.map((p) => ` AND ${p}`).join(''), params };
+}
 
 /**
  * Hybrid search over a collection's chunks of ready documents: full text (Postgres, any query
@@ -36,23 +78,28 @@ export function createChunkSearch(deps: { sql: Sql; vectors: VectorStore; embedd
   const { sql, vectors, embedder } = deps;
   return {
     /** The best `topK` chunks for `query` across `collectionIds` (already checked against the caller's access). */
-    async search(tenantId: string, collectionIds: readonly string[], query: string, topK: number, mode: SearchMode = 'hybrid'): Promise<ChunkHit[]> {
+    async search(tenantId: string, collectionIds: readonly string[], query: string, opts: SearchOptions): Promise<ChunkHit[]> {
       if (collectionIds.length === 0) return [];
       const ids = [...collectionIds];
+      const mode = opts.mode ?? 'hybrid';
+      const meta = metadataCondition(opts.filter, 5);
+      const tsquery = `(SELECT string_agg(quote_literal(lexeme), ' | ')::tsquery FROM unnest(to_tsvector('english', $3)))`;
       const none = Promise.resolve({ rows: [] as Array<{ id: string }> });
       const [lexical, semantic] = await Promise.all([
-        mode === 'vector' ? none : sql.query<{ id: string }>(
-          `WITH q AS (SELECT string_agg(quote_literal(lexeme), ' | ')::tsquery AS tq FROM unnest(to_tsvector('english', $3)))
-           SELECT c.id::text AS id FROM q, chunks c JOIN documents d ON d.tenant_id = c.tenant_id AND d.id = c.document_id AND d.status = 'ready'
-           WHERE c.tenant_id = $1 AND c.collection_id = ANY($2::text[]) AND q.tq IS NOT NULL AND c.search @@ q.tq
-           ORDER BY ts_rank_cd(c.search, q.tq) DESC, c.id LIMIT $4`,
-          [tenantId, ids, query, CANDIDATES],
-        ),
+        mode === 'vector'
+          ? none
+          : sql.query<{ id: string }>(
+              `WITH q AS (SELECT ${tsquery} AS tq)
+               SELECT c.id::text AS id FROM q, chunks c JOIN documents d ON d.tenant_id = c.tenant_id AND d.id = c.document_id AND d.status = 'ready'
+               WHERE c.tenant_id = $1 AND c.collection_id = ANY($2::text[]) AND q.tq IS NOT NULL AND c.search @@ q.tq${meta.sql}
+               ORDER BY ts_rank_cd(c.search, q.tq) DESC, c.id LIMIT $4`,
+              [tenantId, ids, query, CANDIDATES, ...meta.params],
+            ),
         mode === 'lexical'
           ? []
-          : embedder
-              .embed([query], { kind: 'query' })
-              .then(([v]) => vectors.search({ collection: deps.collection, tenantId, vector: v as Float32Array, topK: CANDIDATES, filter: { collection: { in: ids } } })),
+          : (opts.vector ?? embedder.embed([query], { kind: 'query' }).then(([v]) => v as Float32Array)).then((vector) =>
+              vectors.search({ collection: deps.collection, tenantId, vector, topK: opts.filter ? FILTERED_CANDIDATES : CANDIDATES, filter: { collection: { in: ids } } }),
+            ),
       ]);
       const fused = new Map<string, { score: number; lexical: boolean; vector: boolean }>();
       const add = (ids: string[], kind: 'lexical' | 'vector') =>
@@ -66,20 +113,28 @@ export function createChunkSearch(deps: { sql: Sql; vectors: VectorStore; embedd
       add(semantic.map((h) => h.id), 'vector');
       const best = [...fused.entries()].sort((a, b) => b[1].score - a[1].score);
       if (best.length === 0) return [];
+      // Candidates beyond top_k are fetched only as far as a filter or a replaced document may need.
+      const wanted = best.slice(0, opts.filter ? best.length : Math.max(opts.topK * 2, opts.topK + 10)).map(([id]) => id);
+      const fetchMeta = metadataCondition(opts.filter, 5);
+      const headline = opts.highlights
+        ? `, ts_headline('english', c.text, ${tsquery}, 'StartSel=**, StopSel=**, MaxFragments=3, MaxWords=24, MinWords=8, FragmentDelimiter=${FRAGMENT_DELIMITER}') AS headline`
+        : '';
       const { rows } = await sql.query<ChunkRow>(
-        `SELECT c.id::text AS id, c.collection_id, c.document_id, d.title, c.seq, c.heading_path, c.char_start, c.char_end, c.text, c.token_count
+        `SELECT c.id::text AS id, c.collection_id, c.document_id, d.title, c.seq, c.heading_path, c.page, c.page_end, c.char_start, c.char_end, c.text, c.token_count${headline}
          FROM chunks c JOIN documents d ON d.tenant_id = c.tenant_id AND d.id = c.document_id AND d.status = 'ready'
-         WHERE c.tenant_id = $1 AND c.collection_id = ANY($2::text[]) AND c.id = ANY($3::bigint[])`,
-        [tenantId, ids, best.map(([id]) => id)],
+         WHERE c.tenant_id = $1 AND c.collection_id = ANY($2::text[]) AND c.id = ANY($4::bigint[]) AND $3::text IS NOT NULL${fetchMeta.sql}`,
+        [tenantId, ids, query, wanted, ...fetchMeta.params],
       );
       const byId = new Map(rows.map((r) => [r.id, r]));
       const hits: ChunkHit[] = [];
       for (const [id, f] of best) {
         const r = byId.get(id);
         if (!r) continue;
-        const { id: _id, token_count, ...chunk } = r;
-        hits.push({ chunk_id: id, ...chunk, tokens: token_count, score: Number(f.score.toFixed(5)), via: f.lexical && f.vector ? 'both' : f.lexical ? 'lexical' : 'vector' });
-        if (hits.length === topK) break;
+        const { id: _id, token_count, headline: h, ...chunk } = r;
+        const hit: ChunkHit = { chunk_id: id, ...chunk, tokens: token_count, score: Number(f.score.toFixed(5)), via: f.lexical && f.vector ? 'both' : f.lexical ? 'lexical' : 'vector' };
+        if (opts.highlights) hit.highlights = h && h.includes('**') ? h.split(FRAGMENT_DELIMITER).map((s) => s.trim()) : [];
+        hits.push(hit);
+        if (hits.length === opts.topK) break;
       }
       return hits;
     },

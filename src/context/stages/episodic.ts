@@ -14,6 +14,7 @@ export function createEpisodicStage(search: EpisodicSearch, options: EpisodicSea
   return {
     section: 'episodic',
     async gather(input) {
+      if (!input.scope) return [];
       const candidates = Math.min(MAX_CANDIDATES, Math.max(options.candidates, Math.ceil(input.room / TOKENS_PER_TURN)));
       return episodicCandidates(await search.search(input.scope, input.query, input.queryVector(), { ...options, candidates }));
     },

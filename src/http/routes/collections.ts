@@ -4,9 +4,12 @@ import type { Embedder } from '../../embeddings/port.js';
 import { badRequest, forbidden } from '../../errors.js';
 import { collectionAccess, type Collection, type Collections } from '../../knowledge/collections.js';
 import type { Documents, Ingestor } from '../../knowledge/documents.js';
-import type { ChunkSearch } from '../../knowledge/search.js';
+import type { Parser } from '../../knowledge/parse/pool.js';
+import type { ChunkSearch, SearchOptions } from '../../knowledge/search.js';
+import { documentsFromFiles, type UploadLimits } from '../../knowledge/uploads.js';
 import type { Authenticator } from '../../tenancy/auth.js';
 import { keyPrincipal, requireKey } from '../middleware/auth.js';
+import { type MultipartLimits, receiveMultipart } from '../multipart.js';
 import { validate } from '../schemas/validate.js';
 
 const DEFAULT_CHUNKING = { target_tokens: 400, overlap_tokens: 60 };
@@ -41,19 +44,57 @@ const documentSchema = z.strictObject({
 /** Several documents in one request: `{documents: [...]}`; one: the document itself. */
 const batchSchema = z.strictObject({ documents: z.array(documentSchema).min(1).max(100) });
 
+const MULTIPART = /^multipart\/form-data\b/i;
+
+/** The text fields of a multipart upload (all optional); title and external_id only with one file. */
+const uploadFieldsSchema = z.strictObject({
+  title: z.string().max(500).optional(),
+  external_id: z.string().min(1).max(200).optional(),
+  metadata: z
+    .string()
+    .transform((s, ctx) => {
+      try {
+        const v: unknown = JSON.parse(s);
+        if (v !== null && typeof v === 'object' && !Array.isArray(v)) return v as Record<string, unknown>;
+      } catch {}
+      ctx.addIssue({ code: 'custom', message: 'metadata must be a JSON object, e.g. {"team":"legal"}' });
+      return z.NEVER;
+    })
+    .default({}),
+});
+
 const searchSchema = z.strictObject({
   query: z.string().trim().min(1).max(4000),
   top_k: z.number().int().min(1).max(100).default(8),
   /** hybrid (full text + vectors, fused), or one retriever alone. */
   mode: z.enum(['hybrid', 'lexical', 'vector']).default('hybrid'),
+  /** Document metadata every hit must match: `{"team": "legal", "year": {"in": [2023, 2024]}}`. */
+  filter: z
+    .record(
+      z.string().regex(/^[\w.-]{1,64}$/, 'metadata keys are letters, digits, _ . -'),
+      z.union([z.string(), z.number(), z.boolean(), z.strictObject({ in: z.array(z.union([z.string(), z.number(), z.boolean()])).min(1).max(100) })]),
+    )
+    .optional(),
+  /** Matching passages of each hit, query words in **bold**. */
+  highlights: z.boolean().default(true),
 });
+const searchOptions = (b: z.infer<typeof searchSchema>): SearchOptions => ({ topK: b.top_k, mode: b.mode, highlights: b.highlights, ...(b.filter ? { filter: b.filter } : {}) });
 const crossSearchSchema = searchSchema.extend({ collections: z.array(z.string().min(1)).min(1).max(100).optional() });
 
 /**
  * /v1/collections — the knowledge collections of the key's tenant. A key whose scopes name
  * collections (`collection:<id>`) sees only those; any other id answers 404, as for another tenant's.
  */
-export function collectionRoutes(deps: { auth: Authenticator; collections: Collections; documents: Documents; ingestor: Ingestor; search: ChunkSearch; embedder: Embedder }) {
+export function collectionRoutes(deps: {
+  auth: Authenticator;
+  collections: Collections;
+  documents: Documents;
+  ingestor: Ingestor;
+  search: ChunkSearch;
+  embedder: Embedder;
+  parser: Parser;
+  upload: UploadLimits & MultipartLimits;
+}) {
   const { collections } = deps;
   const router = ExpressRouter();
   const auth = requireKey(deps.auth);
@@ -90,19 +131,49 @@ export function collectionRoutes(deps: { auth: Authenticator; collections: Colle
     res.json({ id, object: 'collection.deleted', deleted: true });
   });
 
-  // Documents as JSON (text or markdown); ingested off the request path: 202 with the ids to poll.
+  // Documents as files (multipart) or as JSON text; ingested off the request path: 202 with the ids to poll.
   router.post('/v1/collections/:id/documents', auth, async (req, res) => {
     const principal = keyPrincipal(res);
+    const access = collectionAccess(principal.scopes);
+    const collectionId = req.params.id as string;
+    if (MULTIPART.test(req.headers['content-type'] ?? '')) {
+      // An unknown collection is refused before a byte of the files is read.
+      await collections.get(principal.tenantId, access, collectionId);
+      const upload = await receiveMultipart(req, deps.upload);
+      try {
+        const shared = validate(uploadFieldsSchema, upload.fields);
+        if (upload.files.length === 0) throw badRequest('The request has no file parts; send files as multipart/form-data parts named "file".', 'file', 'no_files');
+        if (upload.files.length > 1 && (shared.title !== undefined || shared.external_id !== undefined)) {
+          throw badRequest('title and external_id name one document: send one file per request to set them.', shared.title !== undefined ? 'title' : 'external_id');
+        }
+        const { documents, errors } = await documentsFromFiles(upload.files, deps.parser, deps.upload, { ...shared, external_id: shared.external_id ?? null });
+        const added = documents.length > 0 ? await deps.documents.add(principal.tenantId, access, collectionId, documents) : [];
+        if (added.some((d) => d.created)) deps.ingestor.notify();
+        const data = added.map(({ created, ...d }, i) => ({ object: 'document', ...d, created, file: upload.files[(documents[i] as { index: number }).index]?.filename }));
+        const refused = errors.map(({ index: _index, ...e }) => e);
+        if (data.length === 0) {
+          // Nothing went in: the request fails with the files' status (one kind of refusal) or 422.
+          const status = refused.every((e) => e.status === refused[0]?.status) ? (refused[0]?.status ?? 422) : 422;
+          const summary = refused.length === 1 ? (refused[0]?.error.message ?? '') : `None of the ${refused.length} files could be ingested; see errors.`;
+          res.status(status).json({ error: { message: summary, type: 'invalid_request_error', param: 'file', code: refused.length === 1 ? refused[0]?.error.code : 'files_refused' }, errors: refused });
+          return;
+        }
+        res.status(202).json({ object: 'list', data, errors: refused });
+      } finally {
+        await upload.cleanup();
+      }
+      return;
+    }
     const raw = req.body as unknown;
     const docs = raw !== null && typeof raw === 'object' && 'documents' in raw ? validate(batchSchema, raw).documents : [validate(documentSchema, raw)];
     const added = await deps.documents.add(
       principal.tenantId,
-      collectionAccess(principal.scopes),
-      req.params.id as string,
+      access,
+      collectionId,
       docs.map((d) => ({ text: d.text, title: d.title, format: d.format, external_id: d.external_id ?? null, metadata: d.metadata })),
     );
     if (added.some((d) => d.created)) deps.ingestor.notify();
-    res.status(202).json({ object: 'list', data: added.map(({ created, ...d }) => ({ object: 'document', ...d, created })) });
+    res.status(202).json({ object: 'list', data: added.map(({ created, ...d }) => ({ object: 'document', ...d, created })), errors: [] });
   });
 
   router.get('/v1/collections/:id/documents', auth, async (req, res) => {
@@ -128,7 +199,7 @@ export function collectionRoutes(deps: { auth: Authenticator; collections: Colle
     const id = req.params.id as string;
     const body = validate(searchSchema, req.body);
     await collections.get(principal.tenantId, collectionAccess(principal.scopes), id);
-    const hits = await deps.search.search(principal.tenantId, [id], body.query, body.top_k, body.mode);
+    const hits = await deps.search.search(principal.tenantId, [id], body.query, searchOptions(body));
     res.json({ object: 'list', collection_id: id, data: hits.map((h) => ({ object: 'search.result', ...h })) });
   });
 
@@ -140,7 +211,7 @@ export function collectionRoutes(deps: { auth: Authenticator; collections: Colle
     const ids = body.collections
       ? (await Promise.all(body.collections.map((c) => collections.get(principal.tenantId, access, c)))).map((c) => c.id)
       : (await collections.list(principal.tenantId, access)).map((c) => c.id);
-    const hits = await deps.search.search(principal.tenantId, ids, body.query, body.top_k, body.mode);
+    const hits = await deps.search.search(principal.tenantId, ids, body.query, searchOptions(body));
     res.json({ object: 'list', collections: ids, data: hits.map((h) => ({ object: 'search.result', ...h })) });
   });
 

@@ -1,5 +1,6 @@
 import { Router as ExpressRouter } from 'express';
 import type { ChatService } from '../../chat/service.js';
+import { citationsOf } from '../../context/pipeline.js';
 import type { Authenticator } from '../../tenancy/auth.js';
 import { keyPrincipal, requireKey } from '../middleware/auth.js';
 import { chatRequestSchema, sessionIdSchema } from '../schemas/chat.js';
@@ -28,6 +29,7 @@ export function contextRoutes(deps: { auth: Authenticator; chat: ChatService }) 
       messages: context.messages,
       usage: { prompt_tokens: total, budget, context: sections },
       items: context.items,
+      ...(body.context?.citations ? { citations: citationsOf(context) } : {}),
       retrieval: context.retrieval,
     });
   });

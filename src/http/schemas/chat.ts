@@ -38,6 +38,9 @@ export const contextOptionsSchema = z.strictObject({
   scope: z.enum(['session', 'user']).optional(),
   episodic: z.boolean().optional(),
   shares: z.strictObject({ facts: share, summary: share, recent: share, episodic: share, documents: share }).partial().optional(),
+  documents: z.boolean().optional(),
+  collections: z.array(z.string().min(1).max(100)).min(1).max(100).optional(),
+  citations: z.boolean().optional(),
 });
 
 /**

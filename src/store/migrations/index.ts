@@ -2,6 +2,7 @@ import * as m001 from './001_foundation.js';
 import * as m002 from './002_episodic.js';
 import * as m003 from './003_collections.js';
 import * as m004 from './004_documents.js';
+import * as m005 from './005_document_files.js';
 
 export interface Migration {
   version: number;
@@ -15,4 +16,5 @@ export const migrations: readonly Migration[] = [
   { version: 2, name: 'episodic', up: m002.up },
   { version: 3, name: 'collections', up: m003.up },
   { version: 4, name: 'documents', up: m004.up },
+  { version: 5, name: 'document_files', up: m005.up },
 ];
