@@ -132,7 +132,7 @@ export function createChunkSearch(deps: { sql: Sql; vectors: VectorStore; embedd
         if (!r) continue;
         const { id: _id, token_count, headline: h, ...chunk } = r;
         const hit: ChunkHit = { chunk_id: id, ...chunk, tokens: token_count, score: Number(f.score.toFixed(5)), via: f.lexical && f.vector ? 'both' : f.lexical ? 'lexical' : 'vector' };
-        if (opts.highlights) hit.highlights = h && h.includes('**') ? h.split(FRAGMENT_DELIMITER).map((s) => s.trim()) : [];
+        if (opts.highlights) hit.highlights = h?.includes('**') ? h.split(FRAGMENT_DELIMITER).map((s) => s.trim()) : [];
         hits.push(hit);
         if (hits.length === opts.topK) break;
       }

@@ -97,7 +97,9 @@ export async function makeDocx(doc: { title?: string; blocks: DocxBlock[] }): Pr
     '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>' +
       '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">' +
       '<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" Target="word/document.xml"/>' +
-      (core ? '<Relationship Id="rId2" Type="http://schemas.openxmlformats.org/package/2006/relationships/metadata/core-properties" Target="docProps/core.xml"/>' : '') +
+      (core
+        ? '<Relationship Id="rId2" Type="http://schemas.openxmlformats.org/package/2006/relationships/metadata/core-properties" Target="docProps/core.xml"/>'
+        : '') +
       '</Relationships>',
   );
   zip.file(
@@ -211,7 +213,6 @@ export async function makeZipBomb(opts: { declaredSize?: number } = {}): Promise
     { ...bomb, name: 'word/document.xml', size: opts.declaredSize ?? bomb.size },
   ]);
 }
-
 
 /** The first 60% of a valid PDF: the header is right, the xref and trailer are gone. */
 export function truncatedPdf(): Buffer {

@@ -132,7 +132,10 @@ class MarkdownWriter {
 
   finish(): string {
     this.endBlock();
-    return this.lines.join('\n').replace(/\n{3,}/g, '\n\n').trim();
+    return this.lines
+      .join('\n')
+      .replace(/\n{3,}/g, '\n\n')
+      .trim();
   }
 }
 

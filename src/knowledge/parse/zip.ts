@@ -52,7 +52,9 @@ export function checkDeclared(entries: Entry[], filename: string, maxBytes: numb
   for (const e of entries) {
     const ratio = e.uncompressedSize / Math.max(1, e.compressedSize);
     if (ratio > MAX_RATIO && e.uncompressedSize > RATIO_FLOOR_BYTES) {
-      throw bomb(`${filename}: ${e.fileName} is compressed ${Math.round(ratio)}:1 (${e.uncompressedSize} bytes from ${e.compressedSize}); refused as a zip bomb`);
+      throw bomb(
+        `${filename}: ${e.fileName} is compressed ${Math.round(ratio)}:1 (${e.uncompressedSize} bytes from ${e.compressedSize}); refused as a zip bomb`,
+      );
     }
   }
 }
@@ -78,7 +80,8 @@ function inflate(zip: ZipFile, entry: Entry, filename: string, maxBytes: number,
       stream.on('end', () => resolve(keep ? Buffer.concat(chunks) : undefined));
       stream.on('error', (e) => {
         // yauzl's validateEntrySizes: an entry producing more than it declared is lying about its size.
-        if (/too many bytes/.test(e.message)) reject(bomb(`${filename}: ${entry.fileName} inflates to more than the ${entry.uncompressedSize} bytes it declares`));
+        if (/too many bytes/.test(e.message))
+          reject(bomb(`${filename}: ${entry.fileName} inflates to more than the ${entry.uncompressedSize} bytes it declares`));
         else reject(new ParseError(`${filename} is not a readable .docx: ${entry.fileName}: ${e.message}`, 422, 'unparseable_file'));
       });
     });
