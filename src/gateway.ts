@@ -70,13 +70,22 @@ export async function createGateway(config: Config, log: Logger, opts: { sql?: S
   const collections = createCollections(sql);
   const docStore = await createVectorStore(config.vector, 'documents', sql, log);
   const documents = createDocuments({ sql, collections, vectors: docStore.store, embedder, log });
-  const ingestor = createIngestor({ sql, embedder, vectors: docStore.store, durable: docStore.durable, spec: documents.spec, sweepIntervalMs: config.memory.episodic.sweepIntervalMs, log });
+  const knowledge = createKnowledgeScope({ sql, collections });
+  const ingestor = createIngestor({
+    sql,
+    embedder,
+    vectors: docStore.store,
+    durable: docStore.durable,
+    spec: documents.spec,
+    sweepIntervalMs: config.memory.episodic.sweepIntervalMs,
+    log,
+    onReady: knowledge.invalidate,
+  });
   ingestor.start();
   const parser = createParser({ heapMb: config.knowledge.upload.parserHeapMb });
   const chunkSearch = createChunkSearch({ sql, vectors: docStore.store, embedder, collection: documents.spec.name });
 
   stages.push(createDocumentsStage(chunkSearch));
-  const knowledge = createKnowledgeScope({ sql, collections });
 
   const memory = createSessionMemory({ transcript, hot, hotTurns: config.session.hotTurns, localSessions: config.session.localSessions, log, onAppend: indexer?.notify });
   const context = createContextPipeline({ config, memory, embedder, stages, knowledge, log });

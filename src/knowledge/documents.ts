@@ -200,6 +200,8 @@ export function createIngestor(deps: {
   spec: CollectionSpec;
   sweepIntervalMs: number;
   log: Logger;
+  /** Told when a tenant's document became ready (so the memo of which tenants have documents is refreshed). */
+  onReady?: (tenantId: string) => void;
 }) {
   const { sql, embedder, vectors, spec, log } = deps;
   const tokenizer = getTokenizer('o200k_base');
@@ -287,6 +289,7 @@ export function createIngestor(deps: {
     });
     // Deleted while it was being embedded: take back the vectors this run wrote.
     if (outcome.deleted) await vectors.deleteByFilter({ collection: spec.name, tenantId: doc.tenant_id, filter: { document: doc.id } });
+    else deps.onReady?.(doc.tenant_id);
     for (const id of outcome.replaced) await forgetVectors(doc.tenant_id, { document: id });
   }
 

@@ -215,7 +215,7 @@ try {
     const failed = docs.filter((d) => d.status === 'failed');
     if (failed.length) throw new Error(`ingestion failed: ${failed.map((d) => `${d.external_id}: ${d.error}`).join('; ')}`);
     const ready = docs.filter((d) => d.status === 'ready');
-    convs.forEach((c, i) => (c.chunks = lists[i].data.reduce((s, d) => s + d.chunk_count, 0)));
+    for (const [i, c] of convs.entries()) c.chunks = lists[i].data.reduce((s, d) => s + d.chunk_count, 0);
     if (ready.length === docs.length) break;
     if (Date.now() - lastLog > 15_000) {
       log(`  ${ready.length}/${docs.length} documents ready after ${((Date.now() - t0) / 1000).toFixed(0)} s`);

@@ -23,6 +23,8 @@ export interface ParserOptions {
   heapMb: number;
   /** Longest a single file may take to parse. */
   timeoutMs?: number;
+  /** An idle thread is stopped after this long, giving back the memory a parse left behind (pdfjs keeps ~200 MB). */
+  idleMs?: number;
 }
 
 /**
@@ -32,6 +34,8 @@ export interface ParserOptions {
  */
 export function createParser(opts: ParserOptions) {
   const timeoutMs = opts.timeoutMs ?? 120_000;
+  const idleMs = opts.idleMs ?? 30_000;
+  let idle: NodeJS.Timeout | undefined;
   const queue: Job[] = [];
   let worker: Worker | undefined;
   let current: Job | undefined;
@@ -79,7 +83,21 @@ export function createParser(opts: ParserOptions) {
   function pump() {
     if (current || closed) return;
     const job = queue.shift();
-    if (!job) return;
+    if (!job) {
+      const w = worker;
+      if (w && !idle) {
+        idle = setTimeout(() => {
+          idle = undefined;
+          if (worker !== w || current) return;
+          worker = undefined;
+          void w.terminate();
+        }, idleMs);
+        idle.unref();
+      }
+      return;
+    }
+    if (idle) clearTimeout(idle);
+    idle = undefined;
     worker ??= spawn();
     worker.ref();
     current = job;
@@ -105,6 +123,7 @@ export function createParser(opts: ParserOptions) {
     },
     async close(): Promise<void> {
       closed = true;
+      if (idle) clearTimeout(idle);
       for (const job of queue.splice(0)) job.reject(new Error('the parser is closed'));
       const w = worker;
       worker = undefined;
