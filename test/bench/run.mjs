@@ -9,6 +9,7 @@
 const benches = {
   gateway: async (argv) => (await import('./gateway.bench.mjs')).runGatewayBench(argv),
   context: async (argv) => (await import('./context.bench.mjs')).runContextBench(argv),
+  knowledge: async (argv) => (await import('./knowledge.bench.mjs')).runKnowledgeBench(argv),
 };
 
 const argv = process.argv.slice(2);

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startGateway, type TestGateway } from '../helpers/gateway.js';
+import { documentSettled, startGateway, type TestGateway } from '../helpers/gateway.js';
 
 // Documents as JSON through HTTP on real Postgres, ingested by the real worker with the real local
 // embedder: 202 + status polling, chunks with heading paths and offsets, hybrid search, idempotent
@@ -23,16 +23,6 @@ Hotels are reimbursed up to 150 EUR per night. Meals up to 40 EUR per day.
 Badges must be worn at all times. Report a lost badge to reception within a day.
 `;
 
-async function ready(gw: TestGateway, key: string, id: string, timeoutMs = 20_000): Promise<Json> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const res = await gw.call('GET', `/v1/documents/${id}`, { key });
-    if (res.body.status === 'ready' || res.body.status === 'failed') return res.body;
-    if (Date.now() > until) throw new Error(`document ${id} still ${res.body.status}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
 describe('documents: upload, ingestion, search, deletion', () => {
   let gw: TestGateway;
   let a: { id: string; key: string };
@@ -54,7 +44,7 @@ describe('documents: upload, ingestion, search, deletion', () => {
     const [doc] = up.body.data;
     expect(doc).toMatchObject({ object: 'document', collection_id: col, title: 'Handbook', created: true, chars: HANDBOOK.length, metadata: { team: 'hr' } });
     expect(['queued', 'parsing', 'embedding', 'ready']).toContain(doc.status);
-    const done = await ready(gw, a.key, doc.id);
+    const done = await documentSettled(gw, a.key, doc.id);
     expect(done).toMatchObject({ status: 'ready', error: null, chunk_count: 4 });
 
     const res = await gw.call('POST', `/v1/collections/${col}/search`, { key: a.key, body: { query: 'How much can I spend on a hotel?', top_k: 2 } });
@@ -102,7 +92,7 @@ describe('documents: upload, ingestion, search, deletion', () => {
   it('searches across the collections the key sees, or those the request names', async () => {
     const second = (await gw.call('POST', '/v1/collections', { key: a.key, body: { name: 'Facilities' } })).body.id;
     const up = await gw.call('POST', `/v1/collections/${second}/documents`, { key: a.key, body: { text: '# Hotel partners\n\nOur partner hotel near the office is the Grand Central.', title: 'Partners' } });
-    await ready(gw, a.key, up.body.data[0].id);
+    await documentSettled(gw, a.key, up.body.data[0].id);
 
     const all = await gw.call('POST', '/v1/search', { key: a.key, body: { query: 'hotel', top_k: 10 } });
     expect(all.status).toBe(200);
@@ -124,7 +114,7 @@ describe('documents: upload, ingestion, search, deletion', () => {
   it('deleting a document, then its collection, removes chunks from SQL and vectors from the store', async () => {
     const store = gw.gateway.deps.documents;
     const other = await gw.call('POST', `/v1/collections/${col}/documents`, { key: a.key, body: { text: '# Kitchen\n\nThe coffee machine is descaled on Fridays.', title: 'Kitchen' } });
-    const kitchen = await ready(gw, a.key, other.body.data[0].id);
+    const kitchen = await documentSettled(gw, a.key, other.body.data[0].id);
     const count = async (sqlText: string, params: unknown[]) => (await gw.gateway.deps.sql.query<{ n: number }>(sqlText, params as never)).rows[0]?.n;
     expect(await count('SELECT count(*)::int AS n FROM chunks WHERE document_id = $1', [kitchen.id])).toBeGreaterThan(0);
 

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type FakeOpenAi, startFakeOpenAi } from '../helpers/fake-openai.js';
-import { startGateway, type TestGateway, upstreamConfig } from '../helpers/gateway.js';
+import { documentSettled, startGateway, type TestGateway, upstreamConfig } from '../helpers/gateway.js';
 
 // Knowledge in chat: the documents stage fills its share of the prompt with the best chunks of the
 // tenant's collections, the answer lists them (with [n] markers and a `citations` extension when
@@ -30,16 +30,6 @@ const LUNCH = `# Canteen
 The canteen serves lunch from noon to two. Friday is pizza day.
 `;
 
-async function ready(gw: TestGateway, key: string, id: string, timeoutMs = 30_000): Promise<Json> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const res = await gw.call('GET', `/v1/documents/${id}`, { key });
-    if (res.status === 200 && (res.body.status === 'ready' || res.body.status === 'failed')) return res.body;
-    if (Date.now() > until) throw new Error(`document ${id} still ${res.body.status}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
 describe('knowledge in chat and context', () => {
   let gw: TestGateway;
   let up: FakeOpenAi;
@@ -60,7 +50,7 @@ describe('knowledge in chat and context', () => {
     });
     expect(upload.status).toBe(202);
     policyId = upload.body.data[0].id;
-    for (const d of upload.body.data) expect((await ready(gw, t.key, d.id)).status).toBe('ready');
+    for (const d of upload.body.data) expect((await documentSettled(gw, t.key, d.id)).status).toBe('ready');
   });
   afterAll(async () => {
     await gw?.close();
@@ -153,7 +143,7 @@ describe('knowledge in chat and context', () => {
     const up2 = await gw.call('POST', `/v1/collections/${col}/documents`, { key: t.key, body: { text: v2Text, title: 'Travel policy', external_id: 'travel', metadata: { team: 'finance', year: 2025 } } });
     expect(up2.body.data[0]).toMatchObject({ created: true, replaces: policyId });
     const v2 = up2.body.data[0].id;
-    expect((await ready(gw, t.key, v2)).status).toBe('ready');
+    expect((await documentSettled(gw, t.key, v2)).status).toBe('ready');
     done = true;
     await watcher;
     expect(searches.length).toBeGreaterThan(0);

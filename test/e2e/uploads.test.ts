@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startGateway, type TestGateway } from '../helpers/gateway.js';
+import { documentSettled, startGateway, type TestGateway } from '../helpers/gateway.js';
 import { binaryAsTxt, EMPTY, makeDocx, makePdf, makeZipBomb, notAZipDocx, SAMPLE_CSV, SAMPLE_HTML, SAMPLE_JSON, SAMPLE_MD, truncatedPdf } from '../helpers/files.js';
 
 // File upload end to end: multipart through real HTTP, type decided by the bytes, parsed on the
@@ -17,16 +17,6 @@ async function upload(gw: TestGateway, key: string, collection: string, files: A
   for (const [name, bytes] of files) form.append('file', new Blob([typeof bytes === 'string' ? bytes : new Uint8Array(bytes)]), name);
   const res = await fetch(`${gw.url}/v1/collections/${collection}/documents`, { method: 'POST', headers: { authorization: `Bearer ${key}` }, body: form });
   return { status: res.status, body: (await res.json()) as Json };
-}
-
-async function ready(gw: TestGateway, key: string, id: string, timeoutMs = 60_000): Promise<Json> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const res = await gw.call('GET', `/v1/documents/${id}`, { key });
-    if (res.body.status === 'ready' || res.body.status === 'failed') return res.body;
-    if (Date.now() > until) throw new Error(`document ${id} still ${res.body.status}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 describe('file uploads', () => {
@@ -90,7 +80,7 @@ describe('file uploads', () => {
     // Only the good files became documents.
     expect(await count()).toBe(6);
 
-    const docs = await Promise.all(res.body.data.map((d: Json) => ready(gw, t.key, d.id)));
+    const docs = await Promise.all(res.body.data.map((d: Json) => documentSettled(gw, t.key, d.id)));
     for (const d of docs) expect(d).toMatchObject({ status: 'ready', error: null });
     const report = docs[0];
     expect(report).toMatchObject({ filename: 'report.pdf', title: 'report.pdf', page_count: 2, bytes: pdf.length });
@@ -162,7 +152,7 @@ describe('file uploads', () => {
   it('restarts a document whose ingestion died midway: it is never ready with chunks missing', async () => {
     const text = `# Runbook\n\n${Array.from({ length: 12 }, (_, i) => `## Step ${i + 1}\n\nRun check number ${i + 1} and write down the result.`).join('\n\n')}\n`;
     const res = await upload(gw, t.key, col, [['runbook.md', text]], { external_id: 'runbook', metadata: '{"team":"ops"}' });
-    const doc = await ready(gw, t.key, res.body.data[0].id);
+    const doc = await documentSettled(gw, t.key, res.body.data[0].id);
     expect(doc.metadata).toEqual({ team: 'ops' });
     const full = doc.chunk_count as number;
     expect(full).toBeGreaterThan(3);
@@ -173,7 +163,7 @@ describe('file uploads', () => {
     const during = await gw.call('POST', `/v1/collections/${col}/search`, { key: t.key, body: { query: 'Run check number 1', top_k: 5, filter: { team: 'ops' } } });
     expect(during.body.data).toEqual([]);
     gw.gateway.deps.ingestor.notify();
-    const again = await ready(gw, t.key, doc.id);
+    const again = await documentSettled(gw, t.key, doc.id);
     expect(again.chunk_count).toBe(full);
     const { rows } = await sql.query<{ n: string }>('SELECT count(*)::text AS n FROM chunks WHERE document_id = $1', [doc.id]);
     expect(Number(rows[0]?.n)).toBe(full);

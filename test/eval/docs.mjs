@@ -233,7 +233,7 @@ try {
   for (const conv of convs) {
     const tasks = conv.qa.flatMap((q) => MODES.map((mode) => ({ q, mode })));
     await pool(tasks, Number(args.concurrency), async ({ q, mode }) => {
-      const { data: hits } = await call(gw.url, key, 'POST', `/v1/collections/${conv.collection.id}/search`, { query: q.question, top_k: TOP_K, mode });
+      const { data: hits } = await call(gw.url, key, 'POST', `/v1/collections/${conv.collection.id}/search`, { query: q.question, top_k: TOP_K, mode, highlights: false });
       const holds = (h, e) => h.text.includes(anchor(e));
       const first = hits.findIndex((h) => q.evidence.some((e) => holds(h, e)));
       const r = { conv: conv.name, category: q.category, mode, rr: first === -1 ? 0 : 1 / (first + 1), recall: {}, tokens: {} };

@@ -103,6 +103,17 @@ export async function startGateway(opts: TestGatewayOptions = {}): Promise<TestG
   };
 }
 
+/** Polls a document until its ingestion ends (ready or failed); returns it as GET /v1/documents/:id shows it. */
+export async function documentSettled(gw: TestGateway, key: string, id: string, timeoutMs = 60_000): Promise<Json> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const res = await gw.call('GET', `/v1/documents/${id}`, { key });
+    if (res.status === 200 && (res.body.status === 'ready' || res.body.status === 'failed')) return res.body;
+    if (Date.now() > until) throw new Error(`document ${id} still ${res.body.status ?? res.status}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 /** Config for a provider named `up` at `baseUrl` and an alias `m` routed to it. */
 export function upstreamConfig(targets: Array<{ name: string; baseUrl: string; kind?: 'openai' | 'anthropic'; model?: string; timeoutMs?: number; retries?: number; weight?: number }>, alias = 'm') {
   return {
