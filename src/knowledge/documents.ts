@@ -59,6 +59,23 @@ export function chunkCollection(embedder: Pick<Embedder, 'model' | 'dimensions'>
 }
 
 /**
+ * What a chunk's vector is made from: its heading path and its text as a reader sees it — without
+ * HTML tags, markdown emphasis, link targets or heading/list/table markers, which carry no meaning
+ * and only blur a small sentence encoder's vector. (The chunk itself keeps its exact text.)
+ */
+export function embeddingText(c: Pick<Chunk, 'headingPath' | 'text'>): string {
+  const plain = c.text
+    .replace(/<[^>\n]{1,200}>/g, '')
+    .replace(/!?\[([^\]\n]*)\]\([^)\n]*\)/g, '$1')
+    .replace(/(\*\*|__|`+|~~)/g, '')
+    .replace(/^\s{0,3}(?:#{1,6}|[-*+]|\d{1,9}[.)]|>)\s+/gm, '')
+    .replace(/\|/g, ' ')
+    .replace(/[ \t]+/g, ' ')
+    .trim();
+  return c.headingPath.length > 0 ? `${c.headingPath.join(' › ')}\n${plain}` : plain;
+}
+
+/**
  * Removes the vectors of documents already gone from SQL. Searches can no longer return them (a
  * hit needs its chunk row); a store that is down keeps them until a reindex, which the log says.
  */
@@ -257,7 +274,7 @@ export function createIngestor(deps: {
     for (let i = 0; i < chunks.length; i += 32) {
       const batch = chunks.slice(i, i + 32);
       const vecs = await embedder.embed(
-        batch.map((c) => (c.headingPath.length > 0 ? `${c.headingPath.join(' › ')}\n${c.text}` : c.text)),
+        batch.map(embeddingText),
         { kind: 'document' },
       );
       await vectors.upsert({

@@ -43,6 +43,12 @@ export interface SearchOptions {
 }
 
 const RRF_K = 20;
+const BM25_K1 = 1.2;
+const BM25_B = 0.75;
+/** Full-text candidates rescored with term frequencies (the rest are ranked by the terms they hold). */
+const RESCORED = 200;
+/** How long corpus statistics (chunk count, mean length) are reused. */
+const STATS_TTL_MS = 30_000;
 const CANDIDATES = 50;
 /** Vector candidates when a metadata filter will drop some of them after the search. */
 const FILTERED_CANDIDATES = 200;
@@ -70,31 +76,77 @@ function metadataCondition(filter: MetadataFilter | undefined, from: number): { 
 }
 
 /**
- * Hybrid search over a collection's chunks of ready documents: full text (Postgres, any query
- * term, ranked by cover density) and vectors, fused by reciprocal rank. A vector hit counts only if
+ * Hybrid search over a collection's chunks of ready documents: full text (Postgres full-text match, any
+ * query term, ranked by BM25) and vectors, fused by reciprocal rank. A vector hit counts only if
  * its chunk still exists in a ready document, so a search never sees a half-replaced document.
  */
 export function createChunkSearch(deps: { sql: Sql; vectors: VectorStore; embedder: Embedder; collection: string }) {
   const { sql, vectors, embedder } = deps;
+  const stats = new Map<string, { at: number; value: Promise<{ n: number; avgdl: number }> }>();
+
+  /**
+   * Chunks in the searched collections and their mean length (lexemes): BM25's corpus statistics.
+   * Reading every chunk's length costs a scan, so they are memoised for a while — they drift slowly.
+   */
+  function corpusStats(tenantId: string, ids: string[]): Promise<{ n: number; avgdl: number }> {
+    const key = `${tenantId}\u0000${[...ids].sort().join(',')}`;
+    const hit = stats.get(key);
+    if (hit && Date.now() - hit.at < STATS_TTL_MS) return hit.value;
+    if (stats.size >= 10_000) stats.clear();
+    const value = sql
+      .query<{ n: number; avgdl: number }>(
+        `SELECT count(*)::int AS n, coalesce(avg(length(c.search)), 0)::float8 AS avgdl FROM chunks c WHERE c.tenant_id = $1 AND c.collection_id = ANY($2::text[])`,
+        [tenantId, ids],
+      )
+      .then((r) => r.rows[0] ?? { n: 0, avgdl: 0 });
+    value.catch(() => stats.delete(key));
+    stats.set(key, { at: Date.now(), value });
+    return value;
+  }
+
+  /**
+   * Full-text candidates ranked by BM25: each query term weighs its IDF among the chunks that match
+   * any term, saturated by how often it occurs and damped by the chunk's length. Postgres's ts_rank
+   * has no IDF, so a common word counts as much as a rare name.
+   */
+  async function bm25(tenantId: string, ids: string[], query: string, filter: MetadataFilter | undefined) {
+    const meta = metadataCondition(filter, 7);
+    const { n, avgdl } = await corpusStats(tenantId, ids);
+    if (n === 0) return { rows: [] as Array<{ id: string }> };
+    return sql.query<{ id: string }>(
+      `WITH q AS (SELECT DISTINCT lexeme, quote_literal(lexeme)::tsquery AS tq FROM unnest(to_tsvector('english', $3))),
+            m AS (SELECT c.id, length(c.search) AS len, c.search
+                  FROM chunks c JOIN documents d ON d.tenant_id = c.tenant_id AND d.id = c.document_id AND d.status = 'ready'
+                  WHERE c.tenant_id = $1 AND c.collection_id = ANY($2::text[])
+                    AND c.search @@ (SELECT string_agg(quote_literal(lexeme), ' | ')::tsquery FROM q)${meta.sql}),
+            h AS (SELECT m.id, m.len, q.lexeme FROM m JOIN q ON m.search @@ q.tq),
+            df AS (SELECT lexeme, ln(1 + ($5::float8 - count(*) + 0.5) / (count(*) + 0.5)) AS idf FROM h GROUP BY lexeme),
+            -- First by which terms a chunk holds (cheap: no chunk is unpacked), then the best of
+            -- those by full BM25, with how often each term occurs.
+            top AS (SELECT h.id, h.len FROM h JOIN df USING (lexeme) GROUP BY h.id, h.len
+                    ORDER BY sum(df.idf) / (1 - ${BM25_B} + ${BM25_B} * h.len / $6::float8) DESC, h.id LIMIT ${RESCORED}),
+            tf AS (SELECT t.id, t.len, u.lexeme, coalesce(array_length(u.positions, 1), 1) AS f
+                   FROM top t JOIN chunks c ON c.id = t.id, unnest(c.search) u WHERE u.lexeme IN (SELECT lexeme FROM q))
+       SELECT tf.id::text AS id
+       FROM tf JOIN df USING (lexeme)
+       GROUP BY tf.id, tf.len
+       ORDER BY sum(df.idf * tf.f * ${BM25_K1 + 1} / (tf.f + ${BM25_K1} * (1 - ${BM25_B} + ${BM25_B} * tf.len / $6::float8))) DESC, tf.id
+       LIMIT $4`,
+      [tenantId, ids, query, CANDIDATES, n, avgdl || 1, ...meta.params],
+    );
+  }
+
   return {
     /** The best `topK` chunks for `query` across `collectionIds` (already checked against the caller's access). */
     async search(tenantId: string, collectionIds: readonly string[], query: string, opts: SearchOptions): Promise<ChunkHit[]> {
       if (collectionIds.length === 0) return [];
       const ids = [...collectionIds];
       const mode = opts.mode ?? 'hybrid';
-      const meta = metadataCondition(opts.filter, 5);
       const tsquery = `(SELECT string_agg(quote_literal(lexeme), ' | ')::tsquery FROM unnest(to_tsvector('english', $3)))`;
       const none = Promise.resolve({ rows: [] as Array<{ id: string }> });
+
       const [lexical, semantic] = await Promise.all([
-        mode === 'vector'
-          ? none
-          : sql.query<{ id: string }>(
-              `WITH q AS (SELECT ${tsquery} AS tq)
-               SELECT c.id::text AS id FROM q, chunks c JOIN documents d ON d.tenant_id = c.tenant_id AND d.id = c.document_id AND d.status = 'ready'
-               WHERE c.tenant_id = $1 AND c.collection_id = ANY($2::text[]) AND q.tq IS NOT NULL AND c.search @@ q.tq${meta.sql}
-               ORDER BY ts_rank_cd(c.search, q.tq) DESC, c.id LIMIT $4`,
-              [tenantId, ids, query, CANDIDATES, ...meta.params],
-            ),
+        mode === 'vector' ? none : bm25(tenantId, ids, query, opts.filter),
         mode === 'lexical'
           ? []
           : (opts.vector ?? embedder.embed([query], { kind: 'query' }).then(([v]) => v as Float32Array)).then((vector) =>
