@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Embedder } from '../embeddings/port.js';
 import { createSweeper } from '../jobs/sweeper.js';
+import { createAnalyzer } from '../store/analyze.js';
 import { notFound } from '../errors.js';
 import type { Sql } from '../store/sql.js';
 import { newId } from '../tenancy/ids.js';
@@ -222,6 +223,7 @@ export function createIngestor(deps: {
 }) {
   const { sql, embedder, vectors, spec, log } = deps;
   const tokenizer = getTokenizer('o200k_base');
+  const analyzer = createAnalyzer(sql);
   let prepared = false;
   const forgetVectors = vectorForgetter(vectors, spec, log);
 
@@ -270,6 +272,8 @@ export function createIngestor(deps: {
       await tx.query("UPDATE documents SET status = 'embedding', updated_at = now() WHERE tenant_id = $1 AND id = $2", [doc.tenant_id, doc.id]);
       return inserted.map((r) => r.id);
     });
+    // Full-text plans over a table grown by bulk ingestion need fresh statistics (PGlite never gathers them).
+    analyzer.wrote('chunks', chunks.length);
     await vectors.deleteByFilter({ collection: spec.name, tenantId: doc.tenant_id, filter: { document: doc.id } });
     for (let i = 0; i < chunks.length; i += 32) {
       const batch = chunks.slice(i, i + 32);

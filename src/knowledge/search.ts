@@ -45,6 +45,8 @@ export interface SearchOptions {
 const RRF_K = 20;
 const BM25_K1 = 1.2;
 const BM25_B = 0.75;
+/** Chunks a query term may be counted in; a term in more is too common to choose candidates by. */
+const DF_CAP = 2_000;
 /** Full-text candidates rescored with term frequencies (the rest are ranked by the terms they hold). */
 const RESCORED = 200;
 /** How long corpus statistics (chunk count, mean length) are reused. */
@@ -53,6 +55,11 @@ const CANDIDATES = 50;
 /** Vector candidates when a metadata filter will drop some of them after the search. */
 const FILTERED_CANDIDATES = 200;
 const FRAGMENT_DELIMITER = '\u241e';
+
+/** A lexeme as a tsquery operand: quoted, so nothing in it is read as an operator. */
+function tsLexeme(lexeme: string): string {
+  return `'${lexeme.replace(/\\/g, '\\\\').replace(/'/g, "''")}'`;
+}
 
 /**
  * The SQL condition on `d.metadata` for a filter, with its parameters numbered from `from`.
@@ -105,34 +112,46 @@ export function createChunkSearch(deps: { sql: Sql; vectors: VectorStore; embedd
   }
 
   /**
-   * Full-text candidates ranked by BM25: each query term weighs its IDF among the chunks that match
-   * any term, saturated by how often it occurs and damped by the chunk's length. Postgres's ts_rank
-   * has no IDF, so a common word counts as much as a rare name.
+   * Full-text candidates ranked by BM25: each query term weighs its IDF, saturated by how often it
+   * occurs and damped by the chunk's length (Postgres's ts_rank has no IDF, so a common word counts
+   * as much as a rare name). Document frequencies are counted through the GIN index, each up to
+   * DF_CAP: a term in more chunks than that (a name on every page) is too common to choose
+   * candidates — only the rarer terms do, and the common ones still add to the score — so the work
+   * stays bounded however large the collection.
    */
   async function bm25(tenantId: string, ids: string[], query: string, filter: MetadataFilter | undefined) {
-    const meta = metadataCondition(filter, 7);
+    const none = { rows: [] as Array<{ id: string }> };
     const { n, avgdl } = await corpusStats(tenantId, ids);
-    if (n === 0) return { rows: [] as Array<{ id: string }> };
+    if (n === 0) return none;
+    const { rows: terms } = await sql.query<{ lexeme: string; f: number }>(
+      `SELECT q.lexeme, (SELECT count(*)::int FROM (SELECT 1 FROM chunks c WHERE c.tenant_id = $1 AND c.collection_id = ANY($2::text[]) AND c.search @@ q.tq LIMIT ${DF_CAP}) s) AS f
+       FROM (SELECT DISTINCT lexeme, quote_literal(lexeme)::tsquery AS tq FROM unnest(to_tsvector('english', $3))) q`,
+      [tenantId, ids, query],
+    );
+    const found = terms.filter((t) => t.f > 0);
+    if (found.length === 0) return none;
+    const selective = found.filter((t) => t.f < DF_CAP);
+    const match = selective.length > 0 ? selective.map((t) => tsLexeme(t.lexeme)).join(' | ') : found.map((t) => tsLexeme(t.lexeme)).join(' & ');
+    const idf = found.map((t) => Math.log(1 + (Math.max(n, t.f) - t.f + 0.5) / (t.f + 0.5)));
+    const meta = metadataCondition(filter, 8);
     return sql.query<{ id: string }>(
-      `WITH q AS (SELECT DISTINCT lexeme, quote_literal(lexeme)::tsquery AS tq FROM unnest(to_tsvector('english', $3))),
+      `WITH q AS (SELECT lexeme, idf, quote_literal(lexeme)::tsquery AS tq FROM unnest($6::text[], $7::float8[]) AS q(lexeme, idf)),
             m AS (SELECT c.id, length(c.search) AS len, c.search
                   FROM chunks c JOIN documents d ON d.tenant_id = c.tenant_id AND d.id = c.document_id AND d.status = 'ready'
-                  WHERE c.tenant_id = $1 AND c.collection_id = ANY($2::text[])
-                    AND c.search @@ (SELECT string_agg(quote_literal(lexeme), ' | ')::tsquery FROM q)${meta.sql}),
-            h AS (SELECT m.id, m.len, q.lexeme FROM m JOIN q ON m.search @@ q.tq),
-            df AS (SELECT lexeme, ln(1 + ($5::float8 - count(*) + 0.5) / (count(*) + 0.5)) AS idf FROM h GROUP BY lexeme),
+                  WHERE c.tenant_id = $1 AND c.collection_id = ANY($2::text[]) AND c.search @@ $3::tsquery${meta.sql}),
+            h AS (SELECT m.id, m.len, q.lexeme, q.idf FROM m JOIN q ON m.search @@ q.tq),
             -- First by which terms a chunk holds (cheap: no chunk is unpacked), then the best of
             -- those by full BM25, with how often each term occurs.
-            top AS (SELECT h.id, h.len FROM h JOIN df USING (lexeme) GROUP BY h.id, h.len
-                    ORDER BY sum(df.idf) / (1 - ${BM25_B} + ${BM25_B} * h.len / $6::float8) DESC, h.id LIMIT ${RESCORED}),
+            top AS (SELECT h.id, h.len FROM h GROUP BY h.id, h.len
+                    ORDER BY sum(h.idf) / (1 - ${BM25_B} + ${BM25_B} * h.len / $5::float8) DESC, h.id LIMIT ${RESCORED}),
             tf AS (SELECT t.id, t.len, u.lexeme, coalesce(array_length(u.positions, 1), 1) AS f
-                   FROM top t JOIN chunks c ON c.id = t.id, unnest(c.search) u WHERE u.lexeme IN (SELECT lexeme FROM q))
+                   FROM top t JOIN chunks c ON c.id = t.id, unnest(c.search) u WHERE u.lexeme = ANY($6::text[]))
        SELECT tf.id::text AS id
-       FROM tf JOIN df USING (lexeme)
+       FROM tf JOIN q USING (lexeme)
        GROUP BY tf.id, tf.len
-       ORDER BY sum(df.idf * tf.f * ${BM25_K1 + 1} / (tf.f + ${BM25_K1} * (1 - ${BM25_B} + ${BM25_B} * tf.len / $6::float8))) DESC, tf.id
+       ORDER BY sum(q.idf * tf.f * ${BM25_K1 + 1} / (tf.f + ${BM25_K1} * (1 - ${BM25_B} + ${BM25_B} * tf.len / $5::float8))) DESC, tf.id
        LIMIT $4`,
-      [tenantId, ids, query, CANDIDATES, n, avgdl || 1, ...meta.params],
+      [tenantId, ids, match, CANDIDATES, avgdl || 1, found.map((t) => t.lexeme), idf, ...meta.params],
     );
   }
 

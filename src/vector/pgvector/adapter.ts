@@ -1,5 +1,6 @@
 import type { Sql, SqlExecutor, SqlParam } from '../../store/sql.js';
 import type { CollectionSpec, Payload, SearchHit, VectorStore } from '../port.js';
+import { createAnalyzer } from '../../store/analyze.js';
 import { createSpecCache } from '../spec-cache.js';
 import { checkFilter, checkName, checkSameSpec, checkSpec, checkTenant, checkTopK, checkVector, matchesNothing, preparePoints } from '../validate.js';
 import { filterSql, vectorLiteral } from './filter.js';
@@ -18,6 +19,8 @@ export interface PgvectorOptions {
  */
 /** Most points a filtered search ranks exactly; beyond, the HNSW index serves it. */
 const EXACT_SCAN_MAX = 20_000;
+/** How long "this filter selects few points" is trusted before it is counted again. */
+const SIZE_TTL_MS = 10_000;
 
 /** A btree per indexed payload key, led by the tenant, so a filtered search reads only its points. */
 async function createKeyIndexes(tx: SqlExecutor, t: string, spec: CollectionSpec): Promise<void> {
@@ -74,6 +77,24 @@ export function createPgvectorStore({ sql }: PgvectorOptions): VectorStore {
     await setup();
     return load(sql, name);
   });
+
+  const analyzer = createAnalyzer(sql);
+  // Whether a filter selects few enough points to rank them exactly, remembered for a while per
+  // table, tenant and filter (counting up to the limit through the btree costs a few ms).
+  const sizes = new Map<string, { at: number; small: Promise<boolean> }>();
+  function smallEnough(t: string, tenantId: string, filter: object, where: string, params: SqlParam[]): Promise<boolean> {
+    const key = `${t}\u0000${tenantId}\u0000${JSON.stringify(filter)}`;
+    const hit = sizes.get(key);
+    if (hit && Date.now() - hit.at < SIZE_TTL_MS) return hit.small;
+    if (sizes.size >= 10_000) sizes.clear();
+    // The filter's parameters follow the tenant ($1); $2 and $3 (vector, topK) are unused here but keep the numbering.
+    const small = sql
+      .query<{ n: number }>(`SELECT count(*)::int AS n FROM (SELECT 1 FROM ${t} WHERE tenant_id = $1 AND ${where} AND $2::text IS NOT NULL AND $3::int > 0 LIMIT ${EXACT_SCAN_MAX + 1}) s`, params)
+      .then((r) => (r.rows[0]?.n ?? 0) <= EXACT_SCAN_MAX);
+    small.catch(() => sizes.delete(key));
+    sizes.set(key, { at: Date.now(), small });
+    return small;
+  }
 
   const scoped = async (collection: string, tenantId: string) => {
     checkTenant(tenantId);
@@ -135,6 +156,7 @@ export function createPgvectorStore({ sql }: PgvectorOptions): VectorStore {
          ON CONFLICT (tenant_id, id) DO UPDATE SET embedding = EXCLUDED.embedding, payload = EXCLUDED.payload, updated_at = now()`,
         [tenantId, batch.map((p) => p.id), batch.map((p) => vectorLiteral(p.vector)), batch.map((p) => JSON.stringify(p.payload))],
       );
+      analyzer.wrote(t, batch.length);
     },
     async delete({ collection, tenantId, ids }) {
       const { t } = await scoped(collection, tenantId);
@@ -158,16 +180,14 @@ export function createPgvectorStore({ sql }: PgvectorOptions): VectorStore {
       const indexed = new Set(spec.indexedKeys ?? []);
       const where = filterSql(filter, params, indexed);
       const { iterative } = await setup();
-      if (filter && Object.keys(filter).some((k) => indexed.has(k))) {
-        // Filtered on an indexed key: its points are found by the btree and ranked exactly, unless
-        // there are too many of them for an exact ranking to be cheap.
-        const { rows } = await sql.query<{ id: string; score: number; payload: Payload; n: number }>(
-          `WITH c AS MATERIALIZED (SELECT id, embedding, payload FROM ${t} WHERE tenant_id = $1 AND ${where} LIMIT ${EXACT_SCAN_MAX + 1})
-           SELECT id, 1 - (embedding <=> $2::vector) AS score, payload, (SELECT count(*) FROM c)::int AS n
-           FROM c ORDER BY embedding <=> $2::vector LIMIT $3`,
+      if (filter && Object.keys(filter).some((k) => indexed.has(k)) && (await smallEnough(t, tenantId, filter, where, params))) {
+        // Filtered on an indexed key, with few enough points: found by the btree and ranked exactly.
+        const { rows } = await sql.query<{ id: string; score: number; payload: Payload }>(
+          `SELECT id, 1 - (embedding <=> $2::vector) AS score, payload FROM ${t}
+           WHERE tenant_id = $1 AND ${where} ORDER BY embedding <=> $2::vector LIMIT $3`,
           params,
         );
-        if ((rows[0]?.n ?? 0) <= EXACT_SCAN_MAX) return rows.map((r): SearchHit => ({ id: r.id, score: Number(r.score), payload: r.payload }));
+        return rows.map((r): SearchHit => ({ id: r.id, score: Number(r.score), payload: r.payload }));
       }
       const rows = await sql.transaction(async (tx) => {
         // ORDER BY the distance alone, or the HNSW index cannot serve it. The tenant and payload

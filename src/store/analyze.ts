@@ -1,0 +1,34 @@
+import type { Sql } from './sql.js';
+
+/** Rows written to a table before its planner statistics are refreshed. */
+const DEFAULT_THRESHOLD = 5_000;
+
+/**
+ * Keeps a table's planner statistics fresh after bulk writes. Embedded PGlite has no autovacuum,
+ * so without this a table filled after start-up is never analysed, and the planner, blind to its
+ * size, picks a plan that ranks every vector instead of using the HNSW index (measured: 240 ms
+ * against 1.5 ms at 30k points). On Postgres it only makes the refresh come sooner after a bulk
+ * load. One ANALYZE runs at a time per table; a failure is left to the next threshold.
+ */
+export function createAnalyzer(sql: Sql, threshold = DEFAULT_THRESHOLD) {
+  const written = new Map<string, number>();
+  const running = new Set<string>();
+  return {
+    /** Counts `rows` written to `table` (a trusted identifier), analysing it once enough were. */
+    wrote(table: string, rows: number): void {
+      const total = (written.get(table) ?? 0) + rows;
+      if (total < threshold || running.has(table)) {
+        written.set(table, total);
+        return;
+      }
+      written.set(table, 0);
+      running.add(table);
+      sql
+        .exec(`ANALYZE ${table}`)
+        .catch(() => undefined)
+        .finally(() => running.delete(table));
+    },
+  };
+}
+
+export type Analyzer = ReturnType<typeof createAnalyzer>;
