@@ -46,11 +46,12 @@ const RRF_K = 20;
 const BM25_K1 = 1.2;
 const BM25_B = 0.75;
 /** Chunks a query term may be counted in; a term in more is too common to choose candidates by. */
-const DF_CAP = 2_000;
+const DF_CAP = 1_000;
 /** Full-text candidates rescored with term frequencies (the rest are ranked by the terms they hold). */
 const RESCORED = 200;
-/** How long corpus statistics (chunk count, mean length) are reused. */
-const STATS_TTL_MS = 30_000;
+/** How long corpus statistics (chunk count, mean length) are reused, and the chunks the mean is taken over. */
+const STATS_TTL_MS = 60_000;
+const STATS_SAMPLE = 2_000;
 const CANDIDATES = 50;
 /** Vector candidates when a metadata filter will drop some of them after the search. */
 const FILTERED_CANDIDATES = 200;
@@ -92,8 +93,9 @@ export function createChunkSearch(deps: { sql: Sql; vectors: VectorStore; embedd
   const stats = new Map<string, { at: number; value: Promise<{ n: number; avgdl: number }> }>();
 
   /**
-   * Chunks in the searched collections and their mean length (lexemes): BM25's corpus statistics.
-   * Reading every chunk's length costs a scan, so they are memoised for a while — they drift slowly.
+   * BM25's corpus statistics: the chunks in the searched collections (from the documents' counts)
+   * and their mean length in lexemes (from a sample: it only scales the length norm). Memoised for a
+   * while — they drift slowly, and a full scan of a large collection would cost more than a search.
    */
   function corpusStats(tenantId: string, ids: string[]): Promise<{ n: number; avgdl: number }> {
     const key = `${tenantId}\u0000${[...ids].sort().join(',')}`;
@@ -102,7 +104,8 @@ export function createChunkSearch(deps: { sql: Sql; vectors: VectorStore; embedd
     if (stats.size >= 10_000) stats.clear();
     const value = sql
       .query<{ n: number; avgdl: number }>(
-        `SELECT count(*)::int AS n, coalesce(avg(length(c.search)), 0)::float8 AS avgdl FROM chunks c WHERE c.tenant_id = $1 AND c.collection_id = ANY($2::text[])`,
+        `SELECT (SELECT coalesce(sum(chunk_count), 0)::int FROM documents WHERE tenant_id = $1 AND collection_id = ANY($2::text[]) AND status = 'ready') AS n,
+                (SELECT coalesce(avg(length(s.search)), 0)::float8 FROM (SELECT c.search FROM chunks c WHERE c.tenant_id = $1 AND c.collection_id = ANY($2::text[]) LIMIT ${STATS_SAMPLE}) s) AS avgdl`,
         [tenantId, ids],
       )
       .then((r) => r.rows[0] ?? { n: 0, avgdl: 0 });
