@@ -45,6 +45,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import { makePdf } from '../helpers/pdf.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '../..');
@@ -229,7 +230,7 @@ async function ingestPart(gw, corpus, { format, n, filesPerRequest, dir }) {
   for (let d = 0; d < n; d++) {
     const doc = buildDocument(corpus, d);
     const name = `doc-${String(d + 1).padStart(5, '0')}.${format === 'pdf' ? 'pdf' : 'md'}`;
-    const bytes = format === 'pdf' ? makePdf(pdfPages(doc), { title: doc.title }) : Buffer.from(renderMarkdown(doc));
+    const bytes = format === 'pdf' ? makePdf(pdfPages(doc), { title: doc.title, fontSize: PDF_FONT, leading: PDF_LEADING }) : Buffer.from(renderMarkdown(doc));
     writeFileSync(join(dir, name), bytes);
     files.push({ name, path: join(dir, name), bytes: bytes.length, words: doc.words });
   }
@@ -686,7 +687,7 @@ function buildDocument(corpus, d) {
 
 const renderMarkdown = (doc) => [`# ${doc.title}`, ...doc.blocks.map((b) => (b.heading ? `## ${b.heading}` : b.text))].join('\n\n') + '\n';
 
-// ————— pdf (ported from test/helpers/files.ts makePdf) —————
+// ————— pdf pages (the file itself: test/helpers/pdf.mjs) —————
 
 const PDF_FONT = 10;
 const PDF_LEADING = 13;
@@ -733,41 +734,6 @@ function wrap(s, width) {
   }
   if (line) out.push(line);
   return out;
-}
-
-/** Escapes a PDF literal string: backslash and both parentheses. */
-const pdfString = (s) => `(${s.replace(/[\\()]/g, (c) => `\\${c}`)})`;
-
-/**
- * A valid PDF 1.4: catalog, page tree, Helvetica, one content stream per page, an /Info dictionary;
- * xref offsets counted while writing (pdfjs trusts them first). ASCII text only.
- */
-function makePdf(pages, opts = {}) {
-  const pageIds = pages.map((_, i) => 5 + 2 * i);
-  const objects = [
-    '<< /Type /Catalog /Pages 2 0 R >>',
-    `<< /Type /Pages /Kids [${pageIds.map((id) => `${id} 0 R`).join(' ')}] /Count ${pages.length} >>`,
-    '<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>',
-    `<< /Producer (context-gateway bench)${opts.title === undefined ? '' : ` /Title ${pdfString(opts.title)}`} >>`,
-  ];
-  pages.forEach((lines, i) => {
-    const shows = lines.map((line, j) => `${j === 0 ? '72 740 Td' : `0 -${PDF_LEADING} Td`} ${pdfString(line)} Tj`);
-    const content = `BT /F1 ${PDF_FONT} Tf ${shows.join(' ')} ET`;
-    objects.push(`<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << /Font << /F1 3 0 R >> >> /Contents ${pageIds[i] + 1} 0 R >>`);
-    objects.push(`<< /Length ${Buffer.byteLength(content, 'latin1')} >>\nstream\n${content}\nendstream`);
-  });
-  let out = '%PDF-1.4\n%\xe2\xe3\xcf\xd3\n';
-  const offsets = [];
-  objects.forEach((body, i) => {
-    offsets.push(Buffer.byteLength(out, 'latin1'));
-    out += `${i + 1} 0 obj\n${body}\nendobj\n`;
-  });
-  const xrefAt = Buffer.byteLength(out, 'latin1');
-  // Each xref entry is exactly 20 bytes, hence the space before the newline.
-  out += `xref\n0 ${objects.length + 1}\n0000000000 65535 f \n`;
-  for (const offset of offsets) out += `${String(offset).padStart(10, '0')} 00000 n \n`;
-  out += `trailer\n<< /Size ${objects.length + 1} /Root 1 0 R /Info 4 0 R >>\nstartxref\n${xrefAt}\n%%EOF\n`;
-  return Buffer.from(out, 'latin1');
 }
 
 // ————— numbers and the report —————

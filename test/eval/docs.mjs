@@ -29,15 +29,10 @@
  * (--keep DIR keeps it and reuses its collections next time). With --url/--key the collections are
  * created in the key's tenant and deleted afterwards. The last line printed is one JSON object.
  */
-import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+import { call, pool, root, startGateway } from './lib.mjs';
 const { values: args } = parseArgs({
   options: {
     data: { type: 'string', default: resolve(root, '../shared/bench/locomo') },
@@ -68,46 +63,6 @@ const chunking = args['chunk-tokens'] || args['chunk-overlap']
 const log = (...a) => console.error(...a);
 
 // ---------------------------------------------------------------- the gateway
-
-async function freePort() {
-  return new Promise((res) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => res(port));
-    });
-  });
-}
-
-async function startGateway() {
-  const dir = args.keep ? resolve(args.keep) : mkdtempSync(join(tmpdir(), 'docs-eval-'));
-  mkdirSync(dir, { recursive: true });
-  const port = await freePort();
-  const adminKey = 'docs-eval-admin-key-0123456789ab';
-  const child = spawn(process.execPath, [join(root, 'dist/src/main.js')], {
-    env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', DATA_DIR: join(dir, 'data'), ADMIN_API_KEY: adminKey, CONFIG_FILE: '', LOG_LEVEL: 'warn', DATABASE_URL: '', REDIS_URL: '' },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-  const url = `http://127.0.0.1:${port}`;
-  for (let i = 0; ; i++) {
-    try {
-      if ((await fetch(`${url}/readyz`)).ok) break;
-    } catch {}
-    if (child.exitCode !== null || i > 600) throw new Error('the gateway did not start');
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  const stop = () => {
-    child.kill('SIGTERM');
-    if (!args.keep) rmSync(dir, { recursive: true, force: true });
-  };
-  return { url, adminKey, dir, stop };
-}
-
-async function call(url, key, method, path, body) {
-  const res = await fetch(`${url}${path}`, { method, headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
-  const json = await res.json();
-  if (!res.ok) throw new Error(`${method} ${path} → ${res.status}: ${JSON.stringify(json)}`);
-  return json;
-}
 
 // ---------------------------------------------------------------- the data
 
@@ -151,13 +106,6 @@ function loadConversation(file) {
   return { name, documents, qa: args.limit ? qa.slice(0, Number(args.limit)) : qa, unknownEvidence, noEvidence };
 }
 
-async function pool(items, n, fn) {
-  let next = 0;
-  await Promise.all(Array.from({ length: n }, async () => {
-    while (next < items.length) await fn(items[next++]);
-  }));
-}
-
 /** Hits best first, each taken while the running token sum fits `budget`; one that does not fit is skipped. */
 function pack(hits, budget) {
   const taken = [];
@@ -175,7 +123,7 @@ function pack(hits, budget) {
 const files = readdirSync(args.data).filter((f) => f.endsWith('.json')).sort();
 if (files.length === 0) throw new Error(`no .json files in ${args.data}`);
 
-const gw = args.url ? { url: args.url, adminKey: args['admin-key'], stop: () => {} } : await startGateway();
+const gw = args.url ? { url: args.url, adminKey: args['admin-key'], stop: () => {} } : await startGateway({ name: 'docs', keep: args.keep });
 const created = []; // collections to delete afterwards (--url only)
 let key;
 try {

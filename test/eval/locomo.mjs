@@ -11,15 +11,10 @@
  * ids (provenance, not string search). Without --url the script starts the built gateway on an
  * empty embedded database in a temporary directory. The last line printed is one JSON object.
  */
-import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+import { call, pool, root, startGateway } from './lib.mjs';
 const { values: args } = parseArgs({
   options: {
     data: { type: 'string', default: resolve(root, '../shared/bench/locomo') },
@@ -46,50 +41,6 @@ const MODEL = 'locomo-eval';
 const log = (...a) => console.error(...a);
 
 // ---------------------------------------------------------------- the gateway
-
-async function freePort() {
-  return new Promise((res) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => res(port));
-    });
-  });
-}
-
-async function startGateway() {
-  const dir = args.keep ? resolve(args.keep) : mkdtempSync(join(tmpdir(), 'locomo-'));
-  mkdirSync(dir, { recursive: true });
-  const port = await freePort();
-  const adminKey = 'locomo-eval-admin-key-0123456789';
-  // The model is never called: /v1/context stops before the upstream. The alias fixes the window
-  // and the tokenizer (o200k).
-  const config = { providers: { none: { kind: 'openai', baseUrl: 'http://127.0.0.1:9/v1', apiKey: 'unused' } }, models: { [MODEL]: { targets: [{ provider: 'none', model: 'gpt-4o-mini' }] } } };
-  writeFileSync(join(dir, 'config.json'), JSON.stringify(config));
-  const child = spawn(process.execPath, [join(root, 'dist/src/main.js')], {
-    env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', DATA_DIR: join(dir, 'data'), ADMIN_API_KEY: adminKey, CONFIG_FILE: join(dir, 'config.json'), LOG_LEVEL: 'warn', DATABASE_URL: '', REDIS_URL: '' },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-  const url = `http://127.0.0.1:${port}`;
-  for (let i = 0; ; i++) {
-    try {
-      if ((await fetch(`${url}/readyz`)).ok) break;
-    } catch {}
-    if (child.exitCode !== null || i > 600) throw new Error('the gateway did not start');
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  const stop = () => {
-    child.kill('SIGTERM');
-    if (!args.keep) rmSync(dir, { recursive: true, force: true });
-  };
-  return { url, adminKey, dir, stop };
-}
-
-async function call(url, key, method, path, body) {
-  const res = await fetch(`${url}${path}`, { method, headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
-  const json = await res.json();
-  if (!res.ok) throw new Error(`${method} ${path} → ${res.status}: ${JSON.stringify(json)}`);
-  return json;
-}
 
 // ---------------------------------------------------------------- the data
 
@@ -128,19 +79,18 @@ function loadConversation(file) {
   return { turns, qa };
 }
 
-async function pool(items, n, fn) {
-  let next = 0;
-  await Promise.all(Array.from({ length: n }, async () => {
-    while (next < items.length) await fn(items[next++]);
-  }));
-}
-
 // ---------------------------------------------------------------- the run
 
 const files = readdirSync(args.data).filter((f) => f.endsWith('.json')).sort().slice(0, args.limit ? Number(args.limit) : undefined);
 if (files.length === 0) throw new Error(`no .json files in ${args.data}`);
 
-const gw = args.url ? { url: args.url, adminKey: args['admin-key'], stop: () => {} } : await startGateway();
+const gw = args.url ? { url: args.url, adminKey: args['admin-key'], stop: () => {} } : await startGateway({
+      name: 'locomo',
+      keep: args.keep,
+      // The model is never called: /v1/context stops before the upstream. The alias fixes the window
+      // and the tokenizer (o200k).
+      config: { providers: { none: { kind: 'openai', baseUrl: 'http://127.0.0.1:9/v1', apiKey: 'unused' } }, models: { [MODEL]: { targets: [{ provider: 'none', model: 'gpt-4o-mini' }] } } },
+    });
 try {
   const keyFile = args.keep ? join(resolve(args.keep), 'eval-key.json') : undefined;
   let key = args.key ?? (keyFile && existsSync(keyFile) ? JSON.parse(readFileSync(keyFile, 'utf8')).key : undefined);

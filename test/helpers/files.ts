@@ -7,50 +7,8 @@ import JSZip from 'jszip';
  * (pdfjs-dist, mammoth, yauzl) accept, so a failure points at the parser, not at the fixture.
  */
 
-/** Escapes a PDF literal string: backslash and both parentheses. */
-function pdfString(s: string): string {
-  return `(${s.replace(/[\\()]/g, (c) => `\\${c}`)})`;
-}
-
-/** One page's content stream: each line a Tj, 16 points below the one before. */
-function pageContent(lines: string[]): string {
-  const shows = lines.map((line, i) => `${i === 0 ? '72 720 Td' : '0 -16 Td'} ${pdfString(line)} Tj`);
-  return `BT /F1 12 Tf ${shows.join(' ')} ET`;
-}
-
-/**
- * A valid PDF 1.4: catalog, page tree, a standard Helvetica font, one content stream per page and
- * an /Info dictionary. The xref offsets are counted while writing, since pdfjs trusts them first.
- * ASCII text only (the strings are written as latin1).
- */
-export function makePdf(pages: string[][], opts: { title?: string } = {}): Buffer {
-  // Objects 1 catalog, 2 pages, 3 font, 4 info, then (page, content) pairs.
-  const pageIds = pages.map((_, i) => 5 + 2 * i);
-  const objects: string[] = [
-    '<< /Type /Catalog /Pages 2 0 R >>',
-    `<< /Type /Pages /Kids [${pageIds.map((id) => `${id} 0 R`).join(' ')}] /Count ${pages.length} >>`,
-    '<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>',
-    `<< /Producer (context-gateway tests)${opts.title === undefined ? '' : ` /Title ${pdfString(opts.title)}`} >>`,
-  ];
-  pages.forEach((lines, i) => {
-    const content = pageContent(lines);
-    objects.push(`<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << /Font << /F1 3 0 R >> >> /Contents ${pageIds[i]! + 1} 0 R >>`);
-    objects.push(`<< /Length ${Buffer.byteLength(content, 'latin1')} >>\nstream\n${content}\nendstream`);
-  });
-
-  let out = '%PDF-1.4\n%\xe2\xe3\xcf\xd3\n';
-  const offsets: number[] = [];
-  objects.forEach((body, i) => {
-    offsets.push(Buffer.byteLength(out, 'latin1'));
-    out += `${i + 1} 0 obj\n${body}\nendobj\n`;
-  });
-  const xrefAt = Buffer.byteLength(out, 'latin1');
-  // Each xref entry is exactly 20 bytes, hence the space before the newline.
-  out += `xref\n0 ${objects.length + 1}\n0000000000 65535 f \n`;
-  for (const offset of offsets) out += `${String(offset).padStart(10, '0')} 00000 n \n`;
-  out += `trailer\n<< /Size ${objects.length + 1} /Root 1 0 R /Info 4 0 R >>\nstartxref\n${xrefAt}\n%%EOF\n`;
-  return Buffer.from(out, 'latin1');
-}
+export { makePdf } from './pdf.mjs';
+import { makePdf } from './pdf.mjs';
 
 export type DocxBlock = { heading: string; level?: number } | { paragraph: string } | { list: string[] } | { table: string[][] };
 
