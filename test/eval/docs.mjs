@@ -29,7 +29,7 @@
  * (--keep DIR keeps it and reuses its collections next time). With --url/--key the collections are
  * created in the key's tenant and deleted afterwards. The last line printed is one JSON object.
  */
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { call, pool, root, startGateway } from './lib.mjs';

@@ -11,7 +11,7 @@
  * ids (provenance, not string search). Without --url the script starts the built gateway on an
  * empty embedded database in a temporary directory. The last line printed is one JSON object.
  */
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { call, pool, root, startGateway } from './lib.mjs';
