@@ -83,7 +83,7 @@ export async function createGateway(config: Config, log: Logger, opts: { sql?: S
   });
   ingestor.start();
   const parser = createParser({ heapMb: config.knowledge.upload.parserHeapMb });
-  const chunkSearch = createChunkSearch({ sql, vectors: docStore.store, embedder, collection: documents.spec.name });
+  const chunkSearch = createChunkSearch({ sql, vectors: docStore.store, embedder, collection: documents.spec.name, lexicalWeight: config.knowledge.search.lexicalWeight });
 
   stages.push(createDocumentsStage(chunkSearch));
 

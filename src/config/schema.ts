@@ -182,6 +182,16 @@ export const configSchema = z.object({
     .prefault({}),
   knowledge: z
     .object({
+      search: z
+        .object({
+          /**
+           * Weight of full text against vectors when hybrid results are fused (relative scores). 0.7
+           * suits the offline default embedder, weak on long passages (BENCHMARKS.md); about 0.5 suits
+           * a strong embedding model.
+           */
+          lexicalWeight: z.number().min(0).max(1).default(0.7),
+        })
+        .prefault({}),
       /** Limits of one file upload; each refusal names the limit and what was sent. */
       upload: z
         .object({
