@@ -1,3 +1,4 @@
+import { createTtlMemo } from '../memo.js';
 import type { Sql } from '../store/sql.js';
 import { collectionAccess, type Collections } from './collections.js';
 
@@ -14,21 +15,13 @@ const MAX_TENANTS = 10_000;
  * on every gateway instance (at once on the one that ingested it, through `invalidate`).
  */
 export function createKnowledgeScope(deps: { sql: Sql; collections: Collections }) {
-  const memo = new Map<string, { at: number; ids: Promise<string[]> }>();
-
-  function withDocuments(tenantId: string): Promise<string[]> {
-    const now = Date.now();
-    const hit = memo.get(tenantId);
-    if (hit && now - hit.at < TTL_MS) return hit.ids;
-    if (memo.size >= MAX_TENANTS) memo.clear();
-    const ids = deps.sql
-      .query<{ collection_id: string }>("SELECT DISTINCT collection_id FROM documents WHERE tenant_id = $1 AND status = 'ready'", [tenantId])
-      .then((r) => r.rows.map((x) => x.collection_id));
-    // A failed lookup is not remembered.
-    ids.catch(() => memo.delete(tenantId));
-    memo.set(tenantId, { at: now, ids });
-    return ids;
-  }
+  const memo = createTtlMemo<string[]>(TTL_MS, MAX_TENANTS);
+  const withDocuments = (tenantId: string): Promise<string[]> =>
+    memo.get(tenantId, () =>
+      deps.sql
+        .query<{ collection_id: string }>("SELECT DISTINCT collection_id FROM documents WHERE tenant_id = $1 AND status = 'ready'", [tenantId])
+        .then((r) => r.rows.map((x) => x.collection_id)),
+    );
 
   return {
     async resolve(tenantId: string, scopes: readonly string[], requested?: readonly string[]): Promise<string[]> {

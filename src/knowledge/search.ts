@@ -1,4 +1,5 @@
 import type { Embedder } from '../embeddings/port.js';
+import { createTtlMemo } from '../memo.js';
 import type { Sql, SqlParam } from '../store/sql.js';
 import type { VectorStore } from '../vector/port.js';
 
@@ -99,29 +100,23 @@ export function createChunkSearch(deps: {
   lexicalWeight: number;
 }) {
   const { sql, vectors, embedder } = deps;
-  const stats = new Map<string, { at: number; value: Promise<{ n: number; avgdl: number }> }>();
+  const stats = createTtlMemo<{ n: number; avgdl: number }>(STATS_TTL_MS);
 
   /**
    * BM25's corpus statistics: the chunks in the searched collections (from the documents' counts)
    * and their mean length in lexemes (from a sample: it only scales the length norm). Memoised for a
    * while — they drift slowly, and a full scan of a large collection would cost more than a search.
    */
-  function corpusStats(tenantId: string, ids: string[]): Promise<{ n: number; avgdl: number }> {
-    const key = `${tenantId}\u0000${[...ids].sort().join(',')}`;
-    const hit = stats.get(key);
-    if (hit && Date.now() - hit.at < STATS_TTL_MS) return hit.value;
-    if (stats.size >= 10_000) stats.clear();
-    const value = sql
-      .query<{ n: number; avgdl: number }>(
-        `SELECT (SELECT coalesce(sum(chunk_count), 0)::int FROM documents WHERE tenant_id = $1 AND collection_id = ANY($2::text[]) AND status = 'ready') AS n,
-                (SELECT coalesce(avg(length(s.search)), 0)::float8 FROM (SELECT c.search FROM chunks c WHERE c.tenant_id = $1 AND c.collection_id = ANY($2::text[]) LIMIT ${STATS_SAMPLE}) s) AS avgdl`,
-        [tenantId, ids],
-      )
-      .then((r) => r.rows[0] ?? { n: 0, avgdl: 0 });
-    value.catch(() => stats.delete(key));
-    stats.set(key, { at: Date.now(), value });
-    return value;
-  }
+  const corpusStats = (tenantId: string, ids: string[]): Promise<{ n: number; avgdl: number }> =>
+    stats.get(`${tenantId}\u0000${[...ids].sort().join(',')}`, () =>
+      sql
+        .query<{ n: number; avgdl: number }>(
+          `SELECT (SELECT coalesce(sum(chunk_count), 0)::int FROM documents WHERE tenant_id = $1 AND collection_id = ANY($2::text[]) AND status = 'ready') AS n,
+                  (SELECT coalesce(avg(length(s.search)), 0)::float8 FROM (SELECT c.search FROM chunks c WHERE c.tenant_id = $1 AND c.collection_id = ANY($2::text[]) LIMIT ${STATS_SAMPLE}) s) AS avgdl`,
+          [tenantId, ids],
+        )
+        .then((r) => r.rows[0] ?? { n: 0, avgdl: 0 }),
+    );
 
   /**
    * Full-text candidates ranked by BM25: each query term weighs its IDF, saturated by how often it

@@ -1,5 +1,6 @@
 import type { Sql, SqlExecutor, SqlParam } from '../../store/sql.js';
 import type { CollectionSpec, Payload, SearchHit, VectorStore } from '../port.js';
+import { createTtlMemo } from '../../memo.js';
 import { createAnalyzer } from '../../store/analyze.js';
 import { createSpecCache } from '../spec-cache.js';
 import { checkFilter, checkName, checkSameSpec, checkSpec, checkTenant, checkTopK, checkVector, matchesNothing, preparePoints } from '../validate.js';
@@ -81,20 +82,14 @@ export function createPgvectorStore({ sql }: PgvectorOptions): VectorStore {
   const analyzer = createAnalyzer(sql);
   // Whether a filter selects few enough points to rank them exactly, remembered for a while per
   // table, tenant and filter (counting up to the limit through the btree costs a few ms).
-  const sizes = new Map<string, { at: number; small: Promise<boolean> }>();
-  function smallEnough(t: string, tenantId: string, filter: object, where: string, params: SqlParam[]): Promise<boolean> {
-    const key = `${t}\u0000${tenantId}\u0000${JSON.stringify(filter)}`;
-    const hit = sizes.get(key);
-    if (hit && Date.now() - hit.at < SIZE_TTL_MS) return hit.small;
-    if (sizes.size >= 10_000) sizes.clear();
-    // The filter's parameters follow the tenant ($1); $2 and $3 (vector, topK) are unused here but keep the numbering.
-    const small = sql
-      .query<{ n: number }>(`SELECT count(*)::int AS n FROM (SELECT 1 FROM ${t} WHERE tenant_id = $1 AND ${where} AND $2::text IS NOT NULL AND $3::int > 0 LIMIT ${EXACT_SCAN_MAX + 1}) s`, params)
-      .then((r) => (r.rows[0]?.n ?? 0) <= EXACT_SCAN_MAX);
-    small.catch(() => sizes.delete(key));
-    sizes.set(key, { at: Date.now(), small });
-    return small;
-  }
+  const sizes = createTtlMemo<boolean>(SIZE_TTL_MS);
+  const smallEnough = (t: string, tenantId: string, filter: object, where: string, params: SqlParam[]): Promise<boolean> =>
+    sizes.get(`${t}\u0000${tenantId}\u0000${JSON.stringify(filter)}`, () =>
+      // The filter's parameters follow the tenant ($1); $2 and $3 (vector, topK) are unused here but keep the numbering.
+      sql
+        .query<{ n: number }>(`SELECT count(*)::int AS n FROM (SELECT 1 FROM ${t} WHERE tenant_id = $1 AND ${where} AND $2::text IS NOT NULL AND $3::int > 0 LIMIT ${EXACT_SCAN_MAX + 1}) s`, params)
+        .then((r) => (r.rows[0]?.n ?? 0) <= EXACT_SCAN_MAX),
+    );
 
   const scoped = async (collection: string, tenantId: string) => {
     checkTenant(tenantId);
