@@ -32,20 +32,13 @@
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { call, pool, root, startGateway } from './lib.mjs';
+import { COMMON_OPTIONS, call, pool, startGateway } from './lib.mjs';
 const { values: args } = parseArgs({
   options: {
-    data: { type: 'string', default: resolve(root, '../shared/bench/locomo') },
+    ...COMMON_OPTIONS,
     budgets: { type: 'string', default: '1024,2048' },
-    url: { type: 'string' },
-    key: { type: 'string' },
-    'admin-key': { type: 'string' },
-    concurrency: { type: 'string', default: '4' },
     /** Questions per conversation, for a quick run. */
     limit: { type: 'string' },
-    verbose: { type: 'boolean', default: false },
-    /** Keep the started gateway's database in DIR and reuse it next time (documents are idempotent). */
-    keep: { type: 'string' },
     /** The collections' chunking (target and overlap tokens); unset, the gateway's defaults apply. */
     'chunk-tokens': { type: 'string' },
     'chunk-overlap': { type: 'string' },

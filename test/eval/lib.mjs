@@ -11,6 +11,21 @@ import { fileURLToPath } from 'node:url';
 
 export const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
+/**
+ * The options every eval takes: the LoCoMo files, an existing gateway instead of a started one
+ * (`--url --key`, or `--admin-key` to make a tenant), searches in flight, misses listed, and a
+ * database directory to keep and reuse (its imports are idempotent).
+ */
+export const COMMON_OPTIONS = {
+  data: { type: 'string', default: resolve(root, '../shared/bench/locomo') },
+  url: { type: 'string' },
+  key: { type: 'string' },
+  'admin-key': { type: 'string' },
+  concurrency: { type: 'string', default: '4' },
+  verbose: { type: 'boolean', default: false },
+  keep: { type: 'string' },
+};
+
 function freePort() {
   return new Promise((res) => {
     const s = createServer().listen(0, '127.0.0.1', () => {

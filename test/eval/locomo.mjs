@@ -14,19 +14,12 @@
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { call, pool, root, startGateway } from './lib.mjs';
+import { COMMON_OPTIONS, call, pool, startGateway } from './lib.mjs';
 const { values: args } = parseArgs({
   options: {
-    data: { type: 'string', default: resolve(root, '../shared/bench/locomo') },
+    ...COMMON_OPTIONS,
     budgets: { type: 'string', default: '1024,2048,4096' },
-    url: { type: 'string' },
-    key: { type: 'string' },
-    'admin-key': { type: 'string' },
-    concurrency: { type: 'string', default: '4' },
     limit: { type: 'string' },
-    verbose: { type: 'boolean', default: false },
-    /** Keep the started gateway's database in DIR and reuse it next time (imports are idempotent). */
-    keep: { type: 'string' },
     /**
      * Section shares sent with every question. Default: all room after the last exchange to
      * retrieved memories (a question about the past, as an agent asks /v1/context); 'gateway' sends
