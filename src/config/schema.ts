@@ -186,8 +186,8 @@ export const configSchema = z.object({
         .object({
           /**
            * Weight of full text against vectors when hybrid results are fused (relative scores). 0.7
-           * suits the offline default embedder, weak on long passages (BENCHMARKS.md); about 0.5 suits
-           * a strong embedding model.
+           * suits the offline default embedder (BENCHMARKS.md: 0.6 and 0.5 measured lower); about 0.5
+           * suits a strong embedding model.
            */
           lexicalWeight: z.number().min(0).max(1).default(0.7),
         })

@@ -197,3 +197,37 @@ export function chunkText(text: string, tokenizer: Tokenizer, opts: ChunkingOpti
   flush(false);
   return chunks.filter((c) => c.text.trim() !== '');
 }
+
+/**
+ * The passages a chunk's text is embedded as: its paragraphs (blank-line separated) grouped in order
+ * while they fit `maxTokens`, a longer paragraph split at sentences (a sentence longer than that stays
+ * whole: the encoder truncates it). A small sentence encoder makes a sharper vector of one passage
+ * than of a long chunk it averages; the chunk then scores as its best passage. `maxTokens` 0 keeps the
+ * text as one passage.
+ */
+export function passages(text: string, tokenizer: Tokenizer, maxTokens: number): string[] {
+  const whole = text.trim();
+  if (maxTokens <= 0 || whole.length === 0 || tokenizer.count(whole) <= maxTokens) return whole.length > 0 ? [whole] : [];
+  const pieces: Array<{ text: string; tokens: number }> = [];
+  for (const paragraph of whole.split(/\n[ \t]*\n/)) {
+    const p = paragraph.trim();
+    if (p.length === 0) continue;
+    const tokens = tokenizer.count(p);
+    if (tokens <= maxTokens) pieces.push({ text: p, tokens });
+    else for (const s of p.split(SENTENCE_END)) pieces.push({ text: s, tokens: tokenizer.count(s) });
+  }
+  const out: string[] = [];
+  let current: string[] = [];
+  let size = 0;
+  for (const piece of pieces) {
+    if (current.length > 0 && size + piece.tokens > maxTokens) {
+      out.push(current.join('\n'));
+      current = [];
+      size = 0;
+    }
+    current.push(piece.text);
+    size += piece.tokens;
+  }
+  if (current.length > 0) out.push(current.join('\n'));
+  return out;
+}

@@ -7,6 +7,11 @@ export interface Chunking {
   target_tokens: number;
   /** Tokens repeated from the end of one chunk at the start of the next. */
   overlap_tokens: number;
+  /**
+   * Tokens in one embedded passage: a chunk is embedded as passages of at most this size and scores as
+   * its best one (0, or absent in collections made before it existed: one vector of the whole chunk).
+   */
+  passage_tokens?: number;
 }
 
 export interface Collection {

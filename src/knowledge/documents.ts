@@ -6,11 +6,11 @@ import { createAnalyzer } from '../store/analyze.js';
 import { notFound } from '../errors.js';
 import type { Sql } from '../store/sql.js';
 import { newId } from '../tenancy/ids.js';
-import { getTokenizer } from '../tokens/tokenizer.js';
+import { type Tokenizer, getTokenizer } from '../tokens/tokenizer.js';
 import { modelCollection } from '../vector/naming.js';
 import type { CollectionSpec, VectorStore } from '../vector/port.js';
 import type { Chunking, CollectionAccess, Collections } from './collections.js';
-import { type Chunk, chunkText } from './chunker.js';
+import { type Chunk, chunkText, passages } from './chunker.js';
 import type { DocumentFormat } from './parse/types.js';
 
 export type DocumentStatus = 'queued' | 'parsing' | 'embedding' | 'ready' | 'failed';
@@ -60,11 +60,12 @@ export function chunkCollection(embedder: Pick<Embedder, 'model' | 'dimensions'>
 }
 
 /**
- * What a chunk's vector is made from: its heading path and its text as a reader sees it — without
- * HTML tags, markdown emphasis, link targets or heading/list/table markers, which carry no meaning
- * and only blur a small sentence encoder's vector. (The chunk itself keeps its exact text.)
+ * What a chunk's vectors are made from: its text as a reader sees it — without HTML tags, markdown
+ * emphasis, link targets or heading/list/table markers, which carry no meaning and only blur a small
+ * sentence encoder's vector (the chunk itself keeps its exact text) — cut into passages of at most
+ * `passageTokens` (0: the whole chunk), each under the chunk's heading path.
  */
-export function embeddingText(c: Pick<Chunk, 'headingPath' | 'text'>): string {
+export function embeddingPassages(c: Pick<Chunk, 'headingPath' | 'text'>, tokenizer: Tokenizer, passageTokens: number): string[] {
   const plain = c.text
     .replace(/<[^>\n]{1,200}>/g, '')
     .replace(/!?\[([^\]\n]*)\]\([^)\n]*\)/g, '$1')
@@ -73,8 +74,16 @@ export function embeddingText(c: Pick<Chunk, 'headingPath' | 'text'>): string {
     .replace(/\|/g, ' ')
     .replace(/[ \t]+/g, ' ')
     .trim();
-  return c.headingPath.length > 0 ? `${c.headingPath.join(' › ')}\n${plain}` : plain;
+  const heading = c.headingPath.length > 0 ? `${c.headingPath.join(' › ')}\n` : '';
+  const parts = passages(plain, tokenizer, passageTokens);
+  return (parts.length > 0 ? parts : ['']).map((p) => `${heading}${p}`);
 }
+
+/**
+ * The id of a chunk's `n`-th passage vector (from 0): the first is the chunk's own id, so a chunk of
+ * one passage is one point named after it. Every point's payload names its chunk.
+ */
+export const passagePointId = (chunkId: string, n: number): string => (n === 0 ? chunkId : `${chunkId}.${n}`);
 
 /**
  * Removes the vectors of documents already gone from SQL. Searches can no longer return them (a
@@ -275,20 +284,24 @@ export function createIngestor(deps: {
     // Full-text plans over a table grown by bulk ingestion need fresh statistics (PGlite never gathers them).
     analyzer.wrote('chunks', chunks.length);
     await vectors.deleteByFilter({ collection: spec.name, tenantId: doc.tenant_id, filter: { document: doc.id } });
-    for (let i = 0; i < chunks.length; i += 32) {
-      const batch = chunks.slice(i, i + 32);
+    // One point per passage, named after its chunk; a rerun overwrites them by id.
+    const points = chunks.flatMap((c, i) =>
+      embeddingPassages(c, tokenizer, doc.chunking.passage_tokens ?? 0).map((text, n) => ({
+        id: passagePointId(ids[i] as string, n),
+        text,
+        payload: { collection: doc.collection_id, document: doc.id, chunk: ids[i] as string, seq: i + 1 },
+      })),
+    );
+    for (let i = 0; i < points.length; i += 32) {
+      const batch = points.slice(i, i + 32);
       const vecs = await embedder.embed(
-        batch.map(embeddingText),
+        batch.map((p) => p.text),
         { kind: 'document' },
       );
       await vectors.upsert({
         collection: spec.name,
         tenantId: doc.tenant_id,
-        points: batch.map((_, j) => ({
-          id: ids[i + j] as string,
-          vector: vecs[j] as Float32Array,
-          payload: { collection: doc.collection_id, document: doc.id, seq: i + j + 1 },
-        })),
+        points: batch.map((p, j) => ({ id: p.id, vector: vecs[j] as Float32Array, payload: p.payload })),
       });
     }
     // Ready, and the older versions of this document gone, in one transaction: a search (one

@@ -58,6 +58,8 @@ const STATS_SAMPLE = 2_000;
 const CANDIDATES = 50;
 /** Vector candidates when a metadata filter will drop some of them after the search. */
 const FILTERED_CANDIDATES = 200;
+/** Points fetched per chunk wanted from the vector store: a chunk's passages may crowd its neighbours out. */
+const PASSAGES_PER_CHUNK = 3;
 const FRAGMENT_DELIMITER = '\u241e';
 
 /** A lexeme as a tsquery operand: quoted, so nothing in it is read as an operator. */
@@ -162,6 +164,22 @@ export function createChunkSearch(deps: {
     );
   }
 
+  /**
+   * Chunks by their best passage's similarity: a chunk is embedded as one or more passages (points
+   * whose payload names the chunk), so more points than chunks are asked for.
+   */
+  async function nearestChunks(tenantId: string, ids: string[], vector: Float32Array, filter: MetadataFilter | undefined): Promise<Scored[]> {
+    const wanted = filter ? FILTERED_CANDIDATES : CANDIDATES;
+    const hits = await vectors.search({ collection: deps.collection, tenantId, vector, topK: wanted * PASSAGES_PER_CHUNK, filter: { collection: { in: ids } } });
+    const best = new Map<string, number>();
+    for (const h of hits) {
+      const chunk = typeof h.payload.chunk === 'string' ? h.payload.chunk : h.id;
+      if (!best.has(chunk)) best.set(chunk, h.score);
+      if (best.size === wanted) break;
+    }
+    return [...best].map(([id, score]) => ({ id, score }));
+  }
+
   return {
     /** The best `topK` chunks for `query` across `collectionIds` (already checked against the caller's access). */
     async search(tenantId: string, collectionIds: readonly string[], query: string, opts: SearchOptions): Promise<ChunkHit[]> {
@@ -175,9 +193,7 @@ export function createChunkSearch(deps: {
         mode === 'vector' ? none : bm25(tenantId, ids, query, opts.filter),
         mode === 'lexical'
           ? []
-          : (opts.vector ?? embedder.embed([query], { kind: 'query' }).then(([v]) => v as Float32Array)).then((vector) =>
-              vectors.search({ collection: deps.collection, tenantId, vector, topK: opts.filter ? FILTERED_CANDIDATES : CANDIDATES, filter: { collection: { in: ids } } }),
-            ),
+          : (opts.vector ?? embedder.embed([query], { kind: 'query' }).then(([v]) => v as Float32Array)).then((vector) => nearestChunks(tenantId, ids, vector, opts.filter)),
       ]);
       // Relative score fusion: each list's scores scaled to 0–1 (min–max), then weighted. Unlike
       // reciprocal rank fusion it keeps how far apart two hits are, so a weak list cannot push a

@@ -25,7 +25,7 @@ describe('/v1/collections', () => {
       name: 'Handbook',
       description: 'HR policies',
       embedding_model: 'use-lite-512',
-      chunking: { target_tokens: 400, overlap_tokens: 60 },
+      chunking: { target_tokens: 256, overlap_tokens: 32, passage_tokens: 96 },
       metadata: {},
     });
     expect(created.body.id).toMatch(/^col_/);
@@ -57,7 +57,7 @@ describe('/v1/collections', () => {
       if (param) expect(res.body.error.param).toBe(param);
     }
     const first = await gw.call('POST', '/v1/collections', { key: a.key, body: { name: 'Specs', chunking: { target_tokens: 800, overlap_tokens: 100 } } });
-    expect(first.body.chunking).toEqual({ target_tokens: 800, overlap_tokens: 100 });
+    expect(first.body.chunking).toEqual({ target_tokens: 800, overlap_tokens: 100, passage_tokens: 96 });
     const again = await gw.call('POST', '/v1/collections', { key: a.key, body: { name: 'Specs' } });
     expect(again.status).toBe(409);
     expect(again.body.error).toMatchObject({ code: 'collection_exists', param: 'name' });

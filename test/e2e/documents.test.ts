@@ -58,6 +58,25 @@ describe('documents: upload, ingestion, search, deletion', () => {
     expect(semantic.body.data[0].heading_path).toEqual(['Handbook', 'Security']);
   });
 
+  it('embeds a chunk as passages: one point per passage, and a search returns the chunk once, found by its best passage', async () => {
+    const notes = ['# Office notes', 'The printer on the second floor jams when the paper tray is overfilled.', 'Visitors sign in at reception and wear a guest badge all day.', 'The rooftop garden opens at noon in summer and closes at dusk.', 'Bicycles go in the basement rack; the code changes every month.'].join('\n\n');
+    const c3 = await gw.tenant('passages');
+    const counts: number[] = [];
+    for (const passage_tokens of [20, 0]) {
+      const c = (await gw.call('POST', '/v1/collections', { key: c3.key, body: { name: `Notes ${passage_tokens}`, chunking: { target_tokens: 256, overlap_tokens: 0, passage_tokens } } })).body.id;
+      const up = await gw.call('POST', `/v1/collections/${c}/documents`, { key: c3.key, body: { text: notes, title: 'Notes' } });
+      const done = await documentSettled(gw, c3.key, up.body.data[0].id);
+      expect(done).toMatchObject({ status: 'ready', chunk_count: 1 });
+      counts.push(await vectorCount(gw, c3.id, gw.gateway.deps.documents.spec.name, { document: done.id }));
+      const res = await gw.call('POST', `/v1/collections/${c}/search`, { key: c3.key, body: { query: 'where do I park my bike', mode: 'vector', top_k: 5 } });
+      expect(res.body.data).toHaveLength(1);
+      expect(res.body.data[0]).toMatchObject({ document_id: done.id, via: 'vector' });
+      expect(res.body.data[0].chunk_id).toMatch(/^\d+$/);
+    }
+    // 20 tokens hold the heading (2) with the first paragraph (15), then one paragraph (13–15) each: four passages.
+    expect(counts).toEqual([4, 1]);
+  });
+
   it('treats the same text uploaded again as the same document', async () => {
     const first = await gw.call('POST', `/v1/collections/${col}/documents`, { key: a.key, body: { documents: [{ text: 'Tiny note about parking.' }] } });
     const again = await gw.call('POST', `/v1/collections/${col}/documents`, { key: a.key, body: { documents: [{ text: 'Tiny note about parking.' }] } });

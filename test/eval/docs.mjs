@@ -39,9 +39,12 @@ const { values: args } = parseArgs({
     budgets: { type: 'string', default: '1024,2048' },
     /** Questions per conversation, for a quick run. */
     limit: { type: 'string' },
-    /** The collections' chunking (target and overlap tokens); unset, the gateway's defaults apply. */
+    /** The collections' chunking (target, overlap and embedded passage tokens); unset, the gateway's defaults apply. */
     'chunk-tokens': { type: 'string' },
     'chunk-overlap': { type: 'string' },
+    'passage-tokens': { type: 'string' },
+    /** The started gateway's knowledge.search.lexicalWeight (its default otherwise). */
+    'lexical-weight': { type: 'string' },
   },
 });
 const budgets = args.budgets.split(',').map(Number);
@@ -50,9 +53,9 @@ const MODES = ['lexical', 'vector', 'hybrid'];
 const TOP_K = 50;
 /** The budget the per-category breakdown and the recall target are read at. */
 const TARGET_BUDGET = budgets.includes(2048) ? 2048 : Math.max(...budgets);
-const chunking = args['chunk-tokens'] || args['chunk-overlap']
-  ? { ...(args['chunk-tokens'] ? { target_tokens: Number(args['chunk-tokens']) } : {}), ...(args['chunk-overlap'] ? { overlap_tokens: Number(args['chunk-overlap']) } : {}) }
-  : undefined;
+const CHUNKING_ARGS = { 'chunk-tokens': 'target_tokens', 'chunk-overlap': 'overlap_tokens', 'passage-tokens': 'passage_tokens' };
+const chunkingEntries = Object.entries(CHUNKING_ARGS).filter(([arg]) => args[arg] !== undefined).map(([arg, field]) => [field, Number(args[arg])]);
+const chunking = chunkingEntries.length > 0 ? Object.fromEntries(chunkingEntries) : undefined;
 const log = (...a) => console.error(...a);
 
 // ---------------------------------------------------------------- the gateway
@@ -116,7 +119,11 @@ function pack(hits, budget) {
 const files = readdirSync(args.data).filter((f) => f.endsWith('.json')).sort();
 if (files.length === 0) throw new Error(`no .json files in ${args.data}`);
 
-const gw = args.url ? { url: args.url, adminKey: args['admin-key'], stop: () => {} } : await startGateway({ name: 'docs', keep: args.keep });
+const gw = args.url ? { url: args.url, adminKey: args['admin-key'], stop: () => {} } : await startGateway({
+      name: 'docs',
+      keep: args.keep,
+      config: args['lexical-weight'] ? { knowledge: { search: { lexicalWeight: Number(args['lexical-weight']) } } } : undefined,
+    });
 const created = []; // collections to delete afterwards (--url only)
 let key;
 try {
@@ -133,7 +140,7 @@ try {
   const t0 = Date.now();
   const convs = files.map((f) => loadConversation(join(args.data, f)));
   const existing = args.url ? [] : (await call(gw.url, key, 'GET', '/v1/collections')).data;
-  const suffix = chunking ? `-t${chunking.target_tokens ?? 'd'}-o${chunking.overlap_tokens ?? 'd'}` : '';
+  const suffix = chunking ? `-t${chunking.target_tokens ?? 'd'}-o${chunking.overlap_tokens ?? 'd'}-p${chunking.passage_tokens ?? 'd'}` : '';
 
   // Upload every conversation first, so the ingestor embeds them all in one go.
   for (const conv of convs) {

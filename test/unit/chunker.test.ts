@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { chunkText } from '../../src/knowledge/chunker.js';
+import { chunkText, passages } from '../../src/knowledge/chunker.js';
 import { getTokenizer } from '../../src/tokens/tokenizer.js';
 
 const tok = getTokenizer('o200k_base');
@@ -96,5 +96,30 @@ describe('chunkText', () => {
     const [c] = chunkText(crlf, tok, { targetTokens: 100, overlapTokens: 0 });
     expect(c?.headingPath).toEqual(['Title']);
     expect(crlf.slice(c?.start, c?.end)).toBe(c?.text);
+  });
+});
+
+describe('passages', () => {
+  const para = (n: number) => `Paragraph ${n} says something about topic ${n}, at some length, so that it costs a few tokens.`;
+
+  it('groups whole paragraphs in order while they fit, and keeps every word once', () => {
+    const text = [1, 2, 3, 4, 5].map(para).join('\n\n');
+    const each = tok.count(para(1));
+    const out = passages(text, tok, each * 2 + 2);
+    expect(out).toEqual([`${para(1)}\n${para(2)}`, `${para(3)}\n${para(4)}`, para(5)]);
+  });
+
+  it('splits a paragraph longer than the limit at sentences, and leaves a text that fits whole', () => {
+    const long = 'First sentence here. Second sentence follows it. Third one closes.';
+    const out = passages(long, tok, 6);
+    expect(out).toEqual(['First sentence here.', 'Second sentence follows it.', 'Third one closes.']);
+    for (const p of out) expect(tok.count(p)).toBeLessThanOrEqual(6);
+    expect(passages(long, tok, 100)).toEqual([long]);
+  });
+
+  it('keeps the text as one passage at 0, and gives none for blank text', () => {
+    const text = [1, 2, 3].map(para).join('\n\n');
+    expect(passages(text, tok, 0)).toEqual([text]);
+    expect(passages('  \n\n ', tok, 50)).toEqual([]);
   });
 });

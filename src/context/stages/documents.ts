@@ -1,8 +1,8 @@
 import type { ChunkHit, ChunkSearch } from '../../knowledge/search.js';
 import type { Candidate, ContextStage } from '../types.js';
 
-/** A chunk's typical cost in a prompt (the default chunking targets 400 tokens); sets how many to fetch. */
-const TOKENS_PER_CHUNK = 300;
+/** A chunk's typical cost in a prompt (the default chunking targets 256); sets how many to fetch. */
+const TOKENS_PER_CHUNK = 256;
 const MIN_CHUNKS = 8;
 const MAX_CHUNKS = 50;
 

@@ -12,7 +12,7 @@ import { keyPrincipal, requireKey } from '../middleware/auth.js';
 import { type MultipartLimits, receiveMultipart } from '../multipart.js';
 import { validate } from '../schemas/validate.js';
 
-const DEFAULT_CHUNKING = { target_tokens: 400, overlap_tokens: 60 };
+const DEFAULT_CHUNKING = { target_tokens: 256, overlap_tokens: 32, passage_tokens: 96 };
 
 const createSchema = z.strictObject({
   name: z.string().trim().min(1).max(100),
@@ -23,6 +23,8 @@ const createSchema = z.strictObject({
     .strictObject({
       target_tokens: z.number().int().min(64).max(4096).default(DEFAULT_CHUNKING.target_tokens),
       overlap_tokens: z.number().int().min(0).max(2048).default(DEFAULT_CHUNKING.overlap_tokens),
+      /** 0 embeds each chunk whole. */
+      passage_tokens: z.number().int().min(0).max(4096).default(DEFAULT_CHUNKING.passage_tokens),
     })
     .refine((c) => c.overlap_tokens <= c.target_tokens / 2, { message: 'overlap_tokens must be at most half of target_tokens', path: ['overlap_tokens'] })
     .prefault({}),

@@ -22,6 +22,8 @@ export interface PgvectorOptions {
 const EXACT_SCAN_MAX = 20_000;
 /** How long "this filter selects few points" is trusted before it is counted again. */
 const SIZE_TTL_MS = 10_000;
+/** pgvector's default `hnsw.ef_search`: searches for more points raise it for their transaction. */
+const HNSW_EF_SEARCH = 40;
 
 /** A btree per indexed payload key, led by the tenant, so a filtered search reads only its points. */
 async function createKeyIndexes(tx: SqlExecutor, t: string, spec: CollectionSpec): Promise<void> {
@@ -189,6 +191,8 @@ export function createPgvectorStore({ sql }: PgvectorOptions): VectorStore {
         // filters apply after the HNSW scan; iterative scanning continues the
         // scan until topK rows pass them, instead of returning whatever survived the first ef_search.
         if (iterative) await tx.query("SELECT set_config('hnsw.iterative_scan', 'strict_order', true)");
+        // The candidate list must hold at least topK points (pgvector's default is 40).
+        if (topK > HNSW_EF_SEARCH) await tx.query("SELECT set_config('hnsw.ef_search', $1, true)", [String(Math.min(topK, 1000))]);
         const res = await tx.query<{ id: string; score: number; payload: Payload }>(
           `SELECT id, 1 - (embedding <=> $2::vector) AS score, payload FROM ${t}
            WHERE tenant_id = $1 AND ${where} ORDER BY embedding <=> $2::vector LIMIT $3`,
