@@ -221,15 +221,22 @@ export function createChunkSearch(deps: {
       if (best.length === 0) return [];
       // Candidates beyond top_k are fetched only as far as a filter or a replaced document may need.
       const wanted = best.slice(0, opts.filter ? best.length : Math.max(opts.topK * 2, opts.topK + 10)).map(([id]) => id);
-      const fetchMeta = metadataCondition(opts.filter, 5);
+      const fetchMeta = metadataCondition(opts.filter, 6);
+      // Highlights are made for the rows returned only: the first top_k that still exist, in fused order.
       const headline = opts.highlights
-        ? `, ts_headline('english', c.text, ${tsquery}, 'StartSel=**, StopSel=**, MaxFragments=3, MaxWords=24, MinWords=8, FragmentDelimiter=${FRAGMENT_DELIMITER}') AS headline`
+        ? `, CASE WHEN x.rank <= $5::int THEN ts_headline('english', x.text, ${tsquery}, 'StartSel=**, StopSel=**, MaxFragments=3, MaxWords=24, MinWords=8, FragmentDelimiter=${FRAGMENT_DELIMITER}') END AS headline`
         : '';
       const { rows } = await sql.query<ChunkRow>(
-        `SELECT c.id::text AS id, c.collection_id, c.document_id, d.title, c.seq, c.heading_path, c.page, c.page_end, c.char_start, c.char_end, c.text, c.token_count${headline}
-         FROM chunks c JOIN documents d ON d.tenant_id = c.tenant_id AND d.id = c.document_id AND d.status = 'ready'
-         WHERE c.tenant_id = $1 AND c.collection_id = ANY($2::text[]) AND c.id = ANY($4::bigint[]) AND $3::text IS NOT NULL${fetchMeta.sql}`,
-        [tenantId, ids, query, wanted, ...fetchMeta.params],
+        `SELECT x.id, x.collection_id, x.document_id, x.title, x.seq, x.heading_path, x.page, x.page_end, x.char_start, x.char_end, x.text, x.token_count${headline}
+         FROM (SELECT c.id::text AS id, c.collection_id, c.document_id, d.title, c.seq, c.heading_path, c.page, c.page_end, c.char_start, c.char_end, c.text, c.token_count,
+                      row_number() OVER (ORDER BY w.ord) AS rank
+               FROM unnest($4::bigint[]) WITH ORDINALITY AS w(id, ord)
+               JOIN chunks c ON c.id = w.id
+               JOIN documents d ON d.tenant_id = c.tenant_id AND d.id = c.document_id AND d.status = 'ready'
+               WHERE c.tenant_id = $1 AND c.collection_id = ANY($2::text[])${fetchMeta.sql}) x
+         WHERE $3::text IS NOT NULL
+         ORDER BY x.rank LIMIT $5`,
+        [tenantId, ids, query, wanted, opts.topK, ...fetchMeta.params],
       );
       const byId = new Map(rows.map((r) => [r.id, r]));
       const hits: ChunkHit[] = [];

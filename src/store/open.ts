@@ -6,5 +6,5 @@ import type { Sql } from './sql.js';
 /** Picks the Sql adapter from config: Postgres when a URL is given, embedded PGlite otherwise. */
 export function openSql(config: Config['database']): Promise<Sql> {
   if (config.url) return createPgSql({ url: config.url, schema: config.schema, poolSize: config.poolSize });
-  return createPgliteSql({ dataDir: config.dataDir, schema: config.schema });
+  return createPgliteSql({ dataDir: config.dataDir, schema: config.schema, sharedBuffersMb: config.pgliteSharedBuffersMb });
 }

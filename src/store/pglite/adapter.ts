@@ -7,6 +7,8 @@ export interface PgliteOptions {
   /** Data directory, or undefined for an in-memory database (tests). */
   dataDir: string | undefined;
   schema: string;
+  /** Postgres's page cache inside the WASM memory (default 32 MB). */
+  sharedBuffersMb?: number;
 }
 
 /**
@@ -16,7 +18,7 @@ export interface PgliteOptions {
  */
 export async function createPgliteSql(opts: PgliteOptions): Promise<Sql> {
   if (opts.dataDir) mkdirSync(opts.dataDir, { recursive: true });
-  const db = await PGlite.create(opts.dataDir, { extensions: { vector } });
+  const db = await PGlite.create(opts.dataDir, { extensions: { vector }, postgresqlconf: [`shared_buffers=${opts.sharedBuffersMb ?? 32}MB`] });
   if (opts.schema !== 'public') await db.exec(`CREATE SCHEMA IF NOT EXISTS ${opts.schema}`);
   await db.exec(`SET search_path TO ${opts.schema}, public`);
 
