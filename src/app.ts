@@ -27,6 +27,11 @@ import type { Router } from './providers/router/router.js';
 import type { Sql } from './store/sql.js';
 import type { Authenticator } from './tenancy/auth.js';
 import type { VectorStore } from './vector/port.js';
+import type { JobQueue } from './jobs/port.js';
+import type { SummaryStore } from './memory/summaries/store.js';
+import type { MemoryStore } from './memory/facts/store.js';
+import type { FactIndex } from './memory/facts/index.js';
+import { memoryRoutes } from './http/routes/memories.js';
 import type { TenancyRepo } from './tenancy/repo.js';
 
 /** Everything the HTTP app needs, built by the composition root (main.ts) or a test. */
@@ -50,6 +55,12 @@ export interface AppDeps {
   chunkSearch: ChunkSearch;
   /** The vector store of document chunks. */
   docVectors: VectorStore;
+  /** Background jobs (summaries), and the session summaries they write. */
+  jobs: JobQueue;
+  summaries: SummaryStore;
+  /** Long-term fact memories and their vectors. */
+  memories: MemoryStore;
+  factIndex: FactIndex;
   /** Present when episodic memory is enabled. */
   indexer: TurnIndexer | undefined;
   vectors: VectorStore | undefined;
@@ -79,7 +90,7 @@ export function createApp(deps: AppDeps): RequestListener {
   app.use(healthRoutes({ sql: deps.sql, hot: deps.hot }));
   app.use(modelRoutes({ auth: deps.auth, router: deps.router }));
   app.use(embeddingsRoutes({ auth: deps.auth, embedder: deps.embedder }));
-  app.use(sessionRoutes({ auth: deps.auth, transcript: deps.transcript, memory: deps.memory, router: deps.router, indexer: deps.indexer }));
+  app.use(sessionRoutes({ auth: deps.auth, transcript: deps.transcript, memory: deps.memory, router: deps.router, indexer: deps.indexer, summaries: deps.summaries }));
   app.use(contextRoutes({ auth: deps.auth, chat: deps.chat }));
   app.use(
     collectionRoutes({
@@ -93,7 +104,8 @@ export function createApp(deps: AppDeps): RequestListener {
       upload: deps.config.knowledge.upload,
     }),
   );
-  app.use(adminRoutes({ auth: deps.auth, repo: deps.tenancy }));
+  app.use(memoryRoutes({ auth: deps.auth, store: deps.memories, index: deps.factIndex, embedder: deps.embedder, log: deps.log }));
+  app.use(adminRoutes({ auth: deps.auth, repo: deps.tenancy, jobs: deps.jobs }));
   app.use(notFoundHandler);
   app.use(errorHandler);
 

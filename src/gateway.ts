@@ -18,7 +18,15 @@ import { createEpisodicSearch } from './memory/episodic/search.js';
 import { createSessionMemory } from './memory/session-memory.js';
 import { noShortTermStore, type ShortTermStore } from './memory/short-term/port.js';
 import { createRedisShortTermStore } from './memory/short-term/redis.js';
+import { createSummaryStore } from './memory/summaries/store.js';
+import { createFactExtractor, EXTRACT_FACTS_JOB, factsKey } from './memory/facts/extractor.js';
+import { createFactIndex } from './memory/facts/index.js';
+import { createMemoryStore } from './memory/facts/store.js';
+import { createFactsStage } from './context/stages/facts.js';
+import { createSummarizer, SUMMARIZE_JOB, summaryKey } from './memory/summaries/summarizer.js';
 import { createTranscript } from './memory/transcript.js';
+import { createJobQueue } from './jobs/factory.js';
+import { startJobKinds } from './jobs/kinds.js';
 import { createProviders } from './providers/registry.js';
 import { createRouter } from './providers/router/router.js';
 import { migrate } from './store/migrate.js';
@@ -50,16 +58,32 @@ export async function createGateway(config: Config, log: Logger, opts: { sql?: S
   const tenancy = createTenancyRepo(sql);
   const auth = createAuthenticator({ repo: tenancy, adminApiKey: config.auth.adminApiKey, ttlMs: config.auth.keyCacheTtlMs });
   const router = createRouter({ config, providers: createProviders(config) });
-  const transcript = createTranscript(sql);
+  const jobs = await createJobQueue({ redisUrl: config.redis.url, keyPrefix: config.redis.keyPrefix }, log);
+  const summaryStore = createSummaryStore(sql);
+  const summary = config.memory.summary;
+  // A session whose unsummarised tail reached the trigger gets a summary job (deduplicated per session).
+  // Facts are read from new turns by the extraction job, after a short wait for more (one job per burst).
+  const facts = config.memory.facts;
+  const extracting = facts.enabled && facts.model !== undefined;
+  const notQueued = (what: string) => (err: unknown) => log.warn({ err: (err as Error).message }, `${what} job not enqueued; the sweep will`);
+  const transcript = createTranscript(sql, {
+    afterAppend: (tenantId, sessionId, tailTokens) => {
+      const job = { tenantId, sessionId };
+      if (summary.enabled && tailTokens >= summary.triggerTokens) jobs.enqueue(SUMMARIZE_JOB, job, { key: summaryKey(job) }).catch(notQueued('summary'));
+      if (extracting) jobs.enqueue(EXTRACT_FACTS_JOB, job, { key: factsKey(job), delayMs: facts.debounceMs }).catch(notQueued('fact extraction'));
+    },
+  });
   const embedder = await createEmbedder({ ...config.embeddings, lazy: !config.embeddings.preload });
 
   // Episodic memory: turns embedded off the request path, searched by the context pipeline.
   let indexer: TurnIndexer | undefined;
   const stages: ContextStage[] = [];
   let vectors: VectorStore | undefined;
+  let vectorsDurable = false;
   if (config.memory.episodic.enabled) {
     const v = await createVectorStore(config.vector, 'memories', sql, log);
     vectors = v.store;
+    vectorsDurable = v.durable;
     indexer = createTurnIndexer({ sql, embedder, vectors, durable: v.durable, batchSize: config.memory.episodic.batchSize, sweepIntervalMs: config.memory.episodic.sweepIntervalMs, log });
     indexer.start();
     const ep = config.memory.episodic;
@@ -87,21 +111,42 @@ export async function createGateway(config: Config, log: Logger, opts: { sql?: S
 
   stages.push(createDocumentsStage(chunkSearch));
 
+  const summarizer = createSummarizer({ store: summaryStore, embedder, router, config: summary, log });
+  // Fact memory: the memory API always; extraction from turns when a model is configured.
+  const memoryStore = createMemoryStore(sql);
+  const memoryVectors = vectors ? { store: vectors, durable: vectorsDurable } : await createVectorStore(config.vector, 'memories', sql, log);
+  const factVectors = memoryVectors.store;
+  const factIndex = createFactIndex({ store: memoryStore, vectors: factVectors, embedder, log });
+  // A store that forgets on restart (in memory) is refilled from SQL, off the start-up path.
+  if (!memoryVectors.durable) void factIndex.rebuild().catch((err: unknown) => log.warn({ err: (err as Error).message }, 'fact vectors not rebuilt; fact search is incomplete until a restart'));
+  if (facts.enabled) stages.push(createFactsStage(factIndex, facts.topK));
+  const extractor = extracting ? createFactExtractor({ sql, store: memoryStore, index: factIndex, router, config: facts, log }) : undefined;
+  const jobKinds = await startJobKinds({
+    queue: jobs,
+    config,
+    summaries: summary.enabled ? { store: summaryStore, summarizer } : undefined,
+    facts: extractor,
+    sql,
+    process: config.jobs.process,
+    log,
+  });
+
   const memory = createSessionMemory({ transcript, hot, hotTurns: config.session.hotTurns, localSessions: config.session.localSessions, log, onAppend: indexer?.notify });
-  const context = createContextPipeline({ config, memory, embedder, stages, knowledge, log });
+  const context = createContextPipeline({ config, memory, embedder, stages, knowledge, summaries: summary.enabled ? summaryStore : undefined, log });
   const chat = createChatService({ config, router, memory, context });
   // Building a BPE table takes up to 2 s: pay it at start-up, not on the first session request.
   for (const alias of router.aliases()) getTokenizer(router.resolve(alias).info.encoding);
   getTokenizer('o200k_base');
 
-  const deps: AppDeps = { config, log, sql, hot, auth, tenancy, transcript, memory, router, chat, embedder, context, indexer, vectors, collections, documents, ingestor, parser, chunkSearch, docVectors: docStore.store };
+  const deps: AppDeps = { config, log, sql, hot, auth, tenancy, transcript, memory, router, chat, embedder, context, indexer, vectors, collections, documents, ingestor, parser, chunkSearch, docVectors: docStore.store, jobs, summaries: summaryStore, memories: memoryStore, factIndex };
   return {
     app: createApp(deps),
     deps,
     async close() {
-      // The indexer stops first: it uses the embedder, the vectors and SQL.
-      await Promise.all([indexer?.close(), ingestor.close(), parser.close()]);
-      const results = await Promise.allSettled([hot.close(), embedder.close(), vectors?.close(), docStore.store.close(), opts.sql ? Promise.resolve() : sql.close()]);
+      // Background work stops first: it uses the embedder, the vectors and SQL.
+      jobKinds.stop();
+      await Promise.all([jobs.close(), indexer?.close(), ingestor.close(), parser.close()]);
+      const results = await Promise.allSettled([hot.close(), embedder.close(), factVectors.close(), docStore.store.close(), opts.sql ? Promise.resolve() : sql.close()]);
       const failed = results.find((r) => r.status === 'rejected');
       if (failed) throw (failed as PromiseRejectedResult).reason;
     },

@@ -1,25 +1,61 @@
 import { loadConfigOrExit } from '../src/config/load.js';
+import { createEmbedder } from '../src/embeddings/factory.js';
+import { createJobQueue } from '../src/jobs/factory.js';
+import { startJobKinds } from '../src/jobs/kinds.js';
+import { createFactExtractor } from '../src/memory/facts/extractor.js';
+import { createFactIndex } from '../src/memory/facts/index.js';
+import { createMemoryStore } from '../src/memory/facts/store.js';
+import { createSummaryStore } from '../src/memory/summaries/store.js';
+import { createVectorStore } from '../src/vector/factory.js';
+import { createSummarizer } from '../src/memory/summaries/summarizer.js';
 import { createLogger } from '../src/observability/logger.js';
+import { createProviders } from '../src/providers/registry.js';
+import { createRouter } from '../src/providers/router/router.js';
 import { migrate } from '../src/store/migrate.js';
 import { openSql } from '../src/store/open.js';
 
 /**
- * The worker process entry point (docker compose's `worker` service, `npm run worker`). It shares
- * config, SQL and migrations with the gateway. Job kinds (summaries, facts, ingestion, sweeps)
- * register here as their issues land; until then it applies migrations, reports that no job kinds
- * are registered, and idles until it is told to stop.
+ * The worker process (`npm run worker`, docker compose's `worker` service): it takes background jobs
+ * (session summaries, fact extraction) from the BullMQ queue on Redis, beside gateways started with
+ * `JOBS_PROCESS=false`, and runs the sweep that re-enqueues what SQL says is missing. It shares
+ * config, SQL and migrations with the gateway. Without Redis there is no queue to share: the
+ * embedded gateway runs its jobs itself, so a worker refuses to start.
  */
 async function main(): Promise<void> {
   const config = loadConfigOrExit();
   const log = createLogger(config.log.level);
+  if (!config.redis.url) {
+    log.error('a worker needs REDIS_URL (the job queue); without Redis the gateway runs its jobs in-process');
+    process.exit(1);
+  }
   const sql = await openSql(config.database);
   await migrate(sql);
-  log.info({ sql: sql.kind, jobKinds: [] }, 'worker started; no job kinds are registered yet');
-  const keepAlive = setInterval(() => {}, 60_000);
+  const embedder = await createEmbedder({ ...config.embeddings, lazy: true });
+  const router = createRouter({ config, providers: createProviders(config) });
+  const queue = await createJobQueue({ redisUrl: config.redis.url, keyPrefix: config.redis.keyPrefix }, log);
+  const store = createSummaryStore(sql);
+  const summaries = config.memory.summary.enabled ? { store, summarizer: createSummarizer({ store, embedder, router, config: config.memory.summary, log }) } : undefined;
+  const facts = config.memory.facts;
+  const factVectors = facts.enabled && facts.model ? (await createVectorStore(config.vector, 'memories', sql, log)).store : undefined;
+  const memoryStore = createMemoryStore(sql);
+  const extractor = factVectors
+    ? createFactExtractor({ sql, store: memoryStore, index: createFactIndex({ store: memoryStore, vectors: factVectors, embedder, log }), router, config: facts, log })
+    : undefined;
+  const kinds = await startJobKinds({ queue, config, summaries, facts: extractor, sql, process: true, log });
+  log.info(
+    { sql: sql.kind, queue: queue.kind, summaries: summaries !== undefined, summaryModel: config.memory.summary.model ?? null, factModel: extractor ? facts.model : null },
+    'worker started',
+  );
+
+  let stopping = false;
   const stop = async (signal: string): Promise<void> => {
+    if (stopping) return;
+    stopping = true;
     log.info({ signal }, 'worker shutting down');
-    clearInterval(keepAlive);
-    await sql.close().catch((err: unknown) => log.error({ err }, 'error while closing SQL'));
+    kinds.stop();
+    const results = await Promise.allSettled([queue.close()]);
+    await Promise.allSettled([embedder.close(), factVectors?.close(), sql.close()]);
+    for (const r of results) if (r.status === 'rejected') log.error({ err: r.reason }, 'error while closing the queue');
     log.flush();
     process.exit(0);
   };

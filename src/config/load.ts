@@ -63,6 +63,7 @@ function fromEnv(env: Env): Record<string, unknown> {
   set('database.schema', env.DATABASE_SCHEMA);
   set('redis.url', env.REDIS_URL);
   set('redis.keyPrefix', env.REDIS_KEY_PREFIX);
+  set('jobs.process', env.JOBS_PROCESS);
   set('auth.adminApiKey', env.ADMIN_API_KEY);
   set('log.level', env.LOG_LEVEL);
   set('embeddings.kind', env.EMBEDDINGS_KIND);

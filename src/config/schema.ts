@@ -69,6 +69,21 @@ export const configSchema = z.object({
       commandTimeoutMs: z.coerce.number().int().positive().default(500),
     })
     .prefault({}),
+  jobs: z
+    .object({
+      /**
+       * Whether this process runs background jobs (summaries). On by default, so one gateway is
+       * complete; with separate workers (`npm run worker`, docker compose) set it off on the gateways.
+       */
+      process: z
+        .union([z.boolean(), z.enum(['true', 'false', '1', '0'])])
+        .transform((v) => v === true || v === 'true' || v === '1')
+        .default(true),
+      /** Runs of a job before it is kept as failed, and the delay before the first retry (doubled each time). */
+      attempts: z.number().int().min(1).max(100).default(5),
+      backoffMs: z.number().int().min(1).default(2_000),
+    })
+    .prefault({}),
   auth: z
     .object({
       /** Bootstrap admin key (from ADMIN_API_KEY); without it the admin API is closed. */
@@ -161,6 +176,44 @@ export const configSchema = z.object({
           rrfK: z.number().positive().default(20),
           /** Turns on each side of a retrieved turn scored with it (lexical window) and offered as context. */
           neighbours: z.number().int().min(0).max(5).default(2),
+        })
+        .prefault({}),
+      /** Rolling session summaries, made off the request path by the `summarize` job. */
+      summary: z
+        .object({
+          enabled: z.boolean().default(true),
+          /** A session is summarised once the tokens of its turns after the newest summary reach this. */
+          triggerTokens: z.number().int().min(100).default(3000),
+          /** The newest turns left out of a new summary (replayed verbatim instead), in tokens. */
+          keepRecentTokens: z.number().int().min(0).default(1000),
+          /** Longest summary, in tokens of the o200k encoding. */
+          maxTokens: z.number().int().min(32).max(8192).default(500),
+          /** Model alias that writes summaries; without one, an extractive summary (central sentences, local embeddings). */
+          model: z.string().min(1).optional(),
+          /** How long one LLM summary may take before the job fails and is retried. */
+          timeoutMs: z.number().int().positive().default(120_000),
+          /** How often the sweep looks for sessions over the trigger that have no job (lost, flushed). */
+          sweepIntervalMs: z.number().int().positive().default(60_000),
+        })
+        .refine((s) => s.keepRecentTokens < s.triggerTokens, { message: 'keepRecentTokens must be below triggerTokens', path: ['keepRecentTokens'] })
+        .prefault({}),
+      /**
+       * Long-term fact memory. Facts are extracted from the turns of sessions with a user by the
+       * `extract_facts` job, with `model` (structured output); without a model nothing is extracted,
+       * and facts come only from the memory API. The facts section of a prompt draws on either.
+       */
+      facts: z
+        .object({
+          enabled: z.boolean().default(true),
+          /** Model alias that extracts and reconciles facts. */
+          model: z.string().min(1).optional(),
+          timeoutMs: z.number().int().positive().default(120_000),
+          /** New turns wait this long for more before extraction runs (one job per burst). */
+          debounceMs: z.number().int().min(0).default(2_000),
+          /** How often the sweep looks for sessions with turns not yet read for facts. */
+          sweepIntervalMs: z.number().int().positive().default(60_000),
+          /** Facts offered to a prompt's facts section, best first. */
+          topK: z.number().int().min(1).max(200).default(20),
         })
         .prefault({}),
     })

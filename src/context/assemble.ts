@@ -74,9 +74,36 @@ export function assembleContext(input: AssemblyInput): AssembledContext {
     return block.tokens;
   };
 
-  for (const section of ['facts', 'summary'] as const) {
-    const cap = take(input.shares[section]);
-    spend(cap, fillBlock(section, cap));
+  {
+    const cap = take(input.shares.facts);
+    spend(cap, fillBlock('facts', cap));
+  }
+  // The summary goes in only with every turn after it: its tail must be in `history`, and the
+  // summary and the whole tail must fit (the tail may use more than the recent share).
+  let summarized = 0;
+  {
+    const cap = take(input.shares.summary);
+    let used = 0;
+    const s = input.summary;
+    const first = history[0];
+    if (s && first && first.seq <= s.toSeq + 1 && s.toSeq < (history[history.length - 1] as Turn).seq) {
+      const candidate: Candidate = {
+        section: 'summary',
+        text: s.text,
+        order: 0,
+        score: 1,
+        provenance: { kind: 'summary', id: `summary:${input.sessionId ?? ''}:${s.version}`, session_id: input.sessionId, version: s.version, from_seq: s.fromSeq, to_seq: s.toSeq },
+      };
+      const cost = tokenizer.countMessage({ role: 'system', content: `${input.headings.summary}\n${s.text}` });
+      let tail = 0;
+      for (const t of history) if (t.seq > s.toSeq) tail += turnTokens(t, tokenizer);
+      if (cost <= cap && cost + tail <= remaining) {
+        blocks.set('summary', { section: 'summary', items: [{ c: candidate, tokens: cost }], groups: new Set(), tokens: cost });
+        used = cost;
+        summarized = s.toSeq;
+      }
+    }
+    spend(cap, used);
   }
   // What long-term memory (facts, summary) leaves unused stays with long-term memory: it skips the
   // recent turns and goes to the retrieved sections, so a deployment without facts or summaries
@@ -89,8 +116,11 @@ export function assembleContext(input: AssemblyInput): AssembledContext {
     const cap = take(input.shares.recent);
     let used = 0;
     for (let i = history.length - 1; i >= 0; i--) {
-      const cost = turnTokens(history[i] as Turn, tokenizer);
-      const must = history.length - i <= input.minRecentTurns;
+      const t = history[i] as Turn;
+      if (t.seq <= summarized) break;
+      const cost = turnTokens(t, tokenizer);
+      // Every turn after the summary goes (it was checked to fit); without one, the newest that fit.
+      const must = history.length - i <= input.minRecentTurns || summarized > 0;
       if (used + cost > (must ? remaining : cap)) break;
       used += cost;
       recentStart = i;
@@ -113,6 +143,7 @@ export function assembleContext(input: AssemblyInput): AssembledContext {
   for (const b of blocks.values()) for (const { c } of b.items) if (c.turnKey) retrievedTurns.add(c.turnKey);
   for (let i = recentStart - 1; i >= 0; i--) {
     const t = history[i] as Turn;
+    if (t.seq <= summarized) break;
     if (input.sessionId && retrievedTurns.has(turnKey(input.sessionId, t.seq))) continue;
     const cost = turnTokens(t, tokenizer);
     if (cost > remaining) break;

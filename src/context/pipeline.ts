@@ -10,7 +10,8 @@ import type { ChatMessage } from '../providers/types.js';
 import { getTokenizer, messageText, REPLY_PRIMING_TOKENS } from '../tokens/tokenizer.js';
 import { assembleContext } from './assemble.js';
 import type { KnowledgeScope } from '../knowledge/scope.js';
-import type { AssembledContext, Candidate, ContextStage, RetrievedSection, Shares } from './types.js';
+import type { AssembledContext, Candidate, ContextStage, RetrievedSection, SessionSummary, Shares } from './types.js';
+import { createTtlMemo } from '../memo.js';
 
 /** What a request may say about its context (the `context` body field). */
 export interface ContextOptions {
@@ -27,6 +28,8 @@ export interface ContextOptions {
   collections?: string[];
   /** Number the document excerpts ([1], [2]…) and ask the model to cite them. */
   citations?: boolean;
+  /** Draw on the user's fact memories (default on for requests with a `user`). */
+  facts?: boolean;
 }
 
 export interface ContextRequest {
@@ -64,6 +67,8 @@ const CITING_HEADINGS: Readonly<Record<RetrievedSection, string>> = {
 
 export const MEMORY_USER_SCOPE = 'memory:user';
 
+const SUMMARY_TTL_MS = 5_000;
+
 /**
  * The context pipeline up to the budget: history from the session's memory, the retrieval stages
  * (episodic now; facts, summary and documents are added as stages), then the pure `assembleContext`. The chat
@@ -75,9 +80,14 @@ export function createContextPipeline(deps: {
   embedder: Embedder;
   stages: readonly ContextStage[];
   knowledge: KnowledgeScope;
+  /** Session summaries (absent when summaries are off). */
+  summaries?: { newest(tenantId: string, sessionId: string): Promise<SessionSummary | undefined> } | undefined;
   log: Logger;
 }) {
   const { config, memory, embedder, stages } = deps;
+  // A summary changes at most every few thousand tokens of conversation; a slightly old one is still
+  // consistent (the turns after it are replayed), so it is read from SQL at most every few seconds.
+  const summaryMemo = createTtlMemo<SessionSummary | undefined>(SUMMARY_TTL_MS);
   const failed = throttledWarn(deps.log, 'retrieval failed; answering without it');
   const warn = (section: string, err: GatewayError): void => failed({ section, code: err.code, err: err.message });
 
@@ -103,20 +113,22 @@ export function createContextPipeline(deps: {
     }
     const scope = episodicScope(req);
     const history: Turn[] = req.sessionId ? await memory.recent(req.tenantId, req.sessionId) : [];
+    const summary = req.sessionId ? await newestSummary(req.tenantId, req.sessionId, history) : undefined;
 
     const candidates: Partial<Record<RetrievedSection, Candidate[]>> = {};
     const degraded: RetrievedSection[] = [];
     const query = lastUserText(conversation);
     const retrieval = whyRetrieve(req, scope, history, budget - fixed, tokenizer);
     const documents = await whichDocuments(req, query);
-    const running = stages.filter((s) => (s.section === 'documents' ? documents.ran : retrieval.ran));
+    const facts = req.userId !== undefined && req.options?.facts !== false;
+    const running = stages.filter((s) => (s.section === 'documents' ? documents.ran : s.section === 'facts' ? facts : retrieval.ran));
     if (running.length > 0) {
       let vector: Promise<Float32Array> | undefined;
       const queryVector = () => {
         vector ??= embedder.embed([query], { kind: 'query' }).then(([v]) => v as Float32Array);
         return vector;
       };
-      const input = { tenantId: req.tenantId, scope, query, queryVector, room: budget - fixed, collections: documents.ids, citations: req.options?.citations === true };
+      const input = { tenantId: req.tenantId, userId: req.userId, scope, query, queryVector, room: budget - fixed, collections: documents.ids, citations: req.options?.citations === true };
       const found = await Promise.allSettled(running.map((stage) => stage.gather(input)));
       running.forEach((stage, i) => {
         const r = found[i] as PromiseSettledResult<Candidate[]>;
@@ -139,12 +151,33 @@ export function createContextPipeline(deps: {
       history,
       sessionId: req.sessionId,
       candidates,
+      summary,
       shares: { ...config.context.shares, ...req.options?.shares },
       minRecentTurns: config.context.minRecentTurns,
       headings: req.options?.citations ? CITING_HEADINGS : HEADINGS,
     });
     const report = { ...retrieval, documents: { ran: documents.ran, reason: documents.reason, collections: documents.ids.length } };
     return { ...assembled, retrieval: degraded.length > 0 ? { ...report, degraded } : report };
+  }
+
+  /**
+   * The session's newest summary, when it may have one: a session whose whole transcript is in
+   * `history` and shorter than the summary trigger has none, so most requests skip the lookup.
+   * A failing lookup degrades to no summary (the turns after it are replayed as usual).
+   */
+  async function newestSummary(tenantId: string, sessionId: string, history: readonly Turn[]): Promise<SessionSummary | undefined> {
+    const store = deps.summaries;
+    const first = history[0];
+    if (!store || !first) return undefined;
+    if (first.seq === 1) {
+      let tokens = 0;
+      for (const t of history) tokens += t.tokenCount;
+      if (tokens < config.memory.summary.triggerTokens) return undefined;
+    }
+    return summaryMemo.get(`${tenantId}\u0000${sessionId}`, () => store.newest(tenantId, sessionId)).catch((err: unknown) => {
+      warn('summary', asGatewayError(err));
+      return undefined;
+    });
   }
 
   /** The knowledge collections this request draws on, and why (or why not). */

@@ -40,6 +40,10 @@ export interface Provenance {
   char_end?: number;
   /** The marker ([n]) the chunk carries in the prompt when the request asked for citations. */
   citation?: number;
+  /** A summary: its version and the turns it covers. */
+  version?: number;
+  from_seq?: number;
+  to_seq?: number;
   tokens: number;
 }
 
@@ -73,10 +77,22 @@ export interface AssemblyInput {
   sessionId: string | undefined;
   /** Per section, best first. */
   candidates: Partial<Record<RetrievedSection, readonly Candidate[]>>;
+  /**
+   * The session's newest summary. It is used only with every turn after it replayed, so no turn is
+   * both summarised and replayed and none falls between; otherwise the prompt goes without it.
+   */
+  summary?: SessionSummary | undefined;
   shares: Shares;
   minRecentTurns: number;
   /** Heading line of each retrieved section's message. */
   headings: Readonly<Record<RetrievedSection, string>>;
+}
+
+export interface SessionSummary {
+  version: number;
+  fromSeq: number;
+  toSeq: number;
+  text: string;
 }
 
 export interface AssembledContext {
@@ -91,6 +107,8 @@ export interface AssembledContext {
 /** What a retrieval stage is given: the request's scope and its query, embedded at most once. */
 export interface StageInput {
   tenantId: string;
+  /** The request's user (its `user` field, or the session's): whose fact memories apply. */
+  userId?: string | undefined;
   /** Whose memories: one session, or every session of one user (none: no memory retrieval). */
   scope: EpisodicScope | undefined;
   /** The latest user message. */

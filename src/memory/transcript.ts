@@ -15,7 +15,15 @@ export interface SessionInfo {
  * Appends take one statement: the session row is upserted and its `last_seq` advanced under the
  * row lock, so concurrent appends to one session get distinct, gap-free sequence numbers.
  */
-export function createTranscript(sql: Sql) {
+export interface TranscriptHooks {
+  /**
+   * Told after every append (the transaction of an import may still roll back: a listener only
+   * schedules work derived from state) with the tokens of the session's turns after its newest summary.
+   */
+  afterAppend?: (tenantId: string, sessionId: string, tailTokens: number) => void;
+}
+
+export function createTranscript(sql: Sql, hooks: TranscriptHooks = {}) {
   async function append(db: SqlExecutor, tenantId: string, sessionId: string, userId: string | null, turns: NewTurn[]): Promise<Turn[]> {
     if (turns.length === 0) return [];
     // Timestamps are set here, not by now() in SQL, so the stored turns can be returned without
@@ -32,22 +40,24 @@ export function createTranscript(sql: Sql) {
       created_at: t.createdAt ?? now,
       metadata: t.metadata ?? {},
     }));
-    const { rows } = await db.query<{ first: number }>(
+    const tokens = turns.reduce((n, t) => n + t.tokenCount, 0);
+    const { rows } = await db.query<{ first: number; tail_tokens: string | number }>(
       `WITH s AS (
-         INSERT INTO sessions (tenant_id, id, user_id, last_seq) VALUES ($1, $2, $3, $4)
+         INSERT INTO sessions (tenant_id, id, user_id, last_seq, tail_tokens) VALUES ($1, $2, $3, $4, $6)
          ON CONFLICT (tenant_id, id) DO UPDATE
-           SET last_seq = sessions.last_seq + $4, updated_at = now(),
+           SET last_seq = sessions.last_seq + $4, tail_tokens = sessions.tail_tokens + $6, updated_at = now(),
                user_id = COALESCE(sessions.user_id, EXCLUDED.user_id)
-         RETURNING last_seq, user_id),
+         RETURNING last_seq, user_id, tail_tokens),
        ins AS (
          INSERT INTO messages (tenant_id, session_id, user_id, seq, role, content, fields, token_count, token_encoding, external_id, created_at, metadata)
          SELECT $1, $2, s.user_id, s.last_seq - $4 + t.i, t.role, t.content, t.fields, t.token_count, t.token_encoding, t.external_id, t.created_at, t.metadata
          FROM s, jsonb_to_recordset($5::jsonb) AS t(i int, role text, content text, fields jsonb, token_count int,
                 token_encoding text, external_id text, created_at timestamptz, metadata jsonb))
-       SELECT last_seq - $4 + 1 AS first FROM s`,
-      [tenantId, sessionId, userId, turns.length, JSON.stringify(input)],
+       SELECT last_seq - $4 + 1 AS first, tail_tokens FROM s`,
+      [tenantId, sessionId, userId, turns.length, JSON.stringify(input), tokens],
       { prepare: 'transcript_append' },
     );
+    hooks.afterAppend?.(tenantId, sessionId, Number((rows[0] as { tail_tokens: string | number }).tail_tokens));
     const first = (rows[0] as { first: number }).first;
     return turns.map((t, i) => ({
       seq: first + i,

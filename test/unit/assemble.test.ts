@@ -175,3 +175,41 @@ describe('stream accumulator', () => {
     expect(acc.finishReason()).toBe('tool_calls');
   });
 });
+
+describe('assembleContext: the session summary', () => {
+  const turns = Array.from({ length: 8 }, (_, i) => turn(i + 3, { role: i % 2 ? 'assistant' : 'user', content: `turn number ${i + 3} says something` }));
+  const summary = { version: 2, fromSeq: 1, toSeq: 6, text: 'Ann moved to Lyon in May; the budget is 40k.' };
+
+  it('replays exactly the turns after the summary: none summarised and replayed, none between', () => {
+    const out = assembleContext(input({ history: turns, summary }));
+    const replayed = out.items.filter((i) => i.kind === 'turn').map((i) => i.seq);
+    expect(replayed).toEqual([7, 8, 9, 10]);
+    expect(out.messages[0]).toEqual({ role: 'system', content: `Summary:\n${summary.text}` });
+    expect(out.items.find((i) => i.kind === 'summary')).toMatchObject({ id: 'summary:s1:2', section: 'summary', version: 2, from_seq: 1, to_seq: 6 });
+    expect(out.tokens.summary).toBe(tok.countMessage(out.messages[0] as ChatMessage));
+    expect(out.tokens.total).toBe(promptCost(out.messages));
+  });
+
+  it('replays the whole tail even past the recent share, and goes without the summary when the tail does not fit', () => {
+    const tailCost = turns.filter((t) => t.seq > 6).reduce((s, t) => s + t.tokenCount, 0);
+    const summaryCost = tok.countMessage({ role: 'system', content: `Summary:\n${summary.text}` });
+    const shares = { facts: 0, summary: 0.5, recent: 0.05, episodic: 0, documents: 0 };
+    const exact = fixedCost + summaryCost + tailCost;
+    const fits = assembleContext(input({ history: turns, summary, shares, budget: exact + 40 }));
+    expect(fits.items.filter((i) => i.kind === 'turn').map((i) => i.seq)).toEqual([7, 8, 9, 10]);
+    expect(fits.tokens.summary).toBeGreaterThan(0);
+    const tight = assembleContext(input({ history: turns, summary, shares: { ...shares, summary: 1 }, budget: exact - 1 }));
+    expect(tight.tokens.summary).toBe(0);
+    expect(tight.items.some((i) => i.kind === 'summary')).toBe(false);
+    expect(tight.items.filter((i) => i.kind === 'turn').length).toBeGreaterThan(0);
+  });
+
+  it('goes without a summary that ends before the replayable history begins (a gap) or covers all of it', () => {
+    const gap = assembleContext(input({ history: turns, summary: { ...summary, toSeq: 1 } }));
+    expect(gap.tokens.summary).toBe(0);
+    expect(gap.items.filter((i) => i.kind === 'turn').map((i) => i.seq)).toEqual([3, 4, 5, 6, 7, 8, 9, 10]);
+    const all = assembleContext(input({ history: turns, summary: { ...summary, toSeq: 10 } }));
+    expect(all.tokens.summary).toBe(0);
+    expect(all.historyTurns).toBe(8);
+  });
+});

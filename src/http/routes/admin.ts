@@ -1,6 +1,7 @@
 import { Router as ExpressRouter } from 'express';
 import { z } from 'zod';
 import { GatewayError, notFound } from '../../errors.js';
+import type { JobQueue } from '../../jobs/port.js';
 import type { Authenticator } from '../../tenancy/auth.js';
 import type { TenancyRepo } from '../../tenancy/repo.js';
 import { requireAdmin } from '../middleware/auth.js';
@@ -19,11 +20,18 @@ const keySchema = z.object({
   expires_at: z.iso.datetime({ offset: true }).optional(),
 });
 
-/** /admin/v1 — tenants and API keys, behind the bootstrap admin key. */
-export function adminRoutes(deps: { auth: Authenticator; repo: TenancyRepo }) {
+/** /admin/v1 — tenants, API keys and background jobs, behind the bootstrap admin key. */
+export function adminRoutes(deps: { auth: Authenticator; repo: TenancyRepo; jobs: JobQueue }) {
   const { repo } = deps;
   const router = ExpressRouter();
   router.use('/admin/v1', requireAdmin(deps.auth));
+
+  // Background jobs: counts per kind and state, and the most recent failures with their errors.
+  router.get('/admin/v1/jobs', async (req, res) => {
+    const { limit } = validate(z.object({ limit: z.coerce.number().int().min(0).max(1000).default(50) }), req.query, 'query');
+    const [counts, failed] = await Promise.all([deps.jobs.counts(), deps.jobs.failed(limit)]);
+    res.json({ object: 'jobs', queue: deps.jobs.kind, counts, failed });
+  });
 
   router.post('/admin/v1/tenants', async (req, res) => {
     const body = validate(tenantSchema, req.body);

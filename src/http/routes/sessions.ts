@@ -1,3 +1,4 @@
+import type { SummaryStore } from '../../memory/summaries/store.js';
 import { Router as ExpressRouter } from 'express';
 import { z } from 'zod';
 import { notFound } from '../../errors.js';
@@ -49,7 +50,7 @@ function present(t: Turn) {
 }
 
 /** The transcript API: read, delete and bulk-import a session's turns, always within the tenant. */
-export function sessionRoutes(deps: { auth: Authenticator; transcript: Transcript; memory: SessionMemory; router: Router; indexer: TurnIndexer | undefined }) {
+export function sessionRoutes(deps: { auth: Authenticator; transcript: Transcript; memory: SessionMemory; router: Router; indexer: TurnIndexer | undefined; summaries: SummaryStore }) {
   const { transcript, memory } = deps;
   const router = ExpressRouter();
   const auth = requireKey(deps.auth);
@@ -63,6 +64,30 @@ export function sessionRoutes(deps: { auth: Authenticator; transcript: Transcrip
     // Turns not yet in the vector store: retrieval finds them by full text until they are.
     const pending = deps.indexer ? await deps.indexer.pending(tenantId, id) : null;
     res.json({ object: 'session', ...session, memory: { episodic: deps.indexer !== undefined, turns_pending_embedding: pending } });
+  });
+
+  // The session's rolling summaries, newest first: each version with the turns it covers.
+  router.get('/v1/sessions/:id/summaries', auth, async (req, res) => {
+    const { tenantId } = keyPrincipal(res);
+    const id = sessionParam(req.params.id);
+    const session = await transcript.session(tenantId, id);
+    if (!session) throw notFound(`No session with id ${id}.`, 'session_not_found');
+    const versions = await deps.summaries.list(tenantId, id);
+    res.json({
+      object: 'list',
+      session_id: id,
+      data: versions.map((v) => ({
+        object: 'session.summary',
+        version: v.version,
+        from_seq: v.fromSeq,
+        to_seq: v.toSeq,
+        text: v.text,
+        tokens: v.tokens,
+        method: v.method,
+        model: v.model,
+        created_at: v.createdAt,
+      })),
+    });
   });
 
   router.get('/v1/sessions/:id/messages', auth, async (req, res) => {

@@ -41,6 +41,7 @@ export const contextOptionsSchema = z.strictObject({
   documents: z.boolean().optional(),
   collections: z.array(z.string().min(1).max(100)).min(1).max(100).optional(),
   citations: z.boolean().optional(),
+  facts: z.boolean().optional(),
 });
 
 /**

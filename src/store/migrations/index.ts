@@ -3,6 +3,8 @@ import * as m002 from './002_episodic.js';
 import * as m003 from './003_collections.js';
 import * as m004 from './004_documents.js';
 import * as m005 from './005_document_files.js';
+import * as m006 from './006_summaries.js';
+import * as m007 from './007_memories.js';
 
 export interface Migration {
   version: number;
@@ -17,4 +19,6 @@ export const migrations: readonly Migration[] = [
   { version: 3, name: 'collections', up: m003.up },
   { version: 4, name: 'documents', up: m004.up },
   { version: 5, name: 'document_files', up: m005.up },
+  { version: 6, name: 'summaries', up: m006.up },
+  { version: 7, name: 'memories', up: m007.up },
 ];

@@ -1,0 +1,125 @@
+import type { Logger } from 'pino';
+import type { Embedder } from '../../embeddings/port.js';
+import { modelCollection } from '../../vector/naming.js';
+import type { CollectionSpec, VectorStore } from '../../vector/port.js';
+import type { Memory, MemoryStore } from './store.js';
+
+/** A user with at most this many current memories has all of them reconciled against (no search). */
+const SMALL_USER = 20;
+
+/** The vector collection of a deployment's fact memories; searches filter on the user. */
+export function factCollection(embedder: Pick<Embedder, 'model' | 'dimensions'>): CollectionSpec {
+  return modelCollection('facts', embedder, ['user']);
+}
+
+/**
+ * The vectors of current fact memories (one point per memory, named by its id). SQL stays the truth:
+ * a search returns memories read back from SQL and still current, so a vector left behind by a
+ * failed delete can never bring back an invalidated or deleted fact.
+ */
+export function createFactIndex(deps: { store: MemoryStore; vectors: VectorStore; embedder: Embedder; log: Logger }) {
+  const { store, vectors, embedder } = deps;
+  const spec = factCollection(embedder);
+  let ready: Promise<unknown> | undefined;
+  const ensure = () => {
+    ready ??= vectors.ensureCollection(spec).catch((err: unknown) => {
+      ready = undefined;
+      throw err;
+    });
+    return ready;
+  };
+
+  async function current(tenantId: string, ids: Iterable<string>): Promise<Memory[]> {
+    return (await store.getMany(tenantId, [...new Set(ids)])).filter((m) => m.valid_to === null);
+  }
+
+  return {
+    spec,
+
+    /** The user's current memories closest to any of `texts` (all of them for a user with few). */
+    async similar(tenantId: string, userId: string, texts: readonly string[], perText: number): Promise<Memory[]> {
+      const few = await store.list(tenantId, userId, { includeInvalid: false, limit: SMALL_USER + 1 });
+      if (few.length <= SMALL_USER) return few;
+      await ensure();
+      const queries = await embedder.embed(texts, { kind: 'query' });
+      const hits = await Promise.all(queries.map((vector) => vectors.search({ collection: spec.name, tenantId, vector, topK: perText, filter: { user: userId } })));
+      return current(
+        tenantId,
+        hits.flat().map((h) => h.id),
+      );
+    },
+
+    /** The user's current memories most similar to `vector`, best first, with their similarity. */
+    async search(tenantId: string, userId: string, vector: Float32Array, topK: number): Promise<Array<{ memory: Memory; score: number }>> {
+      await ensure();
+      const hits = await vectors.search({ collection: spec.name, tenantId, vector, topK, filter: { user: userId } });
+      const byId = new Map((await current(tenantId, hits.map((h) => h.id))).map((m) => [m.id, m]));
+      return hits.flatMap((h) => {
+        const memory = byId.get(h.id);
+        return memory ? [{ memory, score: h.score }] : [];
+      });
+    },
+
+    /** Writes the vectors of new or changed memories and removes those of memories no longer current. */
+    async write(tenantId: string, memories: readonly Memory[], gone: readonly string[]): Promise<void> {
+      await ensure();
+      const live = memories.filter((m) => m.valid_to === null);
+      if (live.length > 0) {
+        const embedded = await embedder.embed(
+          live.map((m) => m.text),
+          { kind: 'document' },
+        );
+        await vectors.upsert({
+          collection: spec.name,
+          tenantId,
+          points: live.map((m, i) => ({ id: m.id, vector: embedded[i] as Float32Array, payload: { user: m.user_id, session: m.session_id ?? '' } })),
+        });
+      }
+      const remove = [...gone, ...memories.filter((m) => m.valid_to !== null).map((m) => m.id)];
+      if (remove.length > 0) await vectors.delete({ collection: spec.name, tenantId, ids: remove });
+    },
+
+    async forget(tenantId: string, ids: readonly string[]): Promise<void> {
+      if (ids.length === 0) return;
+      await ensure();
+      await vectors.delete({ collection: spec.name, tenantId, ids });
+    },
+
+    async forgetUser(tenantId: string, userId: string): Promise<void> {
+      await ensure();
+      await vectors.deleteByFilter({ collection: spec.name, tenantId, filter: { user: userId } });
+    },
+
+    /**
+     * Writes the vector of every current memory again, from SQL, in pages (a store that forgets on
+     * restart is refilled at start; a reindex uses it too). Returns how many were written.
+     */
+    async rebuild(onPage?: (done: number) => void): Promise<number> {
+      await ensure();
+      let after = '';
+      let done = 0;
+      for (;;) {
+        const { rows } = await store.sql.query<{ tenant_id: string; id: string }>(
+          'SELECT tenant_id, id FROM memories WHERE valid_to IS NULL AND (tenant_id, id) > ($1, $2) ORDER BY tenant_id, id LIMIT 256',
+          [after.split('\u0000')[0] ?? '', after.split('\u0000')[1] ?? ''],
+        );
+        if (rows.length === 0) return done;
+        const byTenant = new Map<string, string[]>();
+        for (const r of rows) byTenant.set(r.tenant_id, [...(byTenant.get(r.tenant_id) ?? []), r.id]);
+        for (const [tenantId, ids] of byTenant) await this.write(tenantId, await store.getMany(tenantId, ids), []);
+        done += rows.length;
+        onPage?.(done);
+        const last = rows[rows.length - 1] as { tenant_id: string; id: string };
+        after = `${last.tenant_id}\u0000${last.id}`;
+      }
+    },
+
+    /** Points of a user in the store (the right-to-be-forgotten test reads it). */
+    async count(tenantId: string, userId: string): Promise<number> {
+      await ensure();
+      return vectors.count({ collection: spec.name, tenantId, filter: { user: userId } });
+    },
+  };
+}
+
+export type FactIndex = ReturnType<typeof createFactIndex>;
