@@ -50,15 +50,18 @@ export function assembleContext(input: AssemblyInput): AssembledContext {
   let recentStart = history.length;
   const inHistory = new Set<string>();
 
+  /** Fills a section up to `cap` tokens in all (continuing a block already filled); returns the tokens added. */
   const fillBlock = (section: RetrievedSection, cap: number): number => {
-    const block: Block = { section, items: [], groups: new Set(), tokens: 0 };
+    const block: Block = blocks.get(section) ?? { section, items: [], groups: new Set(), tokens: 0 };
+    const before = block.tokens;
+    const taken = new Set(block.items.map((i) => i.c));
     const headingCost = tokenizer.countMessage({ role: 'system', content: input.headings[section] });
     let misses = 0;
     for (const c of input.candidates[section] ?? []) {
       // Past the first item that did not fit, a few smaller ones may still fill the gap; then stop
       // (counting every remaining candidate would cost more than the tokens it could save).
       if (misses >= MAX_MISSES || cap - block.tokens < MIN_LINE_TOKENS) break;
-      if (c.turnKey && inHistory.has(c.turnKey)) continue;
+      if (taken.has(c) || (c.turnKey && inHistory.has(c.turnKey))) continue;
       const lineCost = tokenizer.count(c.cite ? `${marker(block.items.length + 1)}${c.text}` : c.text) + 1;
       const groupCost = c.group !== undefined && !block.groups.has(c.group) ? tokenizer.count(c.group) + 1 : 0;
       const cost = lineCost + groupCost + (block.items.length === 0 ? headingCost : 0);
@@ -71,15 +74,15 @@ export function assembleContext(input: AssemblyInput): AssembledContext {
       block.tokens += cost;
     }
     if (block.items.length > 0) blocks.set(section, block);
-    return block.tokens;
+    return block.tokens - before;
   };
 
   {
     const cap = take(input.shares.facts);
     spend(cap, fillBlock('facts', cap));
   }
-  // The summary goes in only with every turn after it: its tail must be in `history`, and the
-  // summary and the whole tail must fit (the tail may use more than the recent share).
+  // The summary goes in only with every turn after it: its tail must be in `history` and fit the
+  // recent turns' share (so a summary never takes room from retrieved memories beyond its own share).
   let summarized = 0;
   {
     const cap = take(input.shares.summary);
@@ -97,7 +100,7 @@ export function assembleContext(input: AssemblyInput): AssembledContext {
       const cost = tokenizer.countMessage({ role: 'system', content: `${input.headings.summary}\n${s.text}` });
       let tail = 0;
       for (const t of history) if (t.seq > s.toSeq) tail += turnTokens(t, tokenizer);
-      if (cost <= cap && cost + tail <= remaining) {
+      if (cost <= cap && tail <= Math.floor(input.shares.recent * available) && cost + tail <= remaining) {
         blocks.set('summary', { section: 'summary', items: [{ c: candidate, tokens: cost }], groups: new Set(), tokens: cost });
         used = cost;
         summarized = s.toSeq;
@@ -149,6 +152,11 @@ export function assembleContext(input: AssemblyInput): AssembledContext {
     if (cost > remaining) break;
     remaining -= cost;
     replayed.add(i);
+  }
+  // Behind a summary there are no older turns to replay: the rest goes to retrieved memories.
+  if (summarized > 0) {
+    const episodicTokens = blocks.get('episodic')?.tokens ?? 0;
+    remaining -= fillBlock('episodic', episodicTokens + remaining);
   }
 
   // Render, count exactly, and trim while over (framing the estimates did not see).

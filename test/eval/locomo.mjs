@@ -3,6 +3,7 @@
  * LoCoMo evidence recall at a token budget, through the real API (shared/bench/README.md).
  *
  *   npm run eval:locomo -- [--data DIR] [--budgets 1024,2048,4096] [--url URL --key KEY] [--concurrency N]
+ *                           [--shares gateway|facts=…,summary=…] [--memory [--llm-base-url URL --llm-model NAME --llm-key KEY]]
  *
  * For every conversation file in DIR: import all turns into one session (dia_id → external_id, the
  * session's date → created_at), wait until the gateway has embedded them, then ask POST /v1/context
@@ -26,8 +27,19 @@ const { values: args } = parseArgs({
      * none, so the deployment's configured shares apply (recent turns take their share first).
      */
     shares: { type: 'string', default: 'facts=0,summary=0,recent=0,episodic=1,documents=0' },
+    /**
+     * Long-term memory on: wait after each import until the session's summary (and, with a model,
+     * fact) jobs are done. Evidence then also counts when its text is in the summary (a sentence of
+     * the turn, verbatim, as an extractive summary keeps it).
+     */
+    memory: { type: 'boolean', default: false },
+    /** A real model for summaries and facts (OpenAI-compatible); without one, summaries are extractive and no facts are made. */
+    'llm-base-url': { type: 'string' },
+    'llm-model': { type: 'string' },
+    'llm-key': { type: 'string', default: process.env.OPENAI_API_KEY ?? 'unused' },
   },
 });
+const llm = args['llm-base-url'] && args['llm-model'] ? { baseUrl: args['llm-base-url'], model: args['llm-model'], apiKey: args['llm-key'] } : undefined;
 const shares = args.shares && args.shares !== 'gateway' ? Object.fromEntries(args.shares.split(',').map((kv) => kv.split('=')).map(([k, v]) => [k, Number(v)])) : undefined;
 const budgets = args.budgets.split(',').map(Number);
 const MODEL = 'locomo-eval';
@@ -82,8 +94,32 @@ const gw = args.url ? { url: args.url, adminKey: args['admin-key'], stop: () => 
       keep: args.keep,
       // The model is never called: /v1/context stops before the upstream. The alias fixes the window
       // and the tokenizer (o200k).
-      config: { providers: { none: { kind: 'openai', baseUrl: 'http://127.0.0.1:9/v1', apiKey: 'unused' } }, models: { [MODEL]: { targets: [{ provider: 'none', model: 'gpt-4o-mini' }] } } },
+      config: {
+        providers: { none: { kind: 'openai', baseUrl: 'http://127.0.0.1:9/v1', apiKey: 'unused' }, ...(llm ? { llm: { kind: 'openai', baseUrl: llm.baseUrl, apiKey: llm.apiKey } } : {}) },
+        models: { [MODEL]: { targets: [{ provider: 'none', model: 'gpt-4o-mini' }] }, ...(llm ? { 'memory-llm': { targets: [{ provider: 'llm', model: llm.model }] } } : {}) },
+        memory: { summary: { enabled: args.memory, ...(llm ? { model: 'memory-llm' } : {}) }, facts: { enabled: args.memory, ...(llm ? { model: 'memory-llm' } : {}) } },
+      },
     });
+
+/** Until the gateway's background jobs (summaries, facts) are done: admin job counts, or the summaries standing still. */
+async function jobsSettled(key, session) {
+  let last = '';
+  for (let stable = 0; stable < 3; ) {
+    await new Promise((r) => setTimeout(r, 500));
+    if (gw.adminKey) {
+      const { counts } = await call(gw.url, gw.adminKey, 'GET', '/admin/v1/jobs');
+      const busy = Object.values(counts).reduce((n, c) => n + c.waiting + c.delayed + c.active, 0);
+      stable = busy === 0 ? stable + 1 : 0;
+    } else {
+      const now = JSON.stringify((await call(gw.url, key, 'GET', `/v1/sessions/${session}/summaries`)).data.map((v) => v.version));
+      stable = now === last ? stable + 1 : 0;
+      last = now;
+    }
+  }
+}
+
+/** Sentences of a turn long enough to identify it (as the extractive summary splits them). */
+const sentencesOf = (text) => text.split(/(?<=[.!?])\s+|\n+/).map((x) => x.trim()).filter((x) => x.split(/\s+/).length >= 4);
 try {
   const keyFile = args.keep ? join(resolve(args.keep), 'eval-key.json') : undefined;
   let key = args.key ?? (keyFile && existsSync(keyFile) ? JSON.parse(readFileSync(keyFile, 'utf8')).key : undefined);
@@ -102,7 +138,9 @@ try {
     const { turns, qa } = loadConversation(join(args.data, file));
     const session = `locomo-${file.replace(/\.json$/, '')}`;
     const tImport = Date.now();
-    for (let i = 0; i < turns.length; i += 1000) await call(gw.url, key, 'POST', `/v1/sessions/${session}/messages`, { messages: turns.slice(i, i + 1000), model: MODEL });
+    // With memory on, the conversation belongs to its first speaker: facts are kept per user.
+    const user = args.memory ? turns[0].name : undefined;
+    for (let i = 0; i < turns.length; i += 1000) await call(gw.url, key, 'POST', `/v1/sessions/${session}/messages`, { messages: turns.slice(i, i + 1000), model: MODEL, ...(user ? { user } : {}) });
     for (;;) {
       const s = await call(gw.url, key, 'GET', `/v1/sessions/${session}`);
       if (s.memory.turns_pending_embedding === 0) break;
@@ -117,20 +155,26 @@ try {
       after = page.data[page.data.length - 1].seq;
     }
     fullContext.push(full);
+    if (args.memory) await jobsSettled(key, session);
+    const textOf = new Map(turns.map((t) => [t.external_id, t.content]));
     log(`${file}: ${turns.length} turns imported and embedded in ${((Date.now() - tImport) / 1000).toFixed(1)} s; ${qa.length} questions; full context ${full} tokens`);
     const tasks = qa.flatMap((q) => budgets.map((budget) => ({ q, budget })));
     await pool(tasks, Number(args.concurrency), async ({ q, budget }) => {
-      const r = await call(gw.url, key, 'POST', '/v1/context', { model: MODEL, session_id: session, messages: [{ role: 'user', content: q.question }], context: { budget, ...(shares ? { shares } : {}) } });
+      const r = await call(gw.url, key, 'POST', '/v1/context', { model: MODEL, session_id: session, ...(user ? { user } : {}), messages: [{ role: 'user', content: q.question }], context: { budget, ...(shares ? { shares } : {}) } });
       const got = new Set(r.items.map((i) => i.external_id).filter(Boolean));
-      const found = q.evidence.filter((e) => got.has(e)).length;
-      results.push({ file, category: q.category, budget, recall: found / q.evidence.length, tokens: r.usage.prompt_tokens });
+      // Evidence in the summary: one of the turn's sentences in the summary's message, verbatim.
+      const summaryText = r.items.some((i) => i.kind === 'summary') ? r.messages.filter((m) => m.role === 'system').map((m) => m.content).join('\n') : '';
+      const inSummary = (e) => summaryText !== '' && sentencesOf(textOf.get(e) ?? '').some((x) => summaryText.includes(x));
+      const viaSummary = q.evidence.filter((e) => !got.has(e) && inSummary(e)).length;
+      const found = q.evidence.filter((e) => got.has(e)).length + viaSummary;
+      results.push({ file, category: q.category, budget, recall: found / q.evidence.length, viaSummary, tokens: r.usage.prompt_tokens, sections: r.usage.context });
       if (args.verbose && found < q.evidence.length && budget === budgets[budgets.length - 1]) log(`  miss [cat ${q.category}] ${q.question} → ${q.evidence.filter((e) => !got.has(e)).join(' ')}`);
     });
   }
 
   const mean = (xs) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : 0);
   const round = (x, d = 3) => Number(x.toFixed(d));
-  const summary = { eval: 'locomo-evidence-recall', files: files.length, shares: shares ?? 'gateway defaults', questions: results.length / budgets.length, full_context_tokens: round(mean(fullContext), 0), seconds: round((Date.now() - t0) / 1000, 1), budgets: {} };
+  const summary = { eval: 'locomo-evidence-recall', files: files.length, shares: shares ?? 'gateway defaults', memory: args.memory ? (llm ? `summaries and facts by ${llm.model}` : 'extractive summaries, no facts (no model)') : 'off', questions: results.length / budgets.length, full_context_tokens: round(mean(fullContext), 0), seconds: round((Date.now() - t0) / 1000, 1), budgets: {} };
   for (const budget of budgets) {
     const rs = results.filter((r) => r.budget === budget);
     const byCategory = {};
@@ -138,7 +182,15 @@ try {
       const cr = rs.filter((r) => r.category === c);
       if (cr.length) byCategory[c] = round(mean(cr.map((r) => r.recall)));
     }
-    summary.budgets[budget] = { recall: round(mean(rs.map((r) => r.recall))), tokens: round(mean(rs.map((r) => r.tokens)), 0), by_category: byCategory };
+    const sections = {};
+    for (const name of ['system', 'messages', 'facts', 'summary', 'recent', 'episodic', 'documents', 'older']) sections[name] = round(mean(rs.map((r) => r.sections?.[name] ?? 0)), 0);
+    summary.budgets[budget] = {
+      recall: round(mean(rs.map((r) => r.recall))),
+      tokens: round(mean(rs.map((r) => r.tokens)), 0),
+      by_category: byCategory,
+      tokens_by_section: sections,
+      ...(args.memory ? { evidence_found_in_summary: rs.reduce((n, r) => n + r.viaSummary, 0) } : {}),
+    };
   }
   for (const [b, s] of Object.entries(summary.budgets)) log(`B=${b}: recall ${s.recall} (tokens used ${s.tokens}) by category ${JSON.stringify(s.by_category)}`);
   console.log(JSON.stringify(summary));

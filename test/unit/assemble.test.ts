@@ -190,18 +190,40 @@ describe('assembleContext: the session summary', () => {
     expect(out.tokens.total).toBe(promptCost(out.messages));
   });
 
-  it('replays the whole tail even past the recent share, and goes without the summary when the tail does not fit', () => {
+  it('replays the whole tail when it fits the recent share, and goes without the summary when it does not', () => {
     const tailCost = turns.filter((t) => t.seq > 6).reduce((s, t) => s + t.tokenCount, 0);
     const summaryCost = tok.countMessage({ role: 'system', content: `Summary:\n${summary.text}` });
-    const shares = { facts: 0, summary: 0.5, recent: 0.05, episodic: 0, documents: 0 };
-    const exact = fixedCost + summaryCost + tailCost;
-    const fits = assembleContext(input({ history: turns, summary, shares, budget: exact + 40 }));
+    const budget = 4 * (fixedCost + summaryCost + tailCost);
+    const available = budget - fixedCost;
+    const fitting = { facts: 0, summary: 0.5, recent: (tailCost + 1) / available, episodic: 0, documents: 0 };
+    const fits = assembleContext(input({ history: turns, summary, shares: fitting, budget }));
     expect(fits.items.filter((i) => i.kind === 'turn').map((i) => i.seq)).toEqual([7, 8, 9, 10]);
-    expect(fits.tokens.summary).toBeGreaterThan(0);
-    const tight = assembleContext(input({ history: turns, summary, shares: { ...shares, summary: 1 }, budget: exact - 1 }));
+    expect(fits.tokens.summary).toBe(summaryCost);
+    const tight = assembleContext(input({ history: turns, summary, shares: { ...fitting, recent: (tailCost - 1) / available }, budget }));
     expect(tight.tokens.summary).toBe(0);
     expect(tight.items.some((i) => i.kind === 'summary')).toBe(false);
     expect(tight.items.filter((i) => i.kind === 'turn').length).toBeGreaterThan(0);
+    // And never over the budget: summary and tail must fit what is left.
+    const small = assembleContext(input({ history: turns, summary, shares: { ...fitting, recent: 1 }, budget: fixedCost + summaryCost + tailCost - 1 }));
+    expect(small.tokens.summary).toBe(0);
+  });
+
+  it('gives what older turns cannot use behind a summary to retrieved memories', () => {
+    const memories: Candidate[] = Array.from({ length: 60 }, (_, i) => ({
+      section: 'episodic',
+      text: `memory line ${i} about the garden and the kitchen`,
+      order: i,
+      score: 100 - i,
+      provenance: { kind: 'turn', id: `turn:old:${i}` },
+    }));
+    const shares = { facts: 0, summary: 0.3, recent: 0.5, episodic: 0.1, documents: 0 };
+    const budget = 700;
+    const out = assembleContext(input({ history: turns, summary, shares, budget, candidates: { episodic: memories } }));
+    expect(out.tokens.summary).toBeGreaterThan(0);
+    expect(out.tokens.episodic).toBeGreaterThan(Math.floor(0.1 * (budget - fixedCost)));
+    expect(out.tokens.older).toBe(0);
+    expect(out.tokens.total).toBeLessThanOrEqual(budget);
+    expect(budget - out.tokens.total).toBeLessThan(20);
   });
 
   it('goes without a summary that ends before the replayable history begins (a gap) or covers all of it', () => {
