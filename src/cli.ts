@@ -1,9 +1,11 @@
 #!/usr/bin/env node
 import { type CliIo, runIngest } from './cli/ingest.js';
+import { runReindex } from './cli/reindex.js';
 
 /** The commands of `context-gateway`; each parses its own options and resolves to an exit status. */
 const COMMANDS: Record<string, { summary: string; run: (argv: string[], io: CliIo) => Promise<number> }> = {
   ingest: { summary: 'upload folders or files to a collection (resumable)', run: runIngest },
+  reindex: { summary: 'rebuild the Redis hot copies and the vector collections from SQL', run: runReindex },
 };
 
 const USAGE = `Usage: context-gateway <command> [options]

@@ -56,16 +56,42 @@ export function progressLine(c: ProgressCounts, elapsedMs: number): string {
   return parts.join(' · ');
 }
 
-export interface Progress {
+/** Counts of one piece of work: `total` when it is known up front. */
+export interface CountProgress {
+  label: string;
+  done: number;
+  total?: number | undefined;
+  /** What is counted, when the label does not say: "keys". */
+  unit?: string | undefined;
+}
+
+/** `turns 1200/5000 · 24% · ETA 0:42`; without a total, `redis 340 keys`. */
+export function countLine(c: CountProgress, elapsedMs: number): string {
+  const unit = c.unit ? ` ${c.unit}` : '';
+  if (c.total === undefined) return `${c.label} ${c.done}${unit}`;
+  const total = Math.max(c.total, c.done);
+  const parts = [`${c.label} ${c.done}/${total}${unit}`];
+  if (total > 0) parts.push(`${Math.floor((100 * c.done) / total)}%`);
+  if (c.done > 0 && c.done < total && elapsedMs > 0) parts.push(`ETA ${formatDuration(((total - c.done) * elapsedMs) / c.done)}`);
+  return parts.join(' · ');
+}
+
+export interface Progress<C = ProgressCounts> {
   /** Redraws when due (or always, with `force`). */
-  update(c: ProgressCounts, force?: boolean): void;
+  update(c: C, force?: boolean): void;
   /** A message above the progress line. */
   log(message: string): void;
   /** Removes the line from a terminal; the summary follows on stdout. */
   done(): void;
 }
 
+/** The ingest command's progress line (files, bytes, chunks, ETA). */
 export function createProgress(stream: ProgressStream, now: () => number = Date.now): Progress {
+  return createLineProgress(stream, progressLine, now);
+}
+
+/** A progress line of any counts, drawn by `format` from the counts and the time since the start. */
+export function createLineProgress<C>(stream: ProgressStream, format: (c: C, elapsedMs: number) => string, now: () => number = Date.now): Progress<C> {
   const tty = stream.isTTY === true;
   const start = now();
   let last = Number.NEGATIVE_INFINITY;
@@ -79,7 +105,7 @@ export function createProgress(stream: ProgressStream, now: () => number = Date.
       const t = now();
       if (!force && t - last < (tty ? TTY_INTERVAL_MS : PLAIN_INTERVAL_MS)) return;
       last = t;
-      const line = progressLine(c, t - start);
+      const line = format(c, t - start);
       if (tty) {
         if (line === shown) return;
         stream.write(`\r\x1b[2K${line}`);

@@ -85,6 +85,48 @@ export function embeddingPassages(c: Pick<Chunk, 'headingPath' | 'text'>, tokeni
  */
 export const passagePointId = (chunkId: string, n: number): string => (n === 0 ? chunkId : `${chunkId}.${n}`);
 
+/** Passages embedded per call: enough to keep the model busy, few enough to report progress often. */
+const EMBED_BATCH = 32;
+
+/**
+ * Replaces a document's vectors: deletes its points, then embeds the passages of its chunks and
+ * upserts one point per passage, named after its chunk (a rerun overwrites them by id). The ingestor
+ * writes a new document's vectors with it; the reindex command rewrites a ready document's from SQL.
+ * `onChunks` hears how many of the chunks are complete after each batch. Returns the points written.
+ */
+export async function writeChunkVectors(
+  deps: { embedder: Embedder; vectors: VectorStore; spec: CollectionSpec; tokenizer: Tokenizer },
+  doc: { tenantId: string; id: string; collectionId: string; passageTokens: number },
+  chunks: ReadonlyArray<Pick<Chunk, 'headingPath' | 'text'> & { id: string; seq: number }>,
+  onChunks?: (done: number) => void,
+): Promise<number> {
+  const { embedder, vectors, spec } = deps;
+  await vectors.deleteByFilter({ collection: spec.name, tenantId: doc.tenantId, filter: { document: doc.id } });
+  const points = chunks.flatMap((c, i) =>
+    embeddingPassages(c, deps.tokenizer, doc.passageTokens).map((text, n) => ({
+      id: passagePointId(c.id, n),
+      text,
+      chunkIndex: i,
+      payload: { collection: doc.collectionId, document: doc.id, chunk: c.id, seq: c.seq },
+    })),
+  );
+  for (let i = 0; i < points.length; i += EMBED_BATCH) {
+    const batch = points.slice(i, i + EMBED_BATCH);
+    const vecs = await embedder.embed(
+      batch.map((p) => p.text),
+      { kind: 'document' },
+    );
+    await vectors.upsert({
+      collection: spec.name,
+      tenantId: doc.tenantId,
+      points: batch.map((p, j) => ({ id: p.id, vector: vecs[j] as Float32Array, payload: p.payload })),
+    });
+    // Every chunk before the next passage's is complete.
+    onChunks?.(points[i + EMBED_BATCH]?.chunkIndex ?? chunks.length);
+  }
+  return points.length;
+}
+
 /**
  * Removes the vectors of documents already gone from SQL. Searches can no longer return them (a
  * hit needs its chunk row); a store that is down keeps them until a reindex, which the log says.
@@ -283,27 +325,11 @@ export function createIngestor(deps: {
     });
     // Full-text plans over a table grown by bulk ingestion need fresh statistics (PGlite never gathers them).
     analyzer.wrote('chunks', chunks.length);
-    await vectors.deleteByFilter({ collection: spec.name, tenantId: doc.tenant_id, filter: { document: doc.id } });
-    // One point per passage, named after its chunk; a rerun overwrites them by id.
-    const points = chunks.flatMap((c, i) =>
-      embeddingPassages(c, tokenizer, doc.chunking.passage_tokens ?? 0).map((text, n) => ({
-        id: passagePointId(ids[i] as string, n),
-        text,
-        payload: { collection: doc.collection_id, document: doc.id, chunk: ids[i] as string, seq: i + 1 },
-      })),
+    await writeChunkVectors(
+      { embedder, vectors, spec, tokenizer },
+      { tenantId: doc.tenant_id, id: doc.id, collectionId: doc.collection_id, passageTokens: doc.chunking.passage_tokens ?? 0 },
+      chunks.map((c, i) => ({ id: ids[i] as string, seq: i + 1, text: c.text, headingPath: c.headingPath })),
     );
-    for (let i = 0; i < points.length; i += 32) {
-      const batch = points.slice(i, i + 32);
-      const vecs = await embedder.embed(
-        batch.map((p) => p.text),
-        { kind: 'document' },
-      );
-      await vectors.upsert({
-        collection: spec.name,
-        tenantId: doc.tenant_id,
-        points: batch.map((p, j) => ({ id: p.id, vector: vecs[j] as Float32Array, payload: p.payload })),
-      });
-    }
     // Ready, and the older versions of this document gone, in one transaction: a search (one
     // statement over ready documents) sees the old chunks or the new ones, never both.
     const outcome = await sql.transaction(async (tx) => {

@@ -16,6 +16,11 @@ export interface ShortTermStore {
   /** Appends turns just written to SQL; drops the copy if it would not be contiguous. */
   append(tenantId: string, sessionId: string, turns: Turn[]): Promise<void>;
   drop(tenantId: string, sessionId: string): Promise<void>;
+  /**
+   * Drops every session's copy (of one tenant, or all) in batches; `onBatch` hears the running
+   * count. Returns the keys removed. Readers refill from SQL on their next miss.
+   */
+  dropAll(opts?: { tenantId?: string | undefined; onBatch?: (dropped: number) => void }): Promise<number>;
   ping(): Promise<void>;
   close(): Promise<void>;
 }
@@ -27,6 +32,7 @@ export const noShortTermStore: ShortTermStore = {
   fill: async () => {},
   append: async () => {},
   drop: async () => {},
+  dropAll: async () => 0,
   ping: async () => {},
   close: async () => {},
 };

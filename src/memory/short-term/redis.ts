@@ -39,6 +39,12 @@ type ScriptedRedis = Redis & {
   stFill(listKey: string, seqKey: string, ...args: (string | number)[]): Promise<number>;
 };
 
+/** Keys a SCAN step looks at: large enough for few round trips, small enough not to stall Redis. */
+const SCAN_COUNT = 1000;
+
+/** `s` matched literally by a SCAN MATCH glob. */
+const globLiteral = (s: string): string => s.replace(/[*?[\]\\]/g, '\\$&');
+
 // How long start-up waits for a first Redis connection before serving from SQL alone.
 const CONNECT_WAIT_MS = 3000;
 
@@ -100,6 +106,19 @@ export async function createRedisShortTermStore(opts: RedisStoreOptions): Promis
     },
     async drop(tenantId, sessionId) {
       await redis.del(...keys(tenantId, sessionId));
+    },
+    async dropAll({ tenantId, onBatch } = {}) {
+      const pattern = `${globLiteral(opts.keyPrefix)}st:{${tenantId === undefined ? '' : `${globLiteral(tenantId)}:`}*`;
+      let cursor = '0';
+      let dropped = 0;
+      do {
+        const [next, found] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', SCAN_COUNT);
+        cursor = next;
+        // UNLINK frees the memory off Redis's main thread.
+        if (found.length > 0) dropped += await redis.unlink(...found);
+        onBatch?.(dropped);
+      } while (cursor !== '0');
+      return dropped;
     },
     async ping() {
       await redis.ping();
