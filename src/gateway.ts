@@ -58,7 +58,7 @@ export async function createGateway(config: Config, log: Logger, opts: { sql?: S
   const tenancy = createTenancyRepo(sql);
   const auth = createAuthenticator({ repo: tenancy, adminApiKey: config.auth.adminApiKey, ttlMs: config.auth.keyCacheTtlMs });
   const router = createRouter({ config, providers: createProviders(config) });
-  const jobs = await createJobQueue({ redisUrl: config.redis.url, keyPrefix: config.redis.keyPrefix }, log);
+  const jobs = await createJobQueue({ redisUrl: config.redis.url, keyPrefix: config.redis.keyPrefix, lockMs: config.jobs.lockMs }, log);
   const summaryStore = createSummaryStore(sql);
   const summary = config.memory.summary;
   // A session whose unsummarised tail reached the trigger gets a summary job (deduplicated per session).

@@ -32,7 +32,7 @@ async function main(): Promise<void> {
   await migrate(sql);
   const embedder = await createEmbedder({ ...config.embeddings, lazy: true });
   const router = createRouter({ config, providers: createProviders(config) });
-  const queue = await createJobQueue({ redisUrl: config.redis.url, keyPrefix: config.redis.keyPrefix }, log);
+  const queue = await createJobQueue({ redisUrl: config.redis.url, keyPrefix: config.redis.keyPrefix, lockMs: config.jobs.lockMs }, log);
   const store = createSummaryStore(sql);
   const summaries = config.memory.summary.enabled ? { store, summarizer: createSummarizer({ store, embedder, router, config: config.memory.summary, log }) } : undefined;
   const facts = config.memory.facts;

@@ -82,6 +82,8 @@ export const configSchema = z.object({
       /** Runs of a job before it is kept as failed, and the delay before the first retry (doubled each time). */
       attempts: z.number().int().min(1).max(100).default(5),
       backoffMs: z.number().int().min(1).default(2_000),
+      /** A running job's lock (BullMQ): a worker killed mid-job has its job taken over after about this long. */
+      lockMs: z.number().int().min(500).default(30_000),
     })
     .prefault({}),
   auth: z

@@ -14,6 +14,11 @@ export interface BullmqJobQueueOptions {
   log: Logger;
   /** How long `close` waits for running handlers (default CLOSE_GRACE_MS). */
   closeGraceMs?: number;
+  /**
+   * A running job's lock, renewed at half this while its process lives: a worker killed mid-job has
+   * its job run again elsewhere after at most about this long (BullMQ's default, 30 s, when unset).
+   */
+  lockMs?: number;
 }
 
 /**
@@ -117,7 +122,13 @@ export function createBullmqJobQueue(opts: BullmqJobQueueOptions): JobQueue {
           throw err instanceof Error ? err : new Error(String(err));
         }
       },
-      { connection: workerTemplate, prefix, concurrency: kind.options.concurrency, runRetryDelay: WORKER_RETRY_MS },
+      {
+        connection: workerTemplate,
+        prefix,
+        concurrency: kind.options.concurrency,
+        runRetryDelay: WORKER_RETRY_MS,
+        ...(opts.lockMs ? { lockDuration: opts.lockMs, stalledInterval: opts.lockMs } : {}),
+      },
     );
     worker.on('error', (err: Error) => warnWorker({ kind: kind.name, err: err.message }));
     worker.on('completed', () => {

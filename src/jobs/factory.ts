@@ -7,8 +7,8 @@ import type { JobQueue } from './port.js';
  * worker process), the in-process runner otherwise (the embedded default). BullMQ is imported
  * lazily, so the embedded default never loads it.
  */
-export async function createJobQueue(config: { redisUrl?: string; keyPrefix: string }, log: Logger): Promise<JobQueue> {
+export async function createJobQueue(config: { redisUrl?: string; keyPrefix: string; lockMs?: number }, log: Logger): Promise<JobQueue> {
   if (!config.redisUrl) return createLocalJobQueue({ log });
   const { createBullmqJobQueue } = await import('./bullmq.js');
-  return createBullmqJobQueue({ url: config.redisUrl, prefix: config.keyPrefix, log });
+  return createBullmqJobQueue({ url: config.redisUrl, prefix: config.keyPrefix, log, ...(config.lockMs ? { lockMs: config.lockMs } : {}) });
 }
