@@ -84,7 +84,17 @@ export async function createGateway(config: Config, log: Logger, opts: { sql?: S
     const v = await createVectorStore(config.vector, 'memories', sql, log);
     vectors = v.store;
     vectorsDurable = v.durable;
-    indexer = createTurnIndexer({ sql, embedder, vectors, durable: v.durable, batchSize: config.memory.episodic.batchSize, sweepIntervalMs: config.memory.episodic.sweepIntervalMs, log });
+    // A store in this process's memory is filled by this process; a shared one by whoever takes the jobs.
+    indexer = createTurnIndexer({
+      sql,
+      embedder,
+      vectors,
+      durable: v.durable,
+      batchSize: config.memory.episodic.batchSize,
+      sweepIntervalMs: config.memory.episodic.sweepIntervalMs,
+      log,
+      queue: v.durable ? jobs : undefined,
+    });
     indexer.start();
     const ep = config.memory.episodic;
     const search = createEpisodicSearch({ sql, vectors, embedder, collection: indexer.collection.name });
@@ -104,6 +114,7 @@ export async function createGateway(config: Config, log: Logger, opts: { sql?: S
     sweepIntervalMs: config.memory.episodic.sweepIntervalMs,
     log,
     onReady: knowledge.invalidate,
+    queue: docStore.durable ? jobs : undefined,
   });
   ingestor.start();
   const parser = createParser({ heapMb: config.knowledge.upload.parserHeapMb });

@@ -2,6 +2,8 @@ import { loadConfigOrExit } from '../src/config/load.js';
 import { createEmbedder } from '../src/embeddings/factory.js';
 import { createJobQueue } from '../src/jobs/factory.js';
 import { startJobKinds } from '../src/jobs/kinds.js';
+import { chunkCollection, createIngestor } from '../src/knowledge/documents.js';
+import { createTurnIndexer } from '../src/memory/episodic/indexer.js';
 import { createFactExtractor } from '../src/memory/facts/extractor.js';
 import { createFactIndex } from '../src/memory/facts/index.js';
 import { createMemoryStore } from '../src/memory/facts/store.js';
@@ -16,7 +18,7 @@ import { openSql } from '../src/store/open.js';
 
 /**
  * The worker process (`npm run worker`, docker compose's `worker` service): it takes background jobs
- * (session summaries, fact extraction) from the BullMQ queue on Redis, beside gateways started with
+ * (turn embedding, document ingestion, session summaries, fact extraction) from the BullMQ queue on Redis, beside gateways started with
  * `JOBS_PROCESS=false`, and runs the sweep that re-enqueues what SQL says is missing. It shares
  * config, SQL and migrations with the gateway. Without Redis there is no queue to share: the
  * embedded gateway runs its jobs itself, so a worker refuses to start.
@@ -35,15 +37,37 @@ async function main(): Promise<void> {
   const queue = await createJobQueue({ redisUrl: config.redis.url, keyPrefix: config.redis.keyPrefix, lockMs: config.jobs.lockMs }, log);
   const store = createSummaryStore(sql);
   const summaries = config.memory.summary.enabled ? { store, summarizer: createSummarizer({ store, embedder, router, config: config.memory.summary, log }) } : undefined;
+  // Turn embedding and document ingestion, when their vectors live in a shared store (pgvector,
+  // Qdrant); a store in a gateway's own memory is filled by that gateway.
+  const turnVectors = await createVectorStore(config.vector, 'memories', sql, log);
+  const docVectors = await createVectorStore(config.vector, 'documents', sql, log);
+  const ep = config.memory.episodic;
+  const indexer =
+    ep.enabled && turnVectors.durable
+      ? createTurnIndexer({ sql, embedder, vectors: turnVectors.store, durable: true, batchSize: ep.batchSize, sweepIntervalMs: ep.sweepIntervalMs, log, queue })
+      : undefined;
+  const ingestor = docVectors.durable
+    ? createIngestor({ sql, embedder, vectors: docVectors.store, durable: true, spec: chunkCollection(embedder), sweepIntervalMs: ep.sweepIntervalMs, log, queue })
+    : undefined;
   const facts = config.memory.facts;
-  const factVectors = facts.enabled && facts.model ? (await createVectorStore(config.vector, 'memories', sql, log)).store : undefined;
+  const factVectors = facts.enabled && facts.model ? turnVectors.store : undefined;
   const memoryStore = createMemoryStore(sql);
   const extractor = factVectors
     ? createFactExtractor({ sql, store: memoryStore, index: createFactIndex({ store: memoryStore, vectors: factVectors, embedder, log }), router, config: facts, log })
     : undefined;
   const kinds = await startJobKinds({ queue, config, summaries, facts: extractor, sql, process: true, log });
+  indexer?.start();
+  ingestor?.start();
   log.info(
-    { sql: sql.kind, queue: queue.kind, summaries: summaries !== undefined, summaryModel: config.memory.summary.model ?? null, factModel: extractor ? facts.model : null },
+    {
+      sql: sql.kind,
+      queue: queue.kind,
+      turns: indexer !== undefined,
+      documents: ingestor !== undefined,
+      summaries: summaries !== undefined,
+      summaryModel: config.memory.summary.model ?? null,
+      factModel: extractor ? facts.model : null,
+    },
     'worker started',
   );
 
@@ -53,8 +77,8 @@ async function main(): Promise<void> {
     stopping = true;
     log.info({ signal }, 'worker shutting down');
     kinds.stop();
-    const results = await Promise.allSettled([queue.close()]);
-    await Promise.allSettled([embedder.close(), factVectors?.close(), sql.close()]);
+    const results = await Promise.allSettled([queue.close(), indexer?.close(), ingestor?.close()]);
+    await Promise.allSettled([embedder.close(), turnVectors.store.close(), docVectors.store.close(), sql.close()]);
     for (const r of results) if (r.status === 'rejected') log.error({ err: r.reason }, 'error while closing the queue');
     log.flush();
     process.exit(0);

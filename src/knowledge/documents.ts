@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Embedder } from '../embeddings/port.js';
+import type { JobQueue } from '../jobs/port.js';
 import { createSweeper } from '../jobs/sweeper.js';
 import { createAnalyzer } from '../store/analyze.js';
 import { notFound } from '../errors.js';
@@ -261,6 +262,9 @@ function pageAt(pages: readonly PageSpan[], offset: number): number {
  * claimed for a while; a crash leaves it in parsing/embedding with an expired claim, and the next
  * sweep starts it over — it is never "ready" with chunks missing.
  */
+/** The job kind that ingests queued documents (one pass over everything waiting). */
+export const INGEST_DOCUMENTS_JOB = 'ingest_documents';
+
 export function createIngestor(deps: {
   sql: Sql;
   embedder: Embedder;
@@ -271,6 +275,8 @@ export function createIngestor(deps: {
   log: Logger;
   /** Told when a tenant's document became ready (so the memo of which tenants have documents is refreshed). */
   onReady?: (tenantId: string) => void;
+  /** Ingestion runs as jobs of this queue (in whichever process takes them); in-process without one. */
+  queue?: JobQueue | undefined;
 }) {
   const { sql, embedder, vectors, spec, log } = deps;
   const tokenizer = getTokenizer('o200k_base');
@@ -363,6 +369,7 @@ export function createIngestor(deps: {
 
   const sweeper = createSweeper({
     intervalMs: deps.sweepIntervalMs,
+    queue: deps.queue ? { queue: deps.queue, kind: INGEST_DOCUMENTS_JOB } : undefined,
     async work(isClosed) {
       await prepare();
       for (;;) {

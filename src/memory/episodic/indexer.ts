@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { Embedder } from '../../embeddings/port.js';
+import type { JobQueue } from '../../jobs/port.js';
 import { createSweeper } from '../../jobs/sweeper.js';
 import type { Sql } from '../../store/sql.js';
 import type { CollectionSpec, VectorPoint, VectorStore } from '../../vector/port.js';
@@ -32,7 +33,12 @@ export interface TurnIndexerOptions {
   batchSize: number;
   sweepIntervalMs: number;
   log: Logger;
+  /** Indexing runs as jobs of this queue (in whichever process takes them); in-process without one. */
+  queue?: JobQueue | undefined;
 }
+
+/** The job kind that embeds turns not yet in the vector store (one pass over everything waiting). */
+export const EMBED_TURNS_JOB = 'embed_turns';
 
 async function claim(sql: Sql, batchSize: number, tenantId: string | null): Promise<ClaimedRow[]> {
   const { rows } = await sql.query<ClaimedRow>(
@@ -152,6 +158,7 @@ export function createTurnIndexer(opts: TurnIndexerOptions) {
   /** Embeds until nothing is left. */
   const sweeper = createSweeper({
     intervalMs: opts.sweepIntervalMs,
+    queue: opts.queue ? { queue: opts.queue, kind: EMBED_TURNS_JOB } : undefined,
     async work(isClosed) {
       await prepare();
       await indexPendingTurns({
