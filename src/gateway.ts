@@ -130,7 +130,7 @@ export async function createGateway(config: Config, log: Logger, opts: { sql?: S
   const factIndex = createFactIndex({ store: memoryStore, vectors: factVectors, embedder, log });
   // A store that forgets on restart (in memory) is refilled from SQL, off the start-up path.
   if (!memoryVectors.durable) void factIndex.rebuild().catch((err: unknown) => log.warn({ err: (err as Error).message }, 'fact vectors not rebuilt; fact search is incomplete until a restart'));
-  if (facts.enabled) stages.push(createFactsStage(factIndex, facts.topK));
+  if (facts.enabled) stages.push(createFactsStage(factIndex, { topK: facts.topK, minScore: facts.minScore }));
   const extractor = extracting ? createFactExtractor({ sql, store: memoryStore, index: factIndex, router, config: facts, log }) : undefined;
   const jobKinds = await startJobKinds({
     queue: jobs,
@@ -138,7 +138,9 @@ export async function createGateway(config: Config, log: Logger, opts: { sql?: S
     summaries: summary.enabled ? { store: summaryStore, summarizer } : undefined,
     facts: extractor,
     sql,
-    process: config.jobs.process,
+    // Vectors in this process's memory are written by this process: it takes its jobs even where
+    // workers run (they leave those kinds alone; workers/main.ts).
+    process: config.jobs.process || !memoryVectors.durable,
     log,
   });
 

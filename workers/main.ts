@@ -49,8 +49,13 @@ async function main(): Promise<void> {
   const ingestor = docVectors.durable
     ? createIngestor({ sql, embedder, vectors: docVectors.store, durable: true, spec: chunkCollection(embedder), sweepIntervalMs: ep.sweepIntervalMs, log, queue })
     : undefined;
+  // Fact vectors kept in memory would be this process's alone: the gateway, which then takes the
+  // extraction jobs itself, must write them.
   const facts = config.memory.facts;
-  const factVectors = facts.enabled && facts.model ? turnVectors.store : undefined;
+  const factVectors = facts.enabled && facts.model && turnVectors.durable ? turnVectors.store : undefined;
+  if (!turnVectors.durable || !docVectors.durable) {
+    log.warn('vectors are kept in memory (no pgvector, no Qdrant): this worker leaves turn embedding, document ingestion and fact extraction to the gateway');
+  }
   const memoryStore = createMemoryStore(sql);
   const extractor = factVectors
     ? createFactExtractor({ sql, store: memoryStore, index: createFactIndex({ store: memoryStore, vectors: factVectors, embedder, log }), router, config: facts, log })

@@ -216,6 +216,12 @@ export const configSchema = z.object({
           sweepIntervalMs: z.number().int().positive().default(60_000),
           /** Facts offered to a prompt's facts section, best first. */
           topK: z.number().int().min(1).max(200).default(20),
+          /**
+           * Least similarity (cosine, the local embedder) between a fact and the latest message for the
+           * fact to be offered: a fact about something else only takes room from retrieved turns
+           * (BENCHMARKS.md: on LoCoMo at 1024 tokens, 0.4 → 0.770, 0.5 → 0.779, 0.6 → 0.785; 0.786 without facts).
+           */
+          minScore: z.number().min(-1).max(1).default(0.6),
         })
         .prefault({}),
     })

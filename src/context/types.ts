@@ -40,6 +40,8 @@ export interface Provenance {
   char_end?: number;
   /** The marker ([n]) the chunk carries in the prompt when the request asked for citations. */
   citation?: number;
+  /** A fact: the turns it was read from. */
+  source_turns?: Array<{ session_id: string; seq: number }>;
   /** A summary: its version and the turns it covers. */
   version?: number;
   from_seq?: number;

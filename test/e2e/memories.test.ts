@@ -76,23 +76,25 @@ describe('memory API', () => {
     expect((await gw.call('GET', '/v1/memories?user=ada', { key: other.key })).body.data).toEqual([]);
   });
 
-  it('puts the user’s most relevant facts into the prompt, with their provenance', async () => {
-    const res = await gw.call('POST', '/v1/context', {
-      key: t.key,
-      body: { model: 'm', user: 'ada', session_id: 'ctx', messages: [{ role: 'user', content: 'Can I order the satay for Ada?' }] },
-    });
+  it('puts the user’s facts relevant to the message into the prompt, with their provenance', async () => {
+    const context = (content: string, extra: Json = {}) =>
+      gw.call('POST', '/v1/context', { key: t.key, body: { model: 'm', user: 'ada', session_id: 'ctx', messages: [{ role: 'user', content }], ...extra } });
+    const res = await context('What is Ada allergic to?');
     expect(res.status).toBe(200);
     const facts = res.body.items.filter((i: Json) => i.section === 'facts');
-    expect(facts.length).toBeGreaterThan(0);
-    expect(facts[0]).toMatchObject({ kind: 'fact' });
+    expect(facts[0]).toMatchObject({ kind: 'fact', source_turns: [] });
+    expect(facts[0].score).toBeGreaterThanOrEqual(0.6);
     const message = res.body.messages.find((m: Json) => m.role === 'system' && m.content.startsWith('Known facts about the user:'));
     expect(message.content).toContain('- Ada is allergic to peanuts and cashews.');
-    expect(message.content).toContain('- Ada visits her grandmother in Porto every August. (2024-08-01)');
+    // A fact about something else stays out (memory.facts.minScore): it would only take room.
+    expect(message.content).not.toContain('cello');
     expect(res.body.usage.context.facts).toBeGreaterThan(0);
-    const off = await gw.call('POST', '/v1/context', {
-      key: t.key,
-      body: { model: 'm', user: 'ada', session_id: 'ctx', messages: [{ role: 'user', content: 'Hi' }], context: { facts: false } },
-    });
+
+    const trip = await context('When does Ada visit her grandmother in Porto?');
+    expect(trip.body.messages.find((m: Json) => m.role === 'system' && m.content.startsWith('Known facts')).content).toContain(
+      '- Ada visits her grandmother in Porto every August. (2024-08-01)',
+    );
+    const off = await context('What is Ada allergic to?', { context: { facts: false } });
     expect(off.body.usage.context.facts).toBe(0);
   });
 

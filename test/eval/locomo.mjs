@@ -3,13 +3,13 @@
  * LoCoMo evidence recall at a token budget, through the real API (shared/bench/README.md).
  *
  *   npm run eval:locomo -- [--data DIR] [--budgets 1024,2048,4096] [--url URL --key KEY] [--concurrency N]
- *                           [--shares gateway|facts=…,summary=…] [--memory [--llm-base-url URL --llm-model NAME --llm-key KEY]]
+ *                           [--shares gateway|facts=…,summary=…] [--memory [--fake-llm | --llm-base-url URL --llm-model NAME --llm-key KEY]]
  *
  * For every conversation file in DIR: import all turns into one session (dia_id → external_id, the
  * session's date → created_at), wait until the gateway has embedded them, then ask POST /v1/context
  * with each question (categories 1–4; 5 is adversarial) as the new user message and a context budget
  * of B tokens. Recall = share of the question's evidence turns among the included items' external
- * ids (provenance, not string search). Without --url the script starts the built gateway on an
+ * ids (provenance, not string search; a fact counts for the turns it was read from). Without --url the script starts the built gateway on an
  * empty embedded database in a temporary directory. The last line printed is one JSON object.
  */
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -37,9 +37,55 @@ const { values: args } = parseArgs({
     'llm-base-url': { type: 'string' },
     'llm-model': { type: 'string' },
     'llm-key': { type: 'string', default: process.env.OPENAI_API_KEY ?? 'unused' },
+    /**
+     * A scripted local model instead (no network): summaries are the first sentence of each new turn,
+     * facts one per user turn that names something (a capitalised word or a number). It exercises the
+     * whole memory path — jobs, structured output, facts in prompts, tokens by section — not a model's quality.
+     */
+    'fake-llm': { type: 'boolean', default: false },
   },
 });
-const llm = args['llm-base-url'] && args['llm-model'] ? { baseUrl: args['llm-base-url'], model: args['llm-model'], apiKey: args['llm-key'] } : undefined;
+const fake = args['fake-llm'] ? await startScriptedModel() : undefined;
+const llm = fake
+  ? { baseUrl: fake.url, model: 'scripted', apiKey: 'unused' }
+  : args['llm-base-url'] && args['llm-model']
+    ? { baseUrl: args['llm-base-url'], model: args['llm-model'], apiKey: args['llm-key'] }
+    : undefined;
+
+/** The scripted model of --fake-llm: OpenAI's chat-completions wire format, structured output included. */
+async function startScriptedModel() {
+  const { createServer } = await import('node:http');
+  const firstSentence = (t) => t.split(/(?<=[.!?])\s+/)[0];
+  const answer = (body) => {
+    const format = body.response_format?.json_schema?.name;
+    const prompt = body.messages.at(-1)?.content ?? '';
+    if (format === 'facts') {
+      const facts = [...prompt.matchAll(/^#(\d+) \[([\d-]+)\] ([^:]+): (.*)$/gm)]
+        .filter((m) => /\d|(?<=\S\s+)[A-Z][a-z]/.test(m[4]))
+        .map((m) => ({ text: `${m[3]} said: ${firstSentence(m[4])}`, category: 'fact', date: null, turns: [Number(m[1])] }));
+      return JSON.stringify({ facts });
+    }
+    if (format === 'operations') {
+      const n = prompt.split('\n\nNew facts:\n')[1]?.split('\n').length ?? 0;
+      return JSON.stringify({ operations: Array.from({ length: n }, (_, fact) => ({ fact, action: 'add', id: null, text: null })) });
+    }
+    const turns = [...prompt.matchAll(/^\[[\d-]+\] [^:]+: (.*)$/gm)].map((m) => firstSentence(m[1]));
+    return turns.join(' ').split(/\s+/).slice(0, 300).join(' ');
+  };
+  const server = createServer((req, res) => {
+    let raw = '';
+    req.on('data', (c) => {
+      raw += c;
+    });
+    req.on('end', () => {
+      const body = JSON.parse(raw);
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify({ id: 'scripted', object: 'chat.completion', created: 0, model: body.model, choices: [{ index: 0, message: { role: 'assistant', content: answer(body) }, finish_reason: 'stop' }], usage: { prompt_tokens: 0, completion_tokens: 0, total_tokens: 0 } }));
+    });
+  });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  return { url: `http://127.0.0.1:${server.address().port}/v1`, close: () => server.close() };
+}
 const shares = args.shares && args.shares !== 'gateway' ? Object.fromEntries(args.shares.split(',').map((kv) => kv.split('=')).map(([k, v]) => [k, Number(v)])) : undefined;
 const budgets = args.budgets.split(',').map(Number);
 const MODEL = 'locomo-eval';
@@ -162,8 +208,10 @@ try {
     await pool(tasks, Number(args.concurrency), async ({ q, budget }) => {
       const r = await call(gw.url, key, 'POST', '/v1/context', { model: MODEL, session_id: session, ...(user ? { user } : {}), messages: [{ role: 'user', content: q.question }], context: { budget, ...(shares ? { shares } : {}) } });
       const got = new Set(r.items.map((i) => i.external_id).filter(Boolean));
+      // A fact in the prompt carries the turns it was read from (seq n is the n-th imported turn).
+      for (const i of r.items) for (const src of i.kind === 'fact' ? (i.source_turns ?? []) : []) if (src.session_id === session) got.add(turns[src.seq - 1]?.external_id);
       // Evidence in the summary: one of the turn's sentences in the summary's message, verbatim.
-      const summaryText = r.items.some((i) => i.kind === 'summary') ? r.messages.filter((m) => m.role === 'system').map((m) => m.content).join('\n') : '';
+      const summaryText = r.messages.find((m) => m.role === 'system' && m.content.startsWith('Summary of the conversation so far:'))?.content ?? '';
       const inSummary = (e) => summaryText !== '' && sentencesOf(textOf.get(e) ?? '').some((x) => summaryText.includes(x));
       const viaSummary = q.evidence.filter((e) => !got.has(e) && inSummary(e)).length;
       const found = q.evidence.filter((e) => got.has(e)).length + viaSummary;
@@ -174,7 +222,7 @@ try {
 
   const mean = (xs) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : 0);
   const round = (x, d = 3) => Number(x.toFixed(d));
-  const summary = { eval: 'locomo-evidence-recall', files: files.length, shares: shares ?? 'gateway defaults', memory: args.memory ? (llm ? `summaries and facts by ${llm.model}` : 'extractive summaries, no facts (no model)') : 'off', questions: results.length / budgets.length, full_context_tokens: round(mean(fullContext), 0), seconds: round((Date.now() - t0) / 1000, 1), budgets: {} };
+  const summary = { eval: 'locomo-evidence-recall', files: files.length, shares: shares ?? 'gateway defaults', memory: args.memory ? (llm ? `summaries and facts by ${fake ? 'the scripted local model (--fake-llm)' : llm.model}` : 'extractive summaries, no facts (no model)') : 'off', questions: results.length / budgets.length, full_context_tokens: round(mean(fullContext), 0), seconds: round((Date.now() - t0) / 1000, 1), budgets: {} };
   for (const budget of budgets) {
     const rs = results.filter((r) => r.budget === budget);
     const byCategory = {};
@@ -196,4 +244,5 @@ try {
   console.log(JSON.stringify(summary));
 } finally {
   gw.stop();
+  fake?.close();
 }

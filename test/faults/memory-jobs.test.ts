@@ -8,11 +8,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type FakeOpenAi, type RecordedRequest, startFakeOpenAi } from '../helpers/fake-openai.js';
 import { startGateway, type TestGateway, upstreamConfig } from '../helpers/gateway.js';
 import { startRelay } from '../helpers/relay.js';
+import { startFakeQdrant } from '../helpers/vector-fake-qdrant.js';
 import { deleteRedisKeys, TEST_DATABASE_URL, TEST_REDIS_URL, uniqueName } from '../helpers/env.js';
 
 // Memory jobs under faults, with real processes: gateways (in this process, JOBS_PROCESS off) enqueue
 // on BullMQ over the real Redis, reached through a relay that can be cut; workers are real
-// `workers/main.ts` processes (node + tsx) killed with SIGKILL; a scripted local model answers slowly.
+// `workers/main.ts` processes (node + tsx) killed with SIGKILL that embed turns, summarise and extract
+// facts into a shared vector store; a scripted local model answers slowly.
 // After each fault: every turn is in the transcript and embedded, the summaries cover every turn
 // exactly once (versions 1..n, each from turn 1 to a later turn, the rest under the trigger), the
 // fact extractor read every turn exactly once (one fact per user turn, no duplicates).
@@ -46,6 +48,7 @@ function scripted(req: RecordedRequest): { kind: 'text'; text: string; delayMs: 
 describe('memory jobs under faults', () => {
   let upstream: FakeOpenAi;
   let relay: Awaited<ReturnType<typeof startRelay>>;
+  let qdrant: Awaited<ReturnType<typeof startFakeQdrant>>;
   let gw: TestGateway;
   let dir: string;
   let config: Record<string, unknown>;
@@ -86,7 +89,10 @@ describe('memory jobs under faults', () => {
     upstream = await startFakeOpenAi(scripted);
     relay = await startRelay(new URL(TEST_REDIS_URL));
     dir = await mkdtemp(join(tmpdir(), 'faults-'));
-    config = { ...upstreamConfig([{ name: 'up', baseUrl: upstream.url, retries: 0 }]), embeddings: { threads: 1 } };
+    // A vector store every process shares (Qdrant's wire format, served locally), so the workers
+    // embed turns and facts for the gateways; a store in one process's memory would keep them there.
+    qdrant = await startFakeQdrant();
+    config = { ...upstreamConfig([{ name: 'up', baseUrl: upstream.url, retries: 0 }]), embeddings: { threads: 1 }, vector: { kind: 'qdrant', url: qdrant.url } };
     await writeFile(join(dir, 'config.json'), JSON.stringify({ ...config, jobs: JOBS, memory: { summary: SUMMARY, facts: FACTS } }));
     gw = await openGateway();
   }, 60_000);
@@ -98,6 +104,7 @@ describe('memory jobs under faults', () => {
     await dropSchema(schema);
     await deleteRedisKeys(keyPrefix);
     await relay?.close();
+    await qdrant?.close();
     await upstream?.close();
     await rm(dir, { recursive: true, force: true });
     console.log(`memory fault results: ${JSON.stringify(report)}`);
