@@ -10,6 +10,7 @@ const benches = {
   gateway: async (argv) => (await import('./gateway.bench.mjs')).runGatewayBench(argv),
   context: async (argv) => (await import('./context.bench.mjs')).runContextBench(argv),
   knowledge: async (argv) => (await import('./knowledge.bench.mjs')).runKnowledgeBench(argv),
+  memory: async (argv) => (await import('./memory.bench.mjs')).runMemoryBench(argv),
 };
 
 const argv = process.argv.slice(2);
