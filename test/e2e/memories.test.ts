@@ -226,6 +226,10 @@ describe('fact extraction from turns (scripted model)', () => {
       ['add', 'other', 'Ada lives in Lyon.'],
       ['invalidate', 'self', 'Ada lives in Paris.'],
     ]);
+    // The old fact is history: it cannot be edited, only the current one.
+    const stale = await gw.call('PATCH', `/v1/memories/${paris.id}`, { key: t.key, body: { text: 'Ada lives in Nice.' } });
+    expect(stale.status).toBe(409);
+    expect(stale.body.error).toMatchObject({ code: 'memory_not_current', message: expect.stringContaining(lyon.id) });
     expect(await events(lyon.id)).toEqual([
       ['add', 'self', 'Ada lives in Lyon.'],
       ['invalidate', 'other', 'Ada lives in Paris.'],

@@ -1,7 +1,7 @@
 import { Router as ExpressRouter } from 'express';
 import { z } from 'zod';
 import type { Embedder } from '../../embeddings/port.js';
-import { notFound } from '../../errors.js';
+import { GatewayError, notFound } from '../../errors.js';
 import type { FactIndex } from '../../memory/facts/index.js';
 import { MEMORY_CATEGORIES, type Memory, type MemoryCategory, type MemoryStore } from '../../memory/facts/store.js';
 import type { Authenticator } from '../../tenancy/auth.js';
@@ -92,7 +92,13 @@ export function memoryRoutes(deps: { auth: Authenticator; store: MemoryStore; in
     const id = String(req.params.id);
     const b = validate(patchSchema, req.body);
     const before = await found(tenantId, id);
-    if (before.valid_to !== null) throw notFound(`Memory ${id} is no longer current (superseded by ${before.superseded_by ?? 'nothing'}); change the current one.`, 'memory_not_current');
+    if (before.valid_to !== null) {
+      throw new GatewayError(`Memory ${id} is no longer current (superseded by ${before.superseded_by ?? 'nothing'}); change the current one.`, {
+        status: 409,
+        code: 'memory_not_current',
+        category: 'client',
+      });
+    }
     const m = await store.sql.transaction((tx) =>
       store.update(tx, tenantId, id, { text: b.text, category: b.category, ...(b.event_at !== undefined ? { eventAt: b.event_at } : {}), metadata: b.metadata }, { actor: 'api' }),
     );
