@@ -20,12 +20,13 @@
  *  - RSS of the process (gateway + embedding threads + PGlite).
  * Writes test/bench/results/context.{md,json} and prints one JSON line last.
  */
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import { writeResults } from './lib/harness.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '../..');
@@ -152,9 +153,6 @@ export async function runContextBench(argv = process.argv.slice(2)) {
     await gateway.close();
     rmSync(dir, { recursive: true, force: true });
   }
-  const resultsDir = join(here, 'results');
-  mkdirSync(resultsDir, { recursive: true });
-  writeFileSync(join(resultsDir, 'context.json'), `${JSON.stringify(out, null, 2)}\n`);
   const md = [
     `| context path (${out.turns}-turn session, ${out.others} other memories, budget ${budget}) | p50 ms | p95 ms | p99 ms |`,
     '|---|---|---|---|',
@@ -164,8 +162,7 @@ export async function runContextBench(argv = process.argv.slice(2)) {
     '',
     `turns embedded/s: ${out.embed_turns_per_second}; RSS ${out.rss_mb} MB; retrieval p95 ÷ recency-only p95: ${out.retrieval_overhead_p95_ratio}×`,
   ].join('\n');
-  writeFileSync(join(resultsDir, 'context.md'), `${md}\n`);
-  console.error(md);
+  writeResults('context', out, md);
   console.log(JSON.stringify(out));
   return out;
 }

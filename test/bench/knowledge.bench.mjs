@@ -46,6 +46,7 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { makePdf } from '../helpers/pdf.mjs';
+import { writeResults } from './lib/harness.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '../..');
@@ -114,12 +115,7 @@ export async function runKnowledgeBench(argv = process.argv.slice(2)) {
     rmSync(work, { recursive: true, force: true });
   }
   out.loadavg_end = loadavg().map((x) => round(x, 2));
-  const resultsDir = join(here, 'results');
-  mkdirSync(resultsDir, { recursive: true });
-  writeFileSync(join(resultsDir, 'knowledge.json'), `${JSON.stringify(out, null, 2)}\n`);
-  const md = report(out);
-  writeFileSync(join(resultsDir, 'knowledge.md'), `${md}\n`);
-  console.error(`\n${md}`);
+  writeResults('knowledge', out, report(out));
   const { rss, ...line } = out;
   // The timeline stays in the JSON file; the printed line carries the summary.
   console.log(JSON.stringify({ ...line, ...(rss ? { rss: { ...rss, timeline: undefined } } : {}) }));

@@ -42,7 +42,7 @@
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { createServer as createNetServer } from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
@@ -51,6 +51,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import pg from 'pg';
+import { writeResults } from './lib/harness.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '../..');
@@ -133,12 +134,7 @@ export async function runMemoryBench(argv = process.argv.slice(2)) {
     else rmSync(logsDir, { recursive: true, force: true });
   }
   out.loadavg_end = loadavg().map((x) => round(x, 2));
-  const resultsDir = join(here, 'results');
-  mkdirSync(resultsDir, { recursive: true });
-  writeFileSync(join(resultsDir, 'memory.json'), `${JSON.stringify(out, null, 2)}\n`);
-  const md = report(out);
-  writeFileSync(join(resultsDir, 'memory.md'), `${md}\n`);
-  console.error(`\n${md}`);
+  writeResults('memory', out, report(out));
   // The timelines stay in the JSON file; the printed line carries the figures.
   const strip = ({ rss_timeline, jobs_timeline, ...r }) => r;
   console.log(JSON.stringify({ ...out, throughput: out.throughput.map(strip), burst: out.burst.map(strip) }));

@@ -12,6 +12,14 @@ export const resultsDir = path.join(benchDir, 'results');
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]']);
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** Writes a bench's results — `results/<name>.json` (everything) and `results/<name>.md` (its report) — and prints the report. */
+export function writeResults(name, out, md) {
+  fs.mkdirSync(resultsDir, { recursive: true });
+  fs.writeFileSync(path.join(resultsDir, `${name}.json`), `${JSON.stringify(out, null, 2)}\n`);
+  fs.writeFileSync(path.join(resultsDir, `${name}.md`), `${md}\n`);
+  console.error(`\n${md}`);
+}
 export const log = (...a) => console.error(`[bench ${new Date().toISOString().slice(11, 19)}]`, ...a);
 
 // ---------------------------------------------------------------- peers (Portkey, fake upstream)
