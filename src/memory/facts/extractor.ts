@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import { z } from 'zod';
 import type { Config } from '../../config/schema.js';
 import { GatewayError } from '../../errors.js';
+import { completeText } from '../../providers/router/complete.js';
 import type { Router } from '../../providers/router/router.js';
 import type { Sql } from '../../store/sql.js';
 import { TURN_COLUMNS, type Turn, type TurnRow, turnFromRow } from '../turns.js';
@@ -83,25 +84,14 @@ export function createFactExtractor(deps: { sql: Sql; store: MemoryStore; index:
 
   async function ask<T>(schema: z.ZodType<T>, name: string, system: string, user: string): Promise<T> {
     const model = config.model as string;
-    const attempt = await deps.router.run(deps.router.resolve(model), AbortSignal.timeout(config.timeoutMs), (provider, target, signal) =>
-      provider.complete({
-        body: {
-          model: target.model,
-          messages: [
-            { role: 'system', content: system },
-            { role: 'user', content: user },
-          ],
-          temperature: 0,
-          response_format: jsonSchemaFormat(name, schema),
-        },
-        signal,
-      }),
-    );
-    attempt.dispose();
-    const content = attempt.result.choices[0]?.message.content;
+    const messages = [
+      { role: 'system' as const, content: system },
+      { role: 'user' as const, content: user },
+    ];
+    const content = await completeText(deps.router, model, { messages, temperature: 0, response_format: jsonSchemaFormat(name, schema) }, config.timeoutMs);
     let parsed: unknown;
     try {
-      parsed = JSON.parse(typeof content === 'string' ? content : '');
+      parsed = JSON.parse(content);
     } catch {
       throw new GatewayError(`the memory model "${model}" answered ${name} with text that is not JSON`, { status: 502, code: 'upstream_error', category: 'upstream' });
     }

@@ -1,8 +1,8 @@
 import type { Logger } from 'pino';
 import type { Config } from '../../config/schema.js';
 import type { Embedder } from '../../embeddings/port.js';
-import { GatewayError } from '../../errors.js';
 import type { JobQueue } from '../../jobs/port.js';
+import { completeText } from '../../providers/router/complete.js';
 import type { Router } from '../../providers/router/router.js';
 import { getTokenizer } from '../../tokens/tokenizer.js';
 import type { Turn } from '../turns.js';
@@ -64,30 +64,16 @@ export function createSummarizer(deps: {
 
   async function write(previous: StoredSummary | undefined, turns: readonly Turn[]): Promise<{ text: string; method: StoredSummary['method']; model: string | null }> {
     if (config.model) {
-      const resolved = deps.router.resolve(config.model);
       const lines = turns.map((t) => {
         const l = turnLine(t);
         return `${l.prefix}${l.text}`;
       });
       const user = `${previous ? `Summary so far:\n${previous.text}\n\n` : ''}New turns:\n${lines.join('\n')}\n\nWrite the updated summary in at most ${Math.floor(config.maxTokens * 0.7)} words.`;
-      const attempt = await deps.router.run(resolved, AbortSignal.timeout(config.timeoutMs), (provider, target, signal) =>
-        provider.complete({
-          body: {
-            model: target.model,
-            messages: [
-              { role: 'system', content: SYSTEM_PROMPT },
-              { role: 'user', content: user },
-            ],
-            max_tokens: config.maxTokens,
-            temperature: 0,
-          },
-          signal,
-        }),
-      );
-      attempt.dispose();
-      const content = attempt.result.choices[0]?.message.content;
-      const text = typeof content === 'string' ? content.trim() : '';
-      if (!text) throw new GatewayError(`the summary model "${config.model}" answered without text`, { status: 502, code: 'upstream_error', category: 'upstream' });
+      const messages = [
+        { role: 'system' as const, content: SYSTEM_PROMPT },
+        { role: 'user' as const, content: user },
+      ];
+      const text = await completeText(deps.router, config.model, { messages, max_tokens: config.maxTokens, temperature: 0 }, config.timeoutMs);
       return { text: truncate(text, config.maxTokens), method: 'llm', model: config.model };
     }
     const sentences: SummarySentence[] = [
