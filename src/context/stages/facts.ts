@@ -10,7 +10,7 @@ export function createFactsStage(index: FactIndex, opts: { topK: number; minScor
   return {
     section: 'facts',
     async gather(input): Promise<Candidate[]> {
-      if (!input.userId || !input.query) return [];
+      if (!input.userId || !input.query || !(await index.has(input.tenantId, input.userId))) return [];
       const hits = await index.search(input.tenantId, input.userId, await input.queryVector(), opts.topK);
       return hits.filter((h) => h.score >= opts.minScore).map(({ memory, score }, i) => ({
         section: 'facts',

@@ -1,11 +1,14 @@
 import type { Logger } from 'pino';
 import type { Embedder } from '../../embeddings/port.js';
+import { createTtlMemo } from '../../memo.js';
 import { modelCollection } from '../../vector/naming.js';
 import type { CollectionSpec, VectorStore } from '../../vector/port.js';
 import type { Memory, MemoryStore } from './store.js';
 
 /** A user with at most this many current memories has all of them reconciled against (no search). */
 const SMALL_USER = 20;
+/** How long "this user has facts" is believed (a new fact from another process shows up after it). */
+const HAS_FACTS_TTL_MS = 5_000;
 
 /** The vector collection of a deployment's fact memories; searches filter on the user. */
 export function factCollection(embedder: Pick<Embedder, 'model' | 'dimensions'>): CollectionSpec {
@@ -20,6 +23,8 @@ export function factCollection(embedder: Pick<Embedder, 'model' | 'dimensions'>)
 export function createFactIndex(deps: { store: MemoryStore; vectors: VectorStore; embedder: Embedder; log: Logger }) {
   const { store, vectors, embedder } = deps;
   const spec = factCollection(embedder);
+  const hasFacts = createTtlMemo<boolean>(HAS_FACTS_TTL_MS);
+  const userKey = (tenantId: string, userId: string) => `${tenantId}\u0000${userId}`;
   let ready: Promise<unknown> | undefined;
   const ensure = () => {
     ready ??= vectors.ensureCollection(spec).catch((err: unknown) => {
@@ -49,6 +54,21 @@ export function createFactIndex(deps: { store: MemoryStore; vectors: VectorStore
       );
     },
 
+    /**
+     * Whether the user has any current memory (memoised a few seconds): most users of a chat app have
+     * none, and their requests then skip the query embedding and the search.
+     */
+    has(tenantId: string, userId: string): Promise<boolean> {
+      return hasFacts.get(userKey(tenantId, userId), async () => {
+        const { rows } = await store.sql.query<{ has: boolean }>(
+          'SELECT EXISTS (SELECT 1 FROM memories WHERE tenant_id = $1 AND user_id = $2 AND valid_to IS NULL) AS has',
+          [tenantId, userId],
+          { prepare: 'memories_exist' },
+        );
+        return rows[0]?.has === true;
+      });
+    },
+
     /** The user's current memories most similar to `vector`, best first, with their similarity. */
     async search(tenantId: string, userId: string, vector: Float32Array, topK: number): Promise<Array<{ memory: Memory; score: number }>> {
       await ensure();
@@ -62,6 +82,7 @@ export function createFactIndex(deps: { store: MemoryStore; vectors: VectorStore
 
     /** Writes the vectors of new or changed memories and removes those of memories no longer current. */
     async write(tenantId: string, memories: readonly Memory[], gone: readonly string[]): Promise<void> {
+      for (const m of memories) hasFacts.delete(userKey(tenantId, m.user_id));
       await ensure();
       const live = memories.filter((m) => m.valid_to === null);
       if (live.length > 0) {
