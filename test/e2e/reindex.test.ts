@@ -5,7 +5,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CliIo } from '../../src/cli/ingest.js';
 import { runReindex } from '../../src/cli/reindex.js';
-import { embeddingPassages } from '../../src/knowledge/documents.js';
+import { embeddingPassages } from '../../src/knowledge/chunk-vectors.js';
 import { getTokenizer } from '../../src/tokens/tokenizer.js';
 import { TEST_DATABASE_URL, TEST_REDIS_URL } from '../helpers/env.js';
 import { documentSettled, startGateway, type TestGateway, upstreamConfig } from '../helpers/gateway.js';

@@ -1,6 +1,6 @@
 import type { Embedder } from '../../embeddings/port.js';
 import type { Chunking } from '../../knowledge/collections.js';
-import { chunkCollection, writeChunkVectors } from '../../knowledge/documents.js';
+import { chunkCollection, writeChunkVectors } from '../../knowledge/chunk-vectors.js';
 import { getTokenizer } from '../../tokens/tokenizer.js';
 import type { VectorStore } from '../../vector/port.js';
 import { emptyCollection, type PartOutcome, type PartScope } from './scope.js';
