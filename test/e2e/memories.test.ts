@@ -35,6 +35,14 @@ describe('memory API', () => {
 
     const list = await gw.call('GET', '/v1/memories?user=ada', { key: t.key });
     expect(list.body.data.map((m: Json) => m.text)).toHaveLength(3);
+    await add('ada', 'Ada wants the kitchen tiles in green.', { session_id: 'kitchen' });
+    const scoped = await gw.call('GET', '/v1/memories?user=ada&session_id=kitchen', { key: t.key });
+    expect(scoped.body.data.map((m: Json) => [m.text, m.session_id])).toEqual([['Ada wants the kitchen tiles in green.', 'kitchen']]);
+    const page = await gw.call('GET', '/v1/memories?user=ada&limit=2', { key: t.key });
+    const rest = await gw.call('GET', `/v1/memories?user=ada&limit=10&after=${page.body.data[1].id}`, { key: t.key });
+    expect([...page.body.data, ...rest.body.data].map((m: Json) => m.id).sort()).toEqual(
+      (await gw.call('GET', '/v1/memories?user=ada', { key: t.key })).body.data.map((m: Json) => m.id).sort(),
+    );
     const found = await gw.call('POST', '/v1/memories/search', { key: t.key, body: { user: 'ada', query: 'what food should Ada avoid?', top_k: 3 } });
     expect(found.body.data[0]).toMatchObject({ id: created.body.id });
     expect(found.body.data[0].score).toBeGreaterThan(found.body.data[2].score);

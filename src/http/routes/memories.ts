@@ -30,6 +30,8 @@ const patchSchema = z
 
 const listSchema = z.object({
   user: userSchema,
+  /** Only the facts scoped to (or read from) this session. */
+  session_id: sessionIdSchema.optional(),
   include_invalid: z.enum(['true', 'false']).default('false'),
   limit: z.coerce.number().int().min(1).max(1000).default(100),
   after: z.string().min(1).optional(),
@@ -61,7 +63,12 @@ export function memoryRoutes(deps: { auth: Authenticator; store: MemoryStore; in
   router.get('/v1/memories', auth, async (req, res) => {
     const { tenantId } = keyPrincipal(res);
     const q = validate(listSchema, req.query, 'query');
-    const data = await store.list(tenantId, q.user, { includeInvalid: q.include_invalid === 'true', limit: q.limit, ...(q.after ? { before: q.after } : {}) });
+    const data = await store.list(tenantId, q.user, {
+      includeInvalid: q.include_invalid === 'true',
+      limit: q.limit,
+      ...(q.after ? { before: q.after } : {}),
+      ...(q.session_id ? { sessionId: q.session_id } : {}),
+    });
     res.json({ object: 'list', user: q.user, data: data.map(present), has_more: data.length === q.limit });
   });
 

@@ -111,12 +111,13 @@ export function createMemoryStore(sql: Sql) {
     },
 
     /** A user's memories, newest first: current ones only unless `includeInvalid`. */
-    async list(tenantId: string, userId: string, opts: { includeInvalid: boolean; limit: number; before?: string }): Promise<Memory[]> {
+    async list(tenantId: string, userId: string, opts: { includeInvalid: boolean; limit: number; before?: string; sessionId?: string }): Promise<Memory[]> {
       const { rows } = await sql.query<Row>(
         `SELECT ${COLUMNS} FROM memories WHERE tenant_id = $1 AND user_id = $2 ${opts.includeInvalid ? '' : 'AND valid_to IS NULL'}
-         ${opts.before ? 'AND created_at < (SELECT created_at FROM memories WHERE tenant_id = $1 AND id = $4)' : ''}
+         AND ($5::text IS NULL OR session_id = $5)
+         AND ($4::text IS NULL OR (created_at, id) < (SELECT created_at, id FROM memories WHERE tenant_id = $1 AND id = $4))
          ORDER BY created_at DESC, id DESC LIMIT $3`,
-        opts.before ? [tenantId, userId, opts.limit, opts.before] : [tenantId, userId, opts.limit],
+        [tenantId, userId, opts.limit, opts.before ?? null, opts.sessionId ?? null],
       );
       return rows.map(fromRow);
     },
