@@ -17,14 +17,15 @@ export interface SessionInfo {
  */
 export interface TranscriptHooks {
   /**
-   * Told after every append (the transaction of an import may still roll back: a listener only
-   * schedules work derived from state) with the tokens of the session's turns after its newest summary.
+   * Told after every committed append with the tokens of the session's turns after its newest
+   * summary (a listener schedules work derived from state).
    */
   afterAppend?: (tenantId: string, sessionId: string, tailTokens: number) => void;
 }
 
 export function createTranscript(sql: Sql, hooks: TranscriptHooks = {}) {
-  async function append(db: SqlExecutor, tenantId: string, sessionId: string, userId: string | null, turns: NewTurn[]): Promise<Turn[]> {
+  /** Appends within `db`; `told` receives the tail for the hook, to be called once the write is committed. */
+  async function append(db: SqlExecutor, tenantId: string, sessionId: string, userId: string | null, turns: NewTurn[], told: (tail: number) => void): Promise<Turn[]> {
     if (turns.length === 0) return [];
     // Timestamps are set here, not by now() in SQL, so the stored turns can be returned without
     // reading the rows back: the statement returns only the sequence numbers it assigned.
@@ -57,7 +58,7 @@ export function createTranscript(sql: Sql, hooks: TranscriptHooks = {}) {
       [tenantId, sessionId, userId, turns.length, JSON.stringify(input), tokens],
       { prepare: 'transcript_append' },
     );
-    hooks.afterAppend?.(tenantId, sessionId, Number((rows[0] as { tail_tokens: string | number }).tail_tokens));
+    told(Number((rows[0] as { tail_tokens: string | number }).tail_tokens));
     const first = (rows[0] as { first: number }).first;
     return turns.map((t, i) => ({
       seq: first + i,
@@ -73,14 +74,16 @@ export function createTranscript(sql: Sql, hooks: TranscriptHooks = {}) {
 
   return {
     /** Appends turns to a session, creating it on first use. Returns them with their seq. */
-    append: (tenantId: string, sessionId: string, userId: string | null, turns: NewTurn[]) => append(sql, tenantId, sessionId, userId, turns),
+    append: (tenantId: string, sessionId: string, userId: string | null, turns: NewTurn[]) =>
+      append(sql, tenantId, sessionId, userId, turns, (tail) => hooks.afterAppend?.(tenantId, sessionId, tail)),
 
     /**
      * Bulk import: appends the turns whose external id the session does not hold yet, so an
      * interrupted import can simply be run again. Returns the imported and the skipped count.
      */
     async importTurns(tenantId: string, sessionId: string, userId: string | null, turns: NewTurn[]): Promise<{ imported: Turn[]; skipped: number }> {
-      return sql.transaction(async (tx) => {
+      let tail: number | undefined;
+      const result = await sql.transaction(async (tx) => {
         const ids = turns.flatMap((t) => (t.externalId ? [t.externalId] : []));
         const existing = new Set<string>();
         if (ids.length > 0) {
@@ -91,9 +94,14 @@ export function createTranscript(sql: Sql, hooks: TranscriptHooks = {}) {
           for (const r of rows) existing.add(r.external_id);
         }
         const fresh = turns.filter((t) => !t.externalId || !existing.has(t.externalId));
-        const imported = await append(tx, tenantId, sessionId, userId, fresh);
+        const imported = await append(tx, tenantId, sessionId, userId, fresh, (t) => {
+          tail = t;
+        });
         return { imported, skipped: turns.length - fresh.length };
       });
+      // Told after the commit: a job woken earlier could run before the turns are visible.
+      if (tail !== undefined) hooks.afterAppend?.(tenantId, sessionId, tail);
+      return result;
     },
 
     /** The session's newest seq; 0 when the session has no turns or does not exist. */
