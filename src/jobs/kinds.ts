@@ -6,7 +6,7 @@ import { EXTRACT_FACTS_JOB, type ExtractFactsJob, type FactExtractor, factsKey }
 import type { Sql } from '../store/sql.js';
 import type { JobQueue } from './port.js';
 
-/** Sessions the summary sweep enqueues at most per pass. */
+/** Sessions a sweep enqueues at most per pass. */
 const SWEEP_BATCH = 500;
 /** Failed jobs the sweep looks at to leave alone. */
 const FAILED_SEEN = 1000;
@@ -33,43 +33,61 @@ export async function startJobKinds(deps: {
   const failedKeys = async (kind: string) => new Set((await queue.failed(FAILED_SEEN)).filter((f) => f.kind === kind).map((f) => f.key));
   const summaries = deps.summaries;
   if (summaries) {
-    queue.define<SummarizeJob>(SUMMARIZE_JOB, (job) => summaries.summarizer.run(job, queue), { concurrency: 1, attempts: config.jobs.attempts, backoffMs: config.jobs.backoffMs });
+    queue.define<SummarizeJob>(SUMMARIZE_JOB, (job) => summaries.summarizer.run(job, queue), {
+      concurrency: 1,
+      attempts: config.jobs.attempts,
+      backoffMs: config.jobs.backoffMs,
+    });
   }
   const facts = deps.facts;
   if (facts) {
-    queue.define<ExtractFactsJob>(EXTRACT_FACTS_JOB, (job) => facts.run(job, queue), { concurrency: 1, attempts: config.jobs.attempts, backoffMs: config.jobs.backoffMs });
+    queue.define<ExtractFactsJob>(EXTRACT_FACTS_JOB, (job) => facts.run(job, queue), {
+      concurrency: 1,
+      attempts: config.jobs.attempts,
+      backoffMs: config.jobs.backoffMs,
+    });
   }
   if (!deps.process) return { stop() {} };
   await queue.start();
-  if (summaries) {
-    const sweep = async () => {
-      const due = await summaries.store.overTrigger(config.memory.summary.triggerTokens, SWEEP_BATCH);
-      const failed = await failedKeys(SUMMARIZE_JOB);
-      for (const job of due) if (!failed.has(summaryKey(job))) await queue.enqueue(SUMMARIZE_JOB, job, { key: summaryKey(job) });
+  /** Enqueues `kind` for every session `due` lists (a job that failed for good excepted), now and every `intervalMs`. */
+  const sweep = (
+    kind: string,
+    intervalMs: number,
+    due: () => Promise<Array<{ tenantId: string; sessionId: string }>>,
+    key: (job: { tenantId: string; sessionId: string }) => string,
+  ) => {
+    const pass = async () => {
+      const [jobs, failed] = await Promise.all([due(), failedKeys(kind)]);
+      for (const job of jobs) if (!failed.has(key(job))) await queue.enqueue(kind, job, { key: key(job) });
     };
-    const run = () => void sweep().catch((err: unknown) => log.warn({ err: (err as Error).message }, 'summary sweep failed; the next one retries'));
+    const run = () => void pass().catch((err: unknown) => log.warn({ kind, err: (err as Error).message }, 'sweep failed; the next one retries'));
     run();
-    const timer = setInterval(run, config.memory.summary.sweepIntervalMs);
+    const timer = setInterval(run, intervalMs);
     timer.unref();
     timers.push(timer);
+  };
+  if (summaries) {
+    // Sessions whose unsummarised tail reached the trigger.
+    sweep(
+      SUMMARIZE_JOB,
+      config.memory.summary.sweepIntervalMs,
+      () => summaries.store.overTrigger(config.memory.summary.triggerTokens, SWEEP_BATCH),
+      summaryKey,
+    );
   }
   if (facts) {
     // Sessions with a user and turns the extractor has not read (a lost job, a flushed Redis).
-    const sweep = async () => {
-      const { rows } = await deps.sql.query<{ tenant_id: string; id: string }>(
-        `SELECT tenant_id, id FROM sessions WHERE user_id IS NOT NULL AND last_seq > facts_seq ORDER BY updated_at LIMIT ${SWEEP_BATCH}`,
-      );
-      const failed = await failedKeys(EXTRACT_FACTS_JOB);
-      for (const r of rows) {
-        const job = { tenantId: r.tenant_id, sessionId: r.id };
-        if (!failed.has(factsKey(job))) await queue.enqueue(EXTRACT_FACTS_JOB, job, { key: factsKey(job) });
-      }
-    };
-    const run = () => void sweep().catch((err: unknown) => log.warn({ err: (err as Error).message }, 'fact sweep failed; the next one retries'));
-    run();
-    const timer = setInterval(run, config.memory.facts.sweepIntervalMs);
-    timer.unref();
-    timers.push(timer);
+    sweep(
+      EXTRACT_FACTS_JOB,
+      config.memory.facts.sweepIntervalMs,
+      async () =>
+        (
+          await deps.sql.query<{ tenant_id: string; id: string }>(
+            `SELECT tenant_id, id FROM sessions WHERE user_id IS NOT NULL AND last_seq > facts_seq ORDER BY updated_at LIMIT ${SWEEP_BATCH}`,
+          )
+        ).rows.map((r) => ({ tenantId: r.tenant_id, sessionId: r.id })),
+      factsKey,
+    );
   }
   return {
     stop() {
