@@ -92,6 +92,7 @@ export async function createGateway(config: Config, log: Logger, opts: { sql?: S
       durable: v.durable,
       batchSize: config.memory.episodic.batchSize,
       sweepIntervalMs: config.memory.episodic.sweepIntervalMs,
+      claimSeconds: config.memory.episodic.claimSeconds,
       log,
       queue: v.durable ? jobs : undefined,
     });

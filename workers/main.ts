@@ -45,7 +45,7 @@ async function main(): Promise<void> {
   const ep = config.memory.episodic;
   const indexer =
     ep.enabled && turnVectors.durable
-      ? createTurnIndexer({ sql, embedder, vectors: turnVectors.store, durable: true, batchSize: ep.batchSize, sweepIntervalMs: ep.sweepIntervalMs, log, queue })
+      ? createTurnIndexer({ sql, embedder, vectors: turnVectors.store, durable: true, batchSize: ep.batchSize, sweepIntervalMs: ep.sweepIntervalMs, claimSeconds: ep.claimSeconds, log, queue })
       : undefined;
   const ingestor = docVectors.durable
     ? createIngestor({ sql, embedder, vectors: docVectors.store, durable: true, spec: chunkCollection(embedder), sweepIntervalMs: ep.sweepIntervalMs, log, queue })

@@ -172,6 +172,8 @@ export const configSchema = z.object({
           batchSize: z.number().int().min(1).max(512).default(32),
           /** How often the sweep looks for turns that are still not embedded (a lost wake-up, a crash). */
           sweepIntervalMs: z.number().int().positive().default(30_000),
+          /** A batch claimed by a process that died is embedded by another after this many seconds. */
+          claimSeconds: z.number().int().min(1).default(60),
           /** Candidates taken from each of full-text and vector search before fusion. */
           candidates: z.number().int().min(1).max(1000).default(60),
           /** Reciprocal rank fusion constant: higher flattens the difference between ranks. */

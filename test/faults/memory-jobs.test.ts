@@ -27,6 +27,8 @@ const TSX = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
 const SUMMARY = { triggerTokens: 300, keepRecentTokens: 60, maxTokens: 100, sweepIntervalMs: 500, model: 'm' };
 const FACTS = { model: 'm', debounceMs: 100, sweepIntervalMs: 500 };
 const JOBS = { attempts: 3, backoffMs: 50, lockMs: 1_500 };
+// Turns a killed worker had claimed are embedded by another after 3 s (60 by default).
+const EPISODIC = { enabled: true, sweepIntervalMs: 300, claimSeconds: 3 };
 const MODEL_DELAY_MS = 400;
 
 /** A model that summarises ("summary of turns a–b") and states one fact per user turn ("fact of turn N"). */
@@ -83,7 +85,7 @@ describe('memory jobs under faults', () => {
     });
 
   const openGateway = () =>
-    startGateway({ schema, keyPrefix, redis: relay.url, config: { ...config, jobs: { ...JOBS, process: false }, memory: { episodic: { enabled: true, sweepIntervalMs: 300 }, summary: SUMMARY, facts: FACTS } } });
+    startGateway({ schema, keyPrefix, redis: relay.url, config: { ...config, jobs: { ...JOBS, process: false }, memory: { episodic: EPISODIC, summary: SUMMARY, facts: FACTS } } });
 
   beforeAll(async () => {
     upstream = await startFakeOpenAi(scripted);
@@ -93,7 +95,7 @@ describe('memory jobs under faults', () => {
     // embed turns and facts for the gateways; a store in one process's memory would keep them there.
     qdrant = await startFakeQdrant();
     config = { ...upstreamConfig([{ name: 'up', baseUrl: upstream.url, retries: 0 }]), embeddings: { threads: 1 }, vector: { kind: 'qdrant', url: qdrant.url } };
-    await writeFile(join(dir, 'config.json'), JSON.stringify({ ...config, jobs: JOBS, memory: { summary: SUMMARY, facts: FACTS } }));
+    await writeFile(join(dir, 'config.json'), JSON.stringify({ ...config, jobs: JOBS, memory: { episodic: EPISODIC, summary: SUMMARY, facts: FACTS } }));
     gw = await openGateway();
   }, 60_000);
   afterAll(async () => {

@@ -9,8 +9,11 @@ import { EPISODIC_ROLES, embeddingText, turnCollection } from './collection.js';
 
 /** `embedded_model` of a turn that needs no vector (tool results, empty text). */
 const NOT_INDEXED = 'none';
-/** A claimed batch not finished by then (crashed process) is claimed again. */
-const CLAIM_SECONDS = 300;
+/**
+ * A claimed batch not finished by then (a crashed or killed process) is claimed again. A batch
+ * embeds in about a second; embedding one twice only costs time (vectors are upserted by id).
+ */
+const DEFAULT_CLAIM_SECONDS = 60;
 
 interface ClaimedRow {
   id: string;
@@ -35,20 +38,22 @@ export interface TurnIndexerOptions {
   log: Logger;
   /** Indexing runs as jobs of this queue (in whichever process takes them); in-process without one. */
   queue?: JobQueue | undefined;
+  /** How long a claimed batch is left to its process before another takes it over (default 60 s). */
+  claimSeconds?: number | undefined;
 }
 
 /** The job kind that embeds turns not yet in the vector store (one pass over everything waiting). */
 export const EMBED_TURNS_JOB = 'embed_turns';
 
-async function claim(sql: Sql, batchSize: number, tenantId: string | null): Promise<ClaimedRow[]> {
+async function claim(sql: Sql, batchSize: number, tenantId: string | null, claimSeconds: number): Promise<ClaimedRow[]> {
   const { rows } = await sql.query<ClaimedRow>(
-    `UPDATE messages SET embed_claimed_until = now() + make_interval(secs => ${CLAIM_SECONDS})
+    `UPDATE messages SET embed_claimed_until = now() + make_interval(secs => $3)
      WHERE id IN (SELECT id FROM messages
                   WHERE embedded_model IS NULL AND (embed_claimed_until IS NULL OR embed_claimed_until < now())
                     AND ($2::text IS NULL OR tenant_id = $2)
                   ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED)
      RETURNING id::text AS id, tenant_id, session_id, user_id, seq, role, content, fields, created_at`,
-    [batchSize, tenantId],
+    [batchSize, tenantId, claimSeconds],
   );
   return rows;
 }
@@ -99,6 +104,8 @@ export interface PendingTurnsOptions {
   isClosed?: () => boolean;
   /** After each batch: turns done (`rows`, tool results and empty turns included) and vectors written. */
   onBatch?: (batch: { rows: number; embedded: number }) => void;
+  /** How long a claimed batch is left to its process (default 60 s). */
+  claimSeconds?: number | undefined;
 }
 
 /**
@@ -111,7 +118,7 @@ export async function indexPendingTurns(opts: PendingTurnsOptions): Promise<{ ro
   const done = { rows: 0, embedded: 0 };
   for (;;) {
     if (opts.isClosed?.()) return done;
-    const rows = await claim(opts.sql, opts.batchSize, opts.tenantId ?? null);
+    const rows = await claim(opts.sql, opts.batchSize, opts.tenantId ?? null, opts.claimSeconds ?? DEFAULT_CLAIM_SECONDS);
     if (rows.length === 0) return done;
     let embedded: number;
     try {
@@ -170,6 +177,7 @@ export function createTurnIndexer(opts: TurnIndexerOptions) {
         onBatch: () => {
           failures = 0;
         },
+        claimSeconds: opts.claimSeconds,
       });
     },
     onError(err) {
