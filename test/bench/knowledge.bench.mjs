@@ -46,7 +46,7 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { makePdf } from '../helpers/pdf.mjs';
-import { writeResults } from './lib/harness.mjs';
+import { procStatus, writeResults } from './lib/harness.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '../..');
@@ -576,17 +576,6 @@ async function serveChild(dataDir) {
     process.exit(0);
   });
   console.log(JSON.stringify({ url: gw.url, key: gw.key }));
-}
-
-/** VmRSS and VmHWM (peak) of a process, in bytes. */
-function procStatus(pid) {
-  try {
-    const s = readFileSync(`/proc/${pid}/status`, 'utf8');
-    const kb = (k) => Number(new RegExp(`^${k}:\\s+(\\d+) kB`, 'm').exec(s)?.[1] ?? 0) * 1024;
-    return { rss: kb('VmRSS'), hwm: kb('VmHWM') };
-  } catch {
-    return undefined;
-  }
 }
 
 /** ~`bytes` of markdown: LoCoMo turns from an offset of its own, with headings naming the file, so every file differs. */
