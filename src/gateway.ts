@@ -75,15 +75,15 @@ export async function createGateway(config: Config, log: Logger, opts: { sql?: S
   });
   const embedder = await createEmbedder({ ...config.embeddings, lazy: !config.embeddings.preload });
 
+  // The memories' vector store: turns (episodic memory) and facts.
+  const memoryVectors = await createVectorStore(config.vector, 'memories', sql, log);
   // Episodic memory: turns embedded off the request path, searched by the context pipeline.
   let indexer: TurnIndexer | undefined;
   const stages: ContextStage[] = [];
   let vectors: VectorStore | undefined;
-  let vectorsDurable = false;
   if (config.memory.episodic.enabled) {
-    const v = await createVectorStore(config.vector, 'memories', sql, log);
+    const v = memoryVectors;
     vectors = v.store;
-    vectorsDurable = v.durable;
     // A store in this process's memory is filled by this process; a shared one by whoever takes the jobs.
     indexer = createTurnIndexer({
       sql,
@@ -126,9 +126,7 @@ export async function createGateway(config: Config, log: Logger, opts: { sql?: S
   const summarizer = createSummarizer({ store: summaryStore, embedder, router, config: summary, log });
   // Fact memory: the memory API always; extraction from turns when a model is configured.
   const memoryStore = createMemoryStore(sql);
-  const memoryVectors = vectors ? { store: vectors, durable: vectorsDurable } : await createVectorStore(config.vector, 'memories', sql, log);
-  const factVectors = memoryVectors.store;
-  const factIndex = createFactIndex({ store: memoryStore, vectors: factVectors, embedder, log });
+  const factIndex = createFactIndex({ store: memoryStore, vectors: memoryVectors.store, embedder, log });
   // A store that forgets on restart (in memory) is refilled from SQL, off the start-up path.
   if (!memoryVectors.durable) void factIndex.rebuild().catch((err: unknown) => log.warn({ err: (err as Error).message }, 'fact vectors not rebuilt; fact search is incomplete until a restart'));
   if (facts.enabled) stages.push(createFactsStage(factIndex, { topK: facts.topK, minScore: facts.minScore }));
@@ -160,7 +158,7 @@ export async function createGateway(config: Config, log: Logger, opts: { sql?: S
       // Background work stops first: it uses the embedder, the vectors and SQL.
       jobKinds.stop();
       await Promise.all([jobs.close(), indexer?.close(), ingestor.close(), parser.close()]);
-      const results = await Promise.allSettled([hot.close(), embedder.close(), factVectors.close(), docStore.store.close(), opts.sql ? Promise.resolve() : sql.close()]);
+      const results = await Promise.allSettled([hot.close(), embedder.close(), memoryVectors.store.close(), docStore.store.close(), opts.sql ? Promise.resolve() : sql.close()]);
       const failed = results.find((r) => r.status === 'rejected');
       if (failed) throw (failed as PromiseRejectedResult).reason;
     },
