@@ -7,6 +7,8 @@ import type { Memory, MemoryStore } from './store.js';
 
 /** A user with at most this many current memories has all of them reconciled against (no search). */
 const SMALL_USER = 20;
+/** Memories re-embedded per query by `rebuild`. */
+const REBUILD_PAGE = 256;
 /** How long "this user has facts" is believed (a new fact from another process shows up after it). */
 const HAS_FACTS_TTL_MS = 5_000;
 
@@ -36,6 +38,26 @@ export function createFactIndex(deps: { store: MemoryStore; vectors: VectorStore
 
   async function current(tenantId: string, ids: Iterable<string>): Promise<Memory[]> {
     return (await store.getMany(tenantId, [...new Set(ids)])).filter((m) => m.valid_to === null);
+  }
+
+  /** Writes the vectors of new or changed memories and removes those of memories no longer current. */
+  async function write(tenantId: string, memories: readonly Memory[], gone: readonly string[]): Promise<void> {
+    for (const m of memories) hasFacts.delete(userKey(tenantId, m.user_id));
+    await ensure();
+    const live = memories.filter((m) => m.valid_to === null);
+    if (live.length > 0) {
+      const embedded = await embedder.embed(
+        live.map((m) => m.text),
+        { kind: 'document' },
+      );
+      await vectors.upsert({
+        collection: spec.name,
+        tenantId,
+        points: live.map((m, i) => ({ id: m.id, vector: embedded[i] as Float32Array, payload: { user: m.user_id, session: m.session_id ?? '' } })),
+      });
+    }
+    const remove = [...gone, ...memories.filter((m) => m.valid_to !== null).map((m) => m.id)];
+    if (remove.length > 0) await vectors.delete({ collection: spec.name, tenantId, ids: remove });
   }
 
   return {
@@ -80,25 +102,7 @@ export function createFactIndex(deps: { store: MemoryStore; vectors: VectorStore
       });
     },
 
-    /** Writes the vectors of new or changed memories and removes those of memories no longer current. */
-    async write(tenantId: string, memories: readonly Memory[], gone: readonly string[]): Promise<void> {
-      for (const m of memories) hasFacts.delete(userKey(tenantId, m.user_id));
-      await ensure();
-      const live = memories.filter((m) => m.valid_to === null);
-      if (live.length > 0) {
-        const embedded = await embedder.embed(
-          live.map((m) => m.text),
-          { kind: 'document' },
-        );
-        await vectors.upsert({
-          collection: spec.name,
-          tenantId,
-          points: live.map((m, i) => ({ id: m.id, vector: embedded[i] as Float32Array, payload: { user: m.user_id, session: m.session_id ?? '' } })),
-        });
-      }
-      const remove = [...gone, ...memories.filter((m) => m.valid_to !== null).map((m) => m.id)];
-      if (remove.length > 0) await vectors.delete({ collection: spec.name, tenantId, ids: remove });
-    },
+    write,
 
     async forget(tenantId: string, ids: readonly string[]): Promise<void> {
       if (ids.length === 0) return;
@@ -112,26 +116,28 @@ export function createFactIndex(deps: { store: MemoryStore; vectors: VectorStore
     },
 
     /**
-     * Writes the vector of every current memory again, from SQL, in pages (a store that forgets on
-     * restart is refilled at start; a reindex uses it too). Returns how many were written.
+     * Writes the vector of every current memory again, from SQL, in pages — of one tenant or of all
+     * (a store that forgets on restart is refilled at start; the reindex uses it too). Returns how
+     * many were written.
      */
-    async rebuild(onPage?: (done: number) => void): Promise<number> {
+    async rebuild(opts: { tenantId?: string | undefined; onPage?: (done: number) => void } = {}): Promise<number> {
       await ensure();
-      let after = '';
+      let after = { tenant: '', id: '' };
       let done = 0;
       for (;;) {
         const { rows } = await store.sql.query<{ tenant_id: string; id: string }>(
-          'SELECT tenant_id, id FROM memories WHERE valid_to IS NULL AND (tenant_id, id) > ($1, $2) ORDER BY tenant_id, id LIMIT 256',
-          [after.split('\u0000')[0] ?? '', after.split('\u0000')[1] ?? ''],
+          `SELECT tenant_id, id FROM memories WHERE valid_to IS NULL AND ($3::text IS NULL OR tenant_id = $3) AND (tenant_id, id) > ($1, $2)
+           ORDER BY tenant_id, id LIMIT ${REBUILD_PAGE}`,
+          [after.tenant, after.id, opts.tenantId ?? null],
         );
-        if (rows.length === 0) return done;
+        const last = rows[rows.length - 1];
+        if (!last) return done;
         const byTenant = new Map<string, string[]>();
         for (const r of rows) byTenant.set(r.tenant_id, [...(byTenant.get(r.tenant_id) ?? []), r.id]);
-        for (const [tenantId, ids] of byTenant) await this.write(tenantId, await store.getMany(tenantId, ids), []);
+        for (const [tenantId, ids] of byTenant) await write(tenantId, await store.getMany(tenantId, ids), []);
         done += rows.length;
-        onPage?.(done);
-        const last = rows[rows.length - 1] as { tenant_id: string; id: string };
-        after = `${last.tenant_id}\u0000${last.id}`;
+        opts.onPage?.(done);
+        after = { tenant: last.tenant_id, id: last.id };
       }
     },
 
