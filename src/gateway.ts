@@ -123,14 +123,14 @@ export async function createGateway(config: Config, log: Logger, opts: { sql?: S
 
   stages.push(createDocumentsStage(chunkSearch));
 
-  const summarizer = createSummarizer({ store: summaryStore, embedder, router, config: summary, log });
+  const summarizer = createSummarizer({ store: summaryStore, transcript, embedder, router, config: summary, log });
   // Fact memory: the memory API always; extraction from turns when a model is configured.
   const memoryStore = createMemoryStore(sql);
   const factIndex = createFactIndex({ store: memoryStore, vectors: memoryVectors.store, embedder, log });
   // A store that forgets on restart (in memory) is refilled from SQL, off the start-up path.
   if (!memoryVectors.durable) void factIndex.rebuild().catch((err: unknown) => log.warn({ err: (err as Error).message }, 'fact vectors not rebuilt; fact search is incomplete until a restart'));
   if (facts.enabled) stages.push(createFactsStage(factIndex, { topK: facts.topK, minScore: facts.minScore }));
-  const extractor = extracting ? createFactExtractor({ sql, store: memoryStore, index: factIndex, router, config: facts, log }) : undefined;
+  const extractor = extracting ? createFactExtractor({ sql, transcript, store: memoryStore, index: factIndex, router, config: facts, log }) : undefined;
   const jobKinds = await startJobKinds({
     queue: jobs,
     config,

@@ -9,6 +9,7 @@ import { createFactExtractor } from '../src/memory/facts/extractor.js';
 import { createFactIndex } from '../src/memory/facts/index.js';
 import { createMemoryStore } from '../src/memory/facts/store.js';
 import { createSummaryStore } from '../src/memory/summaries/store.js';
+import { createTranscript } from '../src/memory/transcript.js';
 import { createVectorStore } from '../src/vector/factory.js';
 import { createSummarizer } from '../src/memory/summaries/summarizer.js';
 import { createLogger } from '../src/observability/logger.js';
@@ -36,8 +37,10 @@ async function main(): Promise<void> {
   const embedder = await createEmbedder({ ...config.embeddings, lazy: true });
   const router = createRouter({ config, providers: createProviders(config) });
   const queue = await createJobQueue({ redisUrl: config.redis.url, keyPrefix: config.redis.keyPrefix, lockMs: config.jobs.lockMs }, log);
+  // Jobs read turns; appends are the gateways' (no triggers here).
+  const transcript = createTranscript(sql);
   const store = createSummaryStore(sql);
-  const summaries = config.memory.summary.enabled ? { store, summarizer: createSummarizer({ store, embedder, router, config: config.memory.summary, log }) } : undefined;
+  const summaries = config.memory.summary.enabled ? { store, summarizer: createSummarizer({ store, transcript, embedder, router, config: config.memory.summary, log }) } : undefined;
   // Turn embedding and document ingestion, when their vectors live in a shared store (pgvector,
   // Qdrant); a store in a gateway's own memory is filled by that gateway.
   const turnVectors = await createVectorStore(config.vector, 'memories', sql, log);
@@ -59,7 +62,7 @@ async function main(): Promise<void> {
   }
   const memoryStore = createMemoryStore(sql);
   const extractor = factVectors
-    ? createFactExtractor({ sql, store: memoryStore, index: createFactIndex({ store: memoryStore, vectors: factVectors, embedder, log }), router, config: facts, log })
+    ? createFactExtractor({ sql, transcript, store: memoryStore, index: createFactIndex({ store: memoryStore, vectors: factVectors, embedder, log }), router, config: facts, log })
     : undefined;
   const kinds = await startJobKinds({ queue, config, summaries, facts: extractor, sql, process: true, log });
   indexer?.start();

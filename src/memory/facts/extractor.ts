@@ -5,7 +5,8 @@ import { GatewayError } from '../../errors.js';
 import { completeText } from '../../providers/router/complete.js';
 import type { Router } from '../../providers/router/router.js';
 import type { Sql } from '../../store/sql.js';
-import { TURN_COLUMNS, type Turn, type TurnRow, turnFromRow } from '../turns.js';
+import type { Transcript } from '../transcript.js';
+import type { Turn } from '../turns.js';
 import type { FactIndex } from './index.js';
 import { MEMORY_CATEGORIES, type Memory, type MemoryStore, type SourceTurn } from './store.js';
 
@@ -79,7 +80,7 @@ function jsonSchemaFormat(name: string, schema: z.ZodType) {
  * result and the new watermark in one transaction — guarded by the old watermark, so two workers
  * racing on a session store its facts once. Vectors are written after the commit.
  */
-export function createFactExtractor(deps: { sql: Sql; store: MemoryStore; index: FactIndex; router: Router; config: Config['memory']['facts']; log: Logger }) {
+export function createFactExtractor(deps: { sql: Sql; transcript: Pick<Transcript, 'page'>; store: MemoryStore; index: FactIndex; router: Router; config: Config['memory']['facts']; log: Logger }) {
   const { sql, store, index, config } = deps;
 
   async function ask<T>(schema: z.ZodType<T>, name: string, system: string, user: string): Promise<T> {
@@ -115,13 +116,7 @@ export function createFactExtractor(deps: { sql: Sql; store: MemoryStore; index:
     const session = sessions[0];
     if (!session?.user_id) return false;
     const userId = session.user_id;
-    const { rows } = await sql.query<TurnRow>(`SELECT ${TURN_COLUMNS} FROM messages WHERE tenant_id = $1 AND session_id = $2 AND seq > $3 ORDER BY seq LIMIT $4`, [
-      job.tenantId,
-      job.sessionId,
-      session.facts_seq,
-      BATCH_TURNS,
-    ]);
-    const turns = rows.map(turnFromRow);
+    const turns = await deps.transcript.page(job.tenantId, job.sessionId, { afterSeq: session.facts_seq, limit: BATCH_TURNS });
     const last = turns[turns.length - 1];
     if (!last) return false;
     const spoken = turns.filter((t) => t.role === 'user' || t.role === 'assistant');

@@ -1,7 +1,6 @@
 import type { SessionSummary } from '../../context/types.js';
 import type { Sql } from '../../store/sql.js';
 import type { Encoding } from '../../tokens/models.js';
-import { TURN_COLUMNS, type Turn, type TurnRow, turnFromRow } from '../turns.js';
 
 /** A summary version as stored, with how it was made. */
 export interface StoredSummary extends SessionSummary {
@@ -60,17 +59,6 @@ export function createSummaryStore(sql: Sql) {
     async list(tenantId: string, sessionId: string): Promise<StoredSummary[]> {
       const { rows } = await sql.query<Row>(`SELECT ${COLUMNS} FROM session_summaries WHERE tenant_id = $1 AND session_id = $2 ORDER BY version DESC`, [tenantId, sessionId]);
       return rows.map(fromRow);
-    },
-
-    /** Turns after `afterSeq`, oldest first, at most `limit`. */
-    async turnsAfter(tenantId: string, sessionId: string, afterSeq: number, limit: number): Promise<Turn[]> {
-      const { rows } = await sql.query<TurnRow>(`SELECT ${TURN_COLUMNS} FROM messages WHERE tenant_id = $1 AND session_id = $2 AND seq > $3 ORDER BY seq LIMIT $4`, [
-        tenantId,
-        sessionId,
-        afterSeq,
-        limit,
-      ]);
-      return rows.map(turnFromRow);
     },
 
     /**

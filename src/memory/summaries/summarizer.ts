@@ -5,6 +5,7 @@ import type { JobQueue } from '../../jobs/port.js';
 import { completeText } from '../../providers/router/complete.js';
 import type { Router } from '../../providers/router/router.js';
 import { getTokenizer } from '../../tokens/tokenizer.js';
+import type { Transcript } from '../transcript.js';
 import type { Turn } from '../turns.js';
 import { extractiveSummary, type SummarySentence, splitSentences } from './extractive.js';
 import type { StoredSummary, SummaryStore } from './store.js';
@@ -40,6 +41,7 @@ export function turnLine(t: Pick<Turn, 'role' | 'content' | 'fields' | 'createdA
  */
 export function createSummarizer(deps: {
   store: SummaryStore;
+  transcript: Pick<Transcript, 'page'>;
   embedder: Embedder;
   router: Router;
   config: Config['memory']['summary'];
@@ -103,7 +105,7 @@ export function createSummarizer(deps: {
   /** One fold; false when there is nothing (more) to fold. */
   async function foldOnce(job: SummarizeJob): Promise<boolean> {
     const previous = await store.newest(job.tenantId, job.sessionId);
-    const tail = await store.turnsAfter(job.tenantId, job.sessionId, previous?.toSeq ?? 0, MAX_FOLD_TURNS);
+    const tail = await deps.transcript.page(job.tenantId, job.sessionId, { afterSeq: previous?.toSeq ?? 0, limit: MAX_FOLD_TURNS });
     const turns = foldable(tail);
     if (turns.length === 0) return false;
     const written = await write(previous, turns);
