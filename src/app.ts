@@ -33,6 +33,10 @@ import type { MemoryStore } from './memory/facts/store.js';
 import type { FactIndex } from './memory/facts/index.js';
 import { memoryRoutes } from './http/routes/memories.js';
 import type { TenancyRepo } from './tenancy/repo.js';
+import type { ResponseCache } from './cache/cache.js';
+import type { Metrics } from './observability/metrics.js';
+import { cacheAdminRoutes } from './http/routes/cache.js';
+import { metricsRoutes } from './http/routes/metrics.js';
 
 /** Everything the HTTP app needs, built by the composition root (main.ts) or a test. */
 export interface AppDeps {
@@ -64,6 +68,9 @@ export interface AppDeps {
   /** Present when episodic memory is enabled. */
   indexer: TurnIndexer | undefined;
   vectors: VectorStore | undefined;
+  /** The response cache (exact and semantic). */
+  cache: ResponseCache;
+  metrics: Metrics;
 }
 
 /**
@@ -88,9 +95,10 @@ export function createApp(deps: AppDeps): RequestListener {
   app.use(express.json({ limit: deps.config.server.maxBodyBytes, strict: false, type: ['application/json', 'application/*+json'] }));
 
   app.use(healthRoutes({ sql: deps.sql, hot: deps.hot }));
+  app.use(metricsRoutes({ metrics: deps.metrics }));
   app.use(modelRoutes({ auth: deps.auth, router: deps.router }));
   app.use(embeddingsRoutes({ auth: deps.auth, embedder: deps.embedder }));
-  app.use(sessionRoutes({ auth: deps.auth, transcript: deps.transcript, memory: deps.memory, router: deps.router, indexer: deps.indexer, summaries: deps.summaries }));
+  app.use(sessionRoutes({ auth: deps.auth, transcript: deps.transcript, memory: deps.memory, router: deps.router, indexer: deps.indexer, summaries: deps.summaries, cache: deps.cache }));
   app.use(contextRoutes({ auth: deps.auth, chat: deps.chat }));
   app.use(
     collectionRoutes({
@@ -104,8 +112,9 @@ export function createApp(deps: AppDeps): RequestListener {
       upload: deps.config.knowledge.upload,
     }),
   );
-  app.use(memoryRoutes({ auth: deps.auth, store: deps.memories, index: deps.factIndex, embedder: deps.embedder, log: deps.log }));
+  app.use(memoryRoutes({ auth: deps.auth, store: deps.memories, index: deps.factIndex, embedder: deps.embedder, log: deps.log, cache: deps.cache }));
   app.use(adminRoutes({ auth: deps.auth, repo: deps.tenancy, jobs: deps.jobs }));
+  app.use(cacheAdminRoutes({ auth: deps.auth, cache: deps.cache }));
   app.use(notFoundHandler);
   app.use(errorHandler);
 
@@ -115,6 +124,8 @@ export function createApp(deps: AppDeps): RequestListener {
     log: deps.log,
     maxBodyBytes: deps.config.server.maxBodyBytes,
     streamIdleTimeoutMs: deps.config.router.timeoutMs,
+    cache: deps.cache,
+    metrics: deps.metrics,
   });
   return (req: IncomingMessage, res: ServerResponse) => {
     if (req.method === 'POST' && (req.url === '/v1/chat/completions' || req.url?.startsWith('/v1/chat/completions?'))) chat(req, res);

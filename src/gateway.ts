@@ -36,6 +36,9 @@ import { createAuthenticator } from './tenancy/auth.js';
 import { createTenancyRepo } from './tenancy/repo.js';
 import { getTokenizer } from './tokens/tokenizer.js';
 import { createVectorStore } from './vector/factory.js';
+import { createResponseCache } from './cache/cache.js';
+import { createCacheStore } from './cache/store.js';
+import { createMetrics } from './observability/metrics.js';
 import type { VectorStore } from './vector/port.js';
 
 export interface Gateway {
@@ -74,6 +77,16 @@ export async function createGateway(config: Config, log: Logger, opts: { sql?: S
     },
   });
   const embedder = await createEmbedder({ ...config.embeddings, lazy: !config.embeddings.preload });
+  const metrics = createMetrics();
+  // The response cache: entries in SQL (a hot copy in Redis), questions in their own vector collection.
+  const cacheVectors = await createVectorStore(config.vector, 'cache', sql, log);
+  const redisOpts = config.redis.url ? { url: config.redis.url, keyPrefix: config.redis.keyPrefix, commandTimeoutMs: config.redis.commandTimeoutMs } : undefined;
+  const cacheStore = createCacheStore({ sql, redis: redisOpts, log });
+  const cache = createResponseCache({ config, store: cacheStore, vectors: cacheVectors.store, embedder, metrics, log });
+  const sweepCache = setInterval(() => {
+    cache.sweep().catch((err: unknown) => log.warn({ err: (err as Error).message }, 'cache: expired entries not swept; next sweep retries'));
+  }, config.cache.sweepIntervalMs);
+  sweepCache.unref();
 
   // The memories' vector store: turns (episodic memory) and facts.
   const memoryVectors = await createVectorStore(config.vector, 'memories', sql, log);
@@ -104,7 +117,7 @@ export async function createGateway(config: Config, log: Logger, opts: { sql?: S
   // Knowledge: collections, documents ingested off the request path, hybrid search over their chunks.
   const collections = createCollections(sql);
   const docStore = await createVectorStore(config.vector, 'documents', sql, log);
-  const documents = createDocuments({ sql, collections, vectors: docStore.store, embedder, log });
+  const documents = createDocuments({ sql, collections, vectors: docStore.store, embedder, log, onDelete: (tenantId, collectionId) => cache.invalidate({ tenantId, collectionId }) });
   const knowledge = createKnowledgeScope({ sql, collections });
   const ingestor = createIngestor({
     sql,
@@ -114,7 +127,10 @@ export async function createGateway(config: Config, log: Logger, opts: { sql?: S
     spec: documents.spec,
     sweepIntervalMs: config.memory.episodic.sweepIntervalMs,
     log,
-    onReady: knowledge.invalidate,
+    onReady: (tenantId, collectionId) => {
+      knowledge.invalidate(tenantId);
+      cache.invalidate({ tenantId, collectionId });
+    },
     queue: docStore.durable ? jobs : undefined,
   });
   ingestor.start();
@@ -126,7 +142,7 @@ export async function createGateway(config: Config, log: Logger, opts: { sql?: S
   const summarizer = createSummarizer({ store: summaryStore, transcript, embedder, router, config: summary, log });
   // Fact memory: the memory API always; extraction from turns when a model is configured.
   const memoryStore = createMemoryStore(sql);
-  const factIndex = createFactIndex({ store: memoryStore, vectors: memoryVectors.store, embedder, log });
+  const factIndex = createFactIndex({ store: memoryStore, vectors: memoryVectors.store, embedder, log, onChange: (tenantId, userId) => cache.invalidate({ tenantId, userId }) });
   // A store that forgets on restart (in memory) is refilled from SQL, off the start-up path.
   if (!memoryVectors.durable) void factIndex.rebuild().catch((err: unknown) => log.warn({ err: (err as Error).message }, 'fact vectors not rebuilt; fact search is incomplete until a restart'));
   if (facts.enabled) stages.push(createFactsStage(factIndex, { topK: facts.topK, minScore: facts.minScore }));
@@ -145,20 +161,31 @@ export async function createGateway(config: Config, log: Logger, opts: { sql?: S
 
   const memory = createSessionMemory({ transcript, hot, hotTurns: config.session.hotTurns, localSessions: config.session.localSessions, log, onAppend: indexer?.notify });
   const context = createContextPipeline({ config, memory, embedder, stages, knowledge, summaries: summary.enabled ? summaryStore : undefined, log });
-  const chat = createChatService({ config, router, memory, context });
+  const chat = createChatService({ config, router, memory, context, embedder });
   // Building a BPE table takes up to 2 s: pay it at start-up, not on the first session request.
   for (const alias of router.aliases()) getTokenizer(router.resolve(alias).info.encoding);
   getTokenizer('o200k_base');
 
-  const deps: AppDeps = { config, log, sql, hot, auth, tenancy, transcript, memory, router, chat, embedder, context, indexer, vectors, collections, documents, ingestor, parser, chunkSearch, docVectors: docStore.store, jobs, summaries: summaryStore, memories: memoryStore, factIndex };
+  const deps: AppDeps = { config, log, sql, hot, auth, tenancy, transcript, memory, router, chat, embedder, context, indexer, vectors, collections, documents, ingestor, parser, chunkSearch, docVectors: docStore.store, jobs, summaries: summaryStore, memories: memoryStore, factIndex, cache, metrics };
   return {
     app: createApp(deps),
     deps,
     async close() {
       // Background work stops first: it uses the embedder, the vectors and SQL.
       jobKinds.stop();
-      await Promise.all([jobs.close(), indexer?.close(), ingestor.close(), parser.close()]);
-      const results = await Promise.allSettled([hot.close(), embedder.close(), memoryVectors.store.close(), docStore.store.close(), opts.sql ? Promise.resolve() : sql.close()]);
+      clearInterval(sweepCache);
+      await Promise.all([jobs.close(), indexer?.close(), ingestor.close(), parser.close(), cache.idle()]);
+      // Hit counts are written to SQL before it closes.
+      const flushed = await Promise.allSettled([cacheStore.close()]);
+      const results = await Promise.allSettled([
+        hot.close(),
+        embedder.close(),
+        memoryVectors.store.close(),
+        docStore.store.close(),
+        cacheVectors.store.close(),
+        opts.sql ? Promise.resolve() : sql.close(),
+      ]);
+      results.push(...flushed);
       const failed = results.find((r) => r.status === 'rejected');
       if (failed) throw (failed as PromiseRejectedResult).reason;
     },

@@ -12,6 +12,9 @@ import { createSummaryStore } from '../src/memory/summaries/store.js';
 import { createTranscript } from '../src/memory/transcript.js';
 import { createVectorStore } from '../src/vector/factory.js';
 import { createSummarizer } from '../src/memory/summaries/summarizer.js';
+import { createResponseCache } from '../src/cache/cache.js';
+import { createCacheStore } from '../src/cache/store.js';
+import { createMetrics } from '../src/observability/metrics.js';
 import { createLogger } from '../src/observability/logger.js';
 import { createProviders } from '../src/providers/registry.js';
 import { createRouter } from '../src/providers/router/router.js';
@@ -45,13 +48,31 @@ async function main(): Promise<void> {
   // Qdrant); a store in a gateway's own memory is filled by that gateway.
   const turnVectors = await createVectorStore(config.vector, 'memories', sql, log);
   const docVectors = await createVectorStore(config.vector, 'documents', sql, log);
+  // The response cache, for what workers change: answers drawn on a collection whose documents this
+  // worker ingests, or on facts it extracts, are forgotten; and expired entries are swept.
+  const cacheVectors = await createVectorStore(config.vector, 'cache', sql, log);
+  const cacheStore = createCacheStore({ sql, redis: { url: config.redis.url, keyPrefix: config.redis.keyPrefix, commandTimeoutMs: config.redis.commandTimeoutMs }, log });
+  const cache = createResponseCache({ config, store: cacheStore, vectors: cacheVectors.store, embedder, metrics: createMetrics(), log });
+  const sweepCache = setInterval(() => {
+    cache.sweep().catch((err: unknown) => log.warn({ err: (err as Error).message }, 'cache: expired entries not swept; next sweep retries'));
+  }, config.cache.sweepIntervalMs);
   const ep = config.memory.episodic;
   const indexer =
     ep.enabled && turnVectors.durable
       ? createTurnIndexer({ sql, embedder, vectors: turnVectors.store, durable: true, batchSize: ep.batchSize, sweepIntervalMs: ep.sweepIntervalMs, claimSeconds: ep.claimSeconds, log, queue })
       : undefined;
   const ingestor = docVectors.durable
-    ? createIngestor({ sql, embedder, vectors: docVectors.store, durable: true, spec: chunkCollection(embedder), sweepIntervalMs: ep.sweepIntervalMs, log, queue })
+    ? createIngestor({
+        sql,
+        embedder,
+        vectors: docVectors.store,
+        durable: true,
+        spec: chunkCollection(embedder),
+        sweepIntervalMs: ep.sweepIntervalMs,
+        log,
+        queue,
+        onReady: (tenantId, collectionId) => cache.invalidate({ tenantId, collectionId }),
+      })
     : undefined;
   // Fact vectors kept in memory would be this process's alone: the gateway, which then takes the
   // extraction jobs itself, must write them.
@@ -62,7 +83,7 @@ async function main(): Promise<void> {
   }
   const memoryStore = createMemoryStore(sql);
   const extractor = factVectors
-    ? createFactExtractor({ sql, transcript, store: memoryStore, index: createFactIndex({ store: memoryStore, vectors: factVectors, embedder, log }), router, config: facts, log })
+    ? createFactExtractor({ sql, transcript, store: memoryStore, index: createFactIndex({ store: memoryStore, vectors: factVectors, embedder, log, onChange: (tenantId, userId) => cache.invalidate({ tenantId, userId }) }), router, config: facts, log })
     : undefined;
   const kinds = await startJobKinds({ queue, config, summaries, facts: extractor, sql, process: true, log });
   indexer?.start();
@@ -86,8 +107,10 @@ async function main(): Promise<void> {
     stopping = true;
     log.info({ signal }, 'worker shutting down');
     kinds.stop();
-    const results = await Promise.allSettled([queue.close(), indexer?.close(), ingestor?.close()]);
-    await Promise.allSettled([embedder.close(), turnVectors.store.close(), docVectors.store.close(), sql.close()]);
+    clearInterval(sweepCache);
+    const results = await Promise.allSettled([queue.close(), indexer?.close(), ingestor?.close(), cache.idle()]);
+    await cacheStore.close().catch((err: unknown) => log.warn({ err: (err as Error).message }, 'cache: hit counts not written at shutdown'));
+    await Promise.allSettled([embedder.close(), turnVectors.store.close(), docVectors.store.close(), cacheVectors.store.close(), sql.close()]);
     for (const r of results) if (r.status === 'rejected') log.error({ err: r.reason }, 'error while closing the queue');
     log.flush();
     process.exit(0);

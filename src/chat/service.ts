@@ -1,5 +1,6 @@
 import type { Config } from '../config/schema.js';
-import type { BuiltContext, ContextPipeline } from '../context/pipeline.js';
+import { type BuiltContext, type ContextPipeline, lastUserText } from '../context/pipeline.js';
+import type { Embedder } from '../embeddings/port.js';
 import { badRequest } from '../errors.js';
 import type { SessionMemory } from '../memory/session-memory.js';
 import { type NewTurn, toNewTurn } from '../memory/turns.js';
@@ -22,13 +23,20 @@ export interface PreparedChat {
   session: { id: string; userId: string | null; turns: NewTurn[] } | undefined;
   /** The assembled context: tokens per section and what was included (session requests). */
   context: BuiltContext | undefined;
+  /** The request's `user`. */
+  userId: string | undefined;
+  /**
+   * The embedding of the last user message, computed on first call and shared by the context
+   * pipeline's retrieval and the semantic cache, so a request embeds its question at most once.
+   */
+  queryVector(): Promise<Float32Array>;
 }
 
 /**
  * The chat pipeline without HTTP: resolve the model, assemble the prompt within the model's window
  * (session history, retrieved memories), call the router, and write the turns back once answered.
  */
-export function createChatService(deps: { config: Config; router: Router; memory: SessionMemory; context: ContextPipeline }) {
+export function createChatService(deps: { config: Config; router: Router; memory: SessionMemory; context: ContextPipeline; embedder: Pick<Embedder, 'embed'> }) {
   const { config, router, memory } = deps;
 
   /**
@@ -39,7 +47,13 @@ export function createChatService(deps: { config: Config; router: Router; memory
     const resolved = router.resolve(req.model);
     const { session_id: _ignored, context: options, ...rest } = req;
     const body = rest as ChatRequest;
-    if (!sessionId && !options && !assembleAlways) return { resolved, body, session: undefined, context: undefined };
+    let vector: Promise<Float32Array> | undefined;
+    const queryVector = (): Promise<Float32Array> => {
+      vector ??= deps.embedder.embed([lastUserText(body.messages)], { kind: 'query' }).then(([v]) => v as Float32Array);
+      return vector;
+    };
+    const userId = req.user;
+    if (!sessionId && !options && !assembleAlways) return { resolved, body, session: undefined, context: undefined, userId, queryVector };
 
     if (sessionId && (req.n ?? 1) > 1) throw badRequest('n > 1 cannot be used with session_id: a session stores one answer per turn.', 'n');
     const context = await deps.context.build({
@@ -51,11 +65,12 @@ export function createChatService(deps: { config: Config; router: Router; memory
       userId: req.user,
       reservedCompletionTokens: reservedTokens(req, resolved),
       options,
+      queryVector,
     });
     body.messages = context.messages;
     const tokenizer = getTokenizer(resolved.info.encoding);
     const turns = req.messages.filter((m) => m.role !== 'system' && m.role !== 'developer').map((m) => toNewTurn(m as ChatMessage, tokenizer));
-    return { resolved, body, session: sessionId ? { id: sessionId, userId: req.user ?? null, turns } : undefined, context };
+    return { resolved, body, session: sessionId ? { id: sessionId, userId: req.user ?? null, turns } : undefined, context, userId, queryVector };
   }
 
   function reservedTokens(req: ChatRequestBody, resolved: ResolvedModel): number {

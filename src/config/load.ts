@@ -64,6 +64,7 @@ function fromEnv(env: Env): Record<string, unknown> {
   set('redis.url', env.REDIS_URL);
   set('redis.keyPrefix', env.REDIS_KEY_PREFIX);
   set('jobs.process', env.JOBS_PROCESS);
+  set('cache.enabled', env.CACHE_ENABLED);
   set('auth.adminApiKey', env.ADMIN_API_KEY);
   set('log.level', env.LOG_LEVEL);
   set('embeddings.kind', env.EMBEDDINGS_KIND);

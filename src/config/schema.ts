@@ -28,6 +28,14 @@ const targetSchema = z.object({
   retries: z.number().int().min(0).max(10).optional(),
 });
 
+/** Settings the response cache takes per tenant (`cache.tenants`) and per model alias (`models.<alias>.cache`). */
+const cacheOverrideSchema = z.strictObject({
+  enabled: z.boolean().optional(),
+  ttlSeconds: z.number().int().min(1).optional(),
+  semantic: z.boolean().optional(),
+  threshold: z.number().min(0).max(1).optional(),
+});
+
 const modelSchema = z.object({
   targets: z.array(targetSchema).min(1),
   /** Tokens the model accepts (prompt + completion); looked up in the model registry when absent. */
@@ -35,6 +43,10 @@ const modelSchema = z.object({
   encoding: z.enum(['o200k_base', 'cl100k_base']).optional(),
   /** Completion tokens reserved when the request sets no max_tokens. */
   reservedCompletionTokens: z.number().int().positive().optional(),
+  /** USD per million tokens, for the cost a cache hit saves (and, later, usage rows). */
+  price: z.object({ input: z.number().min(0), output: z.number().min(0) }).optional(),
+  /** This alias's response cache settings, over the tenant's and the defaults (`cache`). */
+  cache: cacheOverrideSchema.optional(),
 });
 
 export const configSchema = z.object({
@@ -152,12 +164,13 @@ export const configSchema = z.object({
       apiKey: z.string().min(1).optional(),
       /**
        * Per use, a store other than the default: `memories` (the episodic turns), `documents` (the
-       * chunks of uploaded documents). The semantic cache gets its own entry when it arrives.
+       * chunks of uploaded documents), `cache` (the semantic cache's questions).
        */
       collections: z
         .object({
           memories: z.object({ kind: z.enum(['auto', 'pgvector', 'qdrant', 'memory']), url: z.url().optional(), apiKey: z.string().min(1).optional() }).optional(),
           documents: z.object({ kind: z.enum(['auto', 'pgvector', 'qdrant', 'memory']), url: z.url().optional(), apiKey: z.string().min(1).optional() }).optional(),
+          cache: z.object({ kind: z.enum(['auto', 'pgvector', 'qdrant', 'memory']), url: z.url().optional(), apiKey: z.string().min(1).optional() }).optional(),
         })
         .prefault({}),
     })
@@ -277,6 +290,46 @@ export const configSchema = z.object({
           parserHeapMb: z.number().int().min(64).default(768),
         })
         .prefault({}),
+    })
+    .prefault({}),
+  /**
+   * The response cache (src/cache): an exact cache keyed by the request that reaches the upstream,
+   * and a semantic cache over the last user message within the same scope. Overrides per tenant
+   * here, per model alias in `models.<alias>.cache` (the alias wins).
+   */
+  cache: z
+    .object({
+      /**
+       * Off by default: a cache returns one stored answer to every asker of the same question, which
+       * a deployment should choose (CACHE_ENABLED=true, or per tenant / model alias).
+       */
+      enabled: z
+        .union([z.boolean(), z.enum(['true', 'false', '1', '0'])])
+        .transform((v) => v === true || v === 'true' || v === '1')
+        .default(false),
+      /**
+       * Cache session-id requests too. Their scope is the session at one point of its history, so
+       * they hit only when that exact state comes back (a retried request); off, they skip the
+       * lookup and the write (x-cache: skip).
+       */
+      sessions: z.boolean().default(false),
+      ttlSeconds: z.number().int().min(1).default(3600),
+      /** Requests sampled hotter than this are not cached (their answers are meant to vary). */
+      maxTemperature: z.number().min(0).max(2).default(1),
+      semantic: z.boolean().default(true),
+      /**
+       * Least cosine similarity between two last user messages for a semantic hit (the guard must
+       * pass as well). Chosen by `npm run eval:cache` (BENCHMARKS.md): zero false hits on its
+       * near-miss set with the best recall that allows.
+       */
+      threshold: z.number().min(0).max(1).default(0.9),
+      /** Reject a semantic hit whose numbers, negation, names, units or language differ (src/cache/guard.ts). */
+      guard: z.boolean().default(true),
+      /** Longest last user message looked up semantically (longer ones use the exact cache only). */
+      maxSemanticChars: z.number().int().min(1).default(2000),
+      /** How often expired entries are deleted (SQL rows and their vectors; Redis expires its own). */
+      sweepIntervalMs: z.number().int().positive().default(60_000),
+      tenants: z.record(z.string(), cacheOverrideSchema).default({}),
     })
     .prefault({}),
   log: z

@@ -42,6 +42,8 @@ export interface ContextRequest {
   userId: string | undefined;
   reservedCompletionTokens: number;
   options: ContextOptions | undefined;
+  /** The last user message's embedding, shared with the caller (the semantic cache); computed here when absent. */
+  queryVector?: () => Promise<Float32Array>;
 }
 
 export interface BuiltContext extends AssembledContext {
@@ -49,7 +51,7 @@ export interface BuiltContext extends AssembledContext {
    * Whether memory retrieval ran and why; `documents`, the same for knowledge documents;
    * `degraded` names the sections whose retrieval failed.
    */
-  retrieval: { ran: boolean; reason: string; documents: { ran: boolean; reason: string; collections: number }; degraded?: RetrievedSection[] };
+  retrieval: { ran: boolean; reason: string; documents: { ran: boolean; reason: string; collections: number; ids: string[] }; degraded?: RetrievedSection[] };
 }
 
 const HEADINGS: Readonly<Record<RetrievedSection, string>> = {
@@ -124,10 +126,12 @@ export function createContextPipeline(deps: {
     const running = stages.filter((s) => (s.section === 'documents' ? documents.ran : s.section === 'facts' ? facts : retrieval.ran));
     if (running.length > 0) {
       let vector: Promise<Float32Array> | undefined;
-      const queryVector = () => {
-        vector ??= embedder.embed([query], { kind: 'query' }).then(([v]) => v as Float32Array);
-        return vector;
-      };
+      const queryVector =
+        req.queryVector ??
+        (() => {
+          vector ??= embedder.embed([query], { kind: 'query' }).then(([v]) => v as Float32Array);
+          return vector;
+        });
       const input = { tenantId: req.tenantId, userId: req.userId, scope, query, queryVector, room: budget - fixed, collections: documents.ids, citations: req.options?.citations === true };
       const found = await Promise.allSettled(running.map((stage) => stage.gather(input)));
       running.forEach((stage, i) => {
@@ -156,7 +160,7 @@ export function createContextPipeline(deps: {
       minRecentTurns: config.context.minRecentTurns,
       headings: req.options?.citations ? CITING_HEADINGS : HEADINGS,
     });
-    const report = { ...retrieval, documents: { ran: documents.ran, reason: documents.reason, collections: documents.ids.length } };
+    const report = { ...retrieval, documents: { ran: documents.ran, reason: documents.reason, collections: documents.ids.length, ids: documents.ran ? documents.ids : [] } };
     return { ...assembled, retrieval: degraded.length > 0 ? { ...report, degraded } : report };
   }
 
@@ -219,7 +223,8 @@ export function createContextPipeline(deps: {
   return { build };
 }
 
-function lastUserText(messages: readonly ChatMessage[]): string {
+/** The text of the last user message, trimmed: what retrieval searches with and the semantic cache embeds. */
+export function lastUserText(messages: readonly ChatMessage[]): string {
   for (let i = messages.length - 1; i >= 0; i--) {
     const m = messages[i] as ChatMessage;
     if (m.role === 'user') return messageText(m).trim();

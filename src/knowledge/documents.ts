@@ -56,7 +56,15 @@ const present = (r: DocumentInfo): DocumentInfo => ({
 });
 
 /** Documents in SQL, within a tenant and the caller's collection access. */
-export function createDocuments(deps: { sql: Sql; collections: Collections; vectors: VectorStore; embedder: Embedder; log: Logger }) {
+export function createDocuments(deps: {
+  sql: Sql;
+  collections: Collections;
+  vectors: VectorStore;
+  embedder: Embedder;
+  log: Logger;
+  /** Told after a document or collection was deleted (cached answers drawn on the collection go). */
+  onDelete?: ((tenantId: string, collectionId: string) => void) | undefined;
+}) {
   const { sql, collections, vectors } = deps;
   const spec = chunkCollection(deps.embedder);
   const forgetVectors = vectorForgetter(vectors, spec, deps.log);
@@ -133,15 +141,17 @@ export function createDocuments(deps: { sql: Sql; collections: Collections; vect
 
     /** Deletes a document, its chunks (SQL) and their vectors. */
     async delete(tenantId: string, access: CollectionAccess, id: string): Promise<void> {
-      await get(tenantId, access, id);
+      const doc = await get(tenantId, access, id);
       await sql.query('DELETE FROM documents WHERE tenant_id = $1 AND id = $2', [tenantId, id]);
       await forgetVectors(tenantId, { document: id });
+      deps.onDelete?.(tenantId, doc.collection_id);
     },
 
     /** Deletes a collection with its documents, chunks and vectors. */
     async deleteCollection(tenantId: string, access: CollectionAccess, collectionId: string): Promise<void> {
       await collections.delete(tenantId, access, collectionId);
       await forgetVectors(tenantId, { collection: collectionId });
+      deps.onDelete?.(tenantId, collectionId);
     },
   };
 }
@@ -189,8 +199,11 @@ export function createIngestor(deps: {
   spec: CollectionSpec;
   sweepIntervalMs: number;
   log: Logger;
-  /** Told when a tenant's document became ready (so the memo of which tenants have documents is refreshed). */
-  onReady?: (tenantId: string) => void;
+  /**
+   * Told when a document became ready (or replaced an older version) in a collection: the memo of
+   * which tenants have documents is refreshed, and cached answers drawn on the collection go.
+   */
+  onReady?: (tenantId: string, collectionId: string) => void;
   /** Ingestion runs as jobs of this queue (in whichever process takes them); in-process without one. */
   queue?: JobQueue | undefined;
 }) {
@@ -271,7 +284,7 @@ export function createIngestor(deps: {
     });
     // Deleted while it was being embedded: take back the vectors this run wrote.
     if (outcome.deleted) await vectors.deleteByFilter({ collection: spec.name, tenantId: doc.tenant_id, filter: { document: doc.id } });
-    else deps.onReady?.(doc.tenant_id);
+    else deps.onReady?.(doc.tenant_id, doc.collection_id);
     for (const id of outcome.replaced) await forgetVectors(doc.tenant_id, { document: id });
   }
 

@@ -103,7 +103,7 @@ describe('knowledge in chat and context', () => {
   it('lets a request name collections, turn documents off, and refuses a collection it cannot see', async () => {
     const off = await gw.call('POST', '/v1/context', { key: t.key, body: { model: 'm', messages: [{ role: 'user', content: 'hotel night' }], context: { documents: false } } });
     expect(off.body.items).toEqual([]);
-    expect(off.body.retrieval.documents).toEqual({ ran: false, reason: 'the request turned documents off', collections: 0 });
+    expect(off.body.retrieval.documents).toEqual({ ran: false, reason: 'the request turned documents off', collections: 0, ids: [] });
     const named = await gw.call('POST', '/v1/context', { key: t.key, body: { model: 'm', messages: [{ role: 'user', content: 'hotel night' }], context: { collections: [col] } } });
     expect(named.body.retrieval.documents).toMatchObject({ ran: true, collections: 1 });
     expect(named.body.items.some((i: Json) => i.kind === 'chunk')).toBe(true);

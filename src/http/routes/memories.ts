@@ -1,3 +1,4 @@
+import type { ResponseCache } from '../../cache/cache.js';
 import { Router as ExpressRouter } from 'express';
 import { z } from 'zod';
 import type { Embedder } from '../../embeddings/port.js';
@@ -46,7 +47,7 @@ const present = (m: Memory) => ({ object: 'memory', ...m, current: m.valid_to ==
  * directly, correct or delete it, read its history, search by meaning, and forget a user entirely
  * (SQL and vector store). Every call is within the key's tenant; another tenant's id answers 404.
  */
-export function memoryRoutes(deps: { auth: Authenticator; store: MemoryStore; index: FactIndex; embedder: Embedder; log: Logger }) {
+export function memoryRoutes(deps: { auth: Authenticator; store: MemoryStore; index: FactIndex; embedder: Embedder; log: Logger; cache: Pick<ResponseCache, 'remove'> }) {
   const { store, index } = deps;
   const router = ExpressRouter();
   const auth = requireKey(deps.auth);
@@ -123,8 +124,9 @@ export function memoryRoutes(deps: { auth: Authenticator; store: MemoryStore; in
   router.delete('/v1/memories/:id', auth, async (req, res) => {
     const { tenantId } = keyPrincipal(res);
     const id = String(req.params.id);
-    if (!(await store.remove(tenantId, id))) throw notFound(`No memory with id ${id}.`, 'memory_not_found');
-    await indexed('delete', index.forget(tenantId, [id]));
+    const userId = await store.remove(tenantId, id);
+    if (userId === undefined) throw notFound(`No memory with id ${id}.`, 'memory_not_found');
+    await indexed('delete', index.forget(tenantId, userId, [id]));
     res.json({ id, object: 'memory.deleted', deleted: true });
   });
 
@@ -134,6 +136,8 @@ export function memoryRoutes(deps: { auth: Authenticator; store: MemoryStore; in
     const { user } = validate(z.object({ user: userSchema }), req.query, 'query');
     const ids = await store.removeUser(tenantId, user);
     await index.forgetUser(tenantId, user);
+    // Cached answers built from the user's memories go before this answers.
+    await deps.cache.remove({ tenantId, userId: user });
     res.json({ object: 'memory.deleted', user, deleted: ids.length });
   });
 

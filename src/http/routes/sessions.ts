@@ -1,3 +1,4 @@
+import type { ResponseCache } from '../../cache/cache.js';
 import type { SummaryStore } from '../../memory/summaries/store.js';
 import { Router as ExpressRouter } from 'express';
 import { z } from 'zod';
@@ -50,7 +51,15 @@ function present(t: Turn) {
 }
 
 /** The transcript API: read, delete and bulk-import a session's turns, always within the tenant. */
-export function sessionRoutes(deps: { auth: Authenticator; transcript: Transcript; memory: SessionMemory; router: Router; indexer: TurnIndexer | undefined; summaries: SummaryStore }) {
+export function sessionRoutes(deps: {
+  auth: Authenticator;
+  transcript: Transcript;
+  memory: SessionMemory;
+  router: Router;
+  indexer: TurnIndexer | undefined;
+  summaries: SummaryStore;
+  cache: Pick<ResponseCache, 'remove'>;
+}) {
   const { transcript, memory } = deps;
   const router = ExpressRouter();
   const auth = requireKey(deps.auth);
@@ -111,7 +120,7 @@ export function sessionRoutes(deps: { auth: Authenticator; transcript: Transcrip
     const { tenantId } = keyPrincipal(res);
     const id = sessionParam(req.params.id);
     await transcript.deleteSession(tenantId, id);
-    await Promise.all([memory.invalidate(tenantId, id), deps.indexer?.forgetSession(tenantId, id)]);
+    await Promise.all([memory.invalidate(tenantId, id), deps.indexer?.forgetSession(tenantId, id), deps.cache.remove({ tenantId, sessionId: id })]);
     res.json({ id, object: 'session.deleted', deleted: true });
   });
 

@@ -22,7 +22,14 @@ export function factCollection(embedder: Pick<Embedder, 'model' | 'dimensions'>)
  * a search returns memories read back from SQL and still current, so a vector left behind by a
  * failed delete can never bring back an invalidated or deleted fact.
  */
-export function createFactIndex(deps: { store: MemoryStore; vectors: VectorStore; embedder: Embedder; log: Logger }) {
+export function createFactIndex(deps: {
+  store: MemoryStore;
+  vectors: VectorStore;
+  embedder: Embedder;
+  log: Logger;
+  /** Told after a user's memories changed (the response cache forgets answers built from them). */
+  onChange?: ((tenantId: string, userId: string) => void) | undefined;
+}) {
   const { store, vectors, embedder } = deps;
   const spec = factCollection(embedder);
   const hasFacts = createTtlMemo<boolean>(HAS_FACTS_TTL_MS);
@@ -58,6 +65,7 @@ export function createFactIndex(deps: { store: MemoryStore; vectors: VectorStore
     }
     const remove = [...gone, ...memories.filter((m) => m.valid_to !== null).map((m) => m.id)];
     if (remove.length > 0) await vectors.delete({ collection: spec.name, tenantId, ids: remove });
+    for (const userId of new Set(memories.map((m) => m.user_id))) deps.onChange?.(tenantId, userId);
   }
 
   return {
@@ -104,10 +112,12 @@ export function createFactIndex(deps: { store: MemoryStore; vectors: VectorStore
 
     write,
 
-    async forget(tenantId: string, ids: readonly string[]): Promise<void> {
+    /** Removes the vectors of memories of `userId` deleted from SQL. */
+    async forget(tenantId: string, userId: string, ids: readonly string[]): Promise<void> {
       if (ids.length === 0) return;
       await ensure();
       await vectors.delete({ collection: spec.name, tenantId, ids });
+      deps.onChange?.(tenantId, userId);
     },
 
     async forgetUser(tenantId: string, userId: string): Promise<void> {

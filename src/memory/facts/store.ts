@@ -189,12 +189,12 @@ export function createMemoryStore(sql: Sql) {
       return rows.map((r) => ({ ...r, id: String(r.id), at: new Date(r.at).toISOString() }));
     },
 
-    /** Deletes a memory and its history (nothing of its text is kept). Returns whether it existed. */
-    async remove(tenantId: string, id: string): Promise<boolean> {
+    /** Deletes a memory and its history (nothing of its text is kept). Returns its user, or undefined when there was none. */
+    async remove(tenantId: string, id: string): Promise<string | undefined> {
       return sql.transaction(async (tx) => {
         await tx.query('DELETE FROM memory_events WHERE tenant_id = $1 AND memory_id = $2', [tenantId, id]);
-        const { rowCount } = await tx.query('DELETE FROM memories WHERE tenant_id = $1 AND id = $2', [tenantId, id]);
-        return rowCount > 0;
+        const { rows } = await tx.query<{ user_id: string }>('DELETE FROM memories WHERE tenant_id = $1 AND id = $2 RETURNING user_id', [tenantId, id]);
+        return rows[0]?.user_id;
       });
     },
 

@@ -5,6 +5,7 @@ import * as m004 from './004_documents.js';
 import * as m005 from './005_document_files.js';
 import * as m006 from './006_summaries.js';
 import * as m007 from './007_memories.js';
+import * as m008 from './008_cache.js';
 
 export interface Migration {
   version: number;
@@ -21,4 +22,5 @@ export const migrations: readonly Migration[] = [
   { version: 5, name: 'document_files', up: m005.up },
   { version: 6, name: 'summaries', up: m006.up },
   { version: 7, name: 'memories', up: m007.up },
+  { version: 8, name: 'cache', up: m008.up },
 ];
