@@ -341,3 +341,33 @@ describe('response cache defaults', () => {
     }
   });
 });
+
+describe('response cache on the embedded default (PGlite + pgvector)', () => {
+  it('finds a paraphrase through pgvector, filtered by scope', async () => {
+    const up = await startFakeOpenAi(numbered);
+    const gw = await startGateway({ sql: 'pglite', redis: false, config: { ...upstreamConfig([{ name: 'up', baseUrl: up.url }]), cache: { enabled: true }, embeddings: { threads: 1 } } });
+    try {
+      expect(gw.gateway.deps.cache.spec.indexedKeys).toEqual(['scope']);
+      const t = await gw.tenant();
+      const ask = async (content: string, system?: string) => {
+        const messages = [...(system ? [{ role: 'system', content: system }] : []), { role: 'user', content }];
+        const res = await gw.call('POST', '/v1/chat/completions', { key: t.key, body: { model: 'm', messages } });
+        await gw.gateway.deps.cache.idle();
+        return res;
+      };
+      const first = await ask('How do I reset my password?');
+      expect(first.headers.get('x-cache')).toBe('miss');
+      const para = await ask('How can I reset my password?');
+      expect(para.headers.get('x-cache-kind')).toBe('semantic');
+      expect(para.body.choices[0].message.content).toBe(first.body.choices[0].message.content);
+      // The same paraphrase under another system prompt is another scope.
+      expect((await ask('How can I reset my password?', 'Answer in French.')).headers.get('x-cache')).toBe('miss');
+      // One vector per stored question, in the pgvector table of the cache collection.
+      const points = await gw.gateway.deps.sql.query<{ n: number }>(`SELECT count(*)::int AS n FROM vec_${gw.gateway.deps.cache.spec.name}`);
+      expect(points.rows[0]?.n).toBe(2);
+    } finally {
+      await gw.close();
+      await up.close();
+    }
+  });
+});
