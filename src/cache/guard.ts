@@ -134,8 +134,10 @@ const SCALES = new Map<string, number>([
   ['billion', 1e9],
   ['trillion', 1e12],
 ]);
-/** "one" is a pronoun after these ("which one", "no one", "this one") and before "of"/"another". */
-const ONE_PRONOUN_BEFORE = new Set('which this that each every any some the no a an other right wrong new old good best'.split(' '));
+/** "one" is a pronoun after these ("which one", "no one", "how one reverts", "can one") and before "of"/"another". */
+const ONE_PRONOUN_BEFORE = new Set(
+  'which this that each every any some the no a an other right wrong new old good best how can could should would does do may might must where when if why will'.split(' '),
+);
 const ORDINAL_SUFFIX = new Set(['st', 'nd', 'rd', 'th', 's']);
 
 const numberWord = (tokens: Token[], i: number): number | undefined => {
@@ -240,19 +242,58 @@ const NEG_WORDS = new Set(
 );
 /** "say no" names an answer, it negates nothing. */
 const SAY = new Set(['say', 'says', 'saying', 'said']);
+/**
+ * Politeness and hedging formulas whose negation is not part of the question: "if you don't mind",
+ * "if it's not too much trouble", "I'm not sure how…", "I don't know how…", "no worries". "do" stands
+ * for "don't" (split into "do" + a negation mark) and its bare spelling "dont".
+ */
+const IDIOMS: readonly (readonly string[])[] = [
+  ['do', 'mind'],
+  ['not', 'too', 'much', 'trouble'],
+  ['no', 'problem'],
+  ['no', 'worries'],
+  ['no', 'rush'],
+  ['not', 'sure'],
+  ['do', 'know'],
+];
+
+/** The length of the politeness formula starting at `words[i]`, or 0. */
+function idiomAt(words: readonly Token[], i: number): number {
+  for (const idiom of IDIOMS) {
+    let k = 0;
+    while (k < idiom.length) {
+      const w = words[i + k];
+      const want = idiom[k] as string;
+      const ok = w !== undefined && (w.low === want || (k === 0 && want === 'do' && w.low === 'dont'));
+      if (!ok) break;
+      k++;
+    }
+    if (k === idiom.length && (idiom[0] !== 'do' || words[i]?.negated === true || words[i]?.low === 'dont')) return k;
+  }
+  return 0;
+}
 
 /**
  * Rule `negation`: the parity of negations must match. Counted: not, no, never, none, nobody, nothing,
  * nowhere, without, cannot, n't (also typed without the apostrophe: "dont", "cant"), and neither…nor
  * once ("say no" not at all). A word with a negative prefix (un-, in-, im-, il-, ir-, dis-, non-) counts
  * when the other question has the bare word, and a few always do (NEG_WORDS): "illegal"/"legal" and
- * "lock"/"unlock" differ, "unsafe"/"not safe" and "unable"/"can't" agree.
+ * "lock"/"unlock" differ, "unsafe"/"not safe" and "unable"/"can't" agree. Negations inside politeness
+ * formulas (IDIOMS: "if you don't mind") are not counted.
  */
 function negationCount(words: readonly Token[], otherWords: ReadonlySet<string>): number {
   let n = 0;
   let neither = false;
   let prev = '';
-  for (const t of words) {
+  let skip = 0;
+  for (let i = 0; i < words.length; i++) {
+    const t = words[i] as Token;
+    if (skip === 0) skip = idiomAt(words, i);
+    if (skip > 0) {
+      skip--;
+      prev = t.low;
+      continue;
+    }
     if (t.negated) n++;
     const w = t.low;
     if (w === 'nor' && neither) continue;
@@ -464,6 +505,10 @@ for (const [canon, forms] of WEEKDAYS) for (const f of [canon, ...forms.split(' 
 /** Months that are also English words: dates only when capitalised mid-sentence or next to a number. */
 const AMBIGUOUS_MONTHS = new Set(['march', 'may']);
 
+/** Relative dates: "this/next/last" + a period ("next weekend", "last year", "this Friday"), modifiers canonical. */
+const RELATIVE: Record<string, string> = { this: 'this', current: 'this', next: 'next', coming: 'next', upcoming: 'next', following: 'next', last: 'last', previous: 'last', past: 'last' };
+const PERIODS = new Set('day night morning evening week weekend month quarter year season semester term summer winter spring fall autumn decade century'.split(' '));
+
 const isUpper = (s: string) => s !== s.toLowerCase() && s === s.toUpperCase();
 const hasInnerCapital = (s: string) => /^\p{Ll}+\p{Lu}/u.test(s) || /^\p{Lu}\p{Ll}+\p{Lu}/u.test(s);
 
@@ -473,10 +518,11 @@ const hasInnerCapital = (s: string) => /^\p{Ll}+\p{Lu}/u.test(s) || /^\p{Lu}\p{L
  * inner capital ("iPhone"), minus CAP_STOP, units and dates; a possessive and a plural are dropped
  * ("Rome's", "PDFs"). Each name must occur in the other question as a word in any case (so "france"
  * typed in lower case matches), as its demonym ("German"/"Germany", "Canadian"/"Canada"), or, for an
- * acronym, as the initials of consecutive words ("BMI" = "body mass index", "UK" = "United Kingdom").
+ * acronym, as the initials of consecutive words ("BMI" = "body mass index", "UK" = "United Kingdom"); a
+ * name of five letters or more also as a word one typo away ("Pyhton" = "Python").
  * Names typed in lower case on both sides are out of reach. Weekdays, months (March and May only when
- * capitalised mid-sentence or next to a number) and today/tomorrow/yesterday must match as sets and
- * report `entity` too.
+ * capitalised mid-sentence or next to a number), today/tomorrow/yesterday and relative dates ("next
+ * weekend", "last year", "this Friday"; RELATIVE, PERIODS) must match as sets and report `entity` too.
  */
 function extractEntities(tokens: Token[], units: ReadonlySet<number>): { entities: Map<string, boolean>; dates: Set<string> } {
   const entities = new Map<string, boolean>();
@@ -487,6 +533,10 @@ function extractEntities(tokens: Token[], units: ReadonlySet<number>): { entitie
     const t = tokens[i]!;
     if (t.kind !== 'word') continue;
     const capitalised = /^\p{Lu}/u.test(t.raw);
+    const relative = RELATIVE[t.low];
+    const next = tokens[i + 1]?.low ?? '';
+    const period = PERIODS.has(stem(next)) ? stem(next) : DATE_WORDS.get(next);
+    if (relative && period) dates.add(`${relative} ${period}`);
     const date = DATE_WORDS.get(t.low);
     if (date) {
       dates.add(date);
@@ -548,6 +598,22 @@ function demonymIn(name: string, words: ReadonlySet<string>): boolean {
   return false;
 }
 
+/**
+ * Whether `a` and `b` differ by one edit: a letter inserted, deleted, replaced, or two neighbours
+ * swapped ("Pyhton"/"Python", "Zeland"/"Zealand"). Names of five letters or more only (unmentionedEntity):
+ * "Iran"/"Iraq" stay apart, and so do "Austria"/"Australia" (two edits).
+ */
+function oneEditApart(a: string, b: string): boolean {
+  if (a === b || Math.abs(a.length - b.length) > 1 || b.length < 4) return false;
+  let i = 0;
+  while (i < a.length && i < b.length && a[i] === b[i]) i++;
+  if (a.length === b.length) {
+    if (a.slice(i + 1) === b.slice(i + 1)) return true;
+    return a[i] === b[i + 1] && a[i + 1] === b[i] && a.slice(i + 2) === b.slice(i + 2);
+  }
+  return a.length > b.length ? a.slice(i + 1) === b.slice(i) : a.slice(i) === b.slice(i + 1);
+}
+
 /** Stems of the words of `self` that spell out an acronym of `other` ("united", "kingdom" for "UK"). */
 function spelledOut(self: Features, other: Features): Set<string> {
   const out = new Set<string>();
@@ -567,6 +633,7 @@ function unmentionedEntity(self: Features, other: Features): boolean {
   let spelled: Set<string> | undefined;
   for (const [name, acronym] of self.entities) {
     if (other.stemSet.has(name) || demonymIn(name, other.stemSet)) continue;
+    if (!acronym && name.length >= 5 && [...other.stemSet].some((w) => oneEditApart(name, w))) continue;
     if (acronym && initialsAt(name, other.words) >= 0) continue;
     spelled ??= spelledOut(self, other);
     if (!spelled.has(name)) return true;
