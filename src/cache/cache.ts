@@ -76,20 +76,26 @@ export function createResponseCache(deps: { config: Config; store: CacheStore; v
   }
 
   async function semantic(tenantId: string, key: CacheKey, settings: CacheSettings, control: CacheControl, queryVector: () => Promise<Float32Array>, out: CacheLookup): Promise<CacheLookup['hit']> {
-    let hits: Awaited<ReturnType<VectorStore['search']>>;
+    // The embedding starts at once: a miss stores it too, so it is rarely wasted.
+    const embedding = queryVector();
+    embedding.catch(() => {});
     try {
-      // No entry in this scope (a new system prompt, a session's new state): nothing to embed for.
+      // No entry in this scope (a new system prompt, a session's new state): nothing to search.
       if (!(await store.hasScope(tenantId, key.scope))) return undefined;
     } catch (err) {
       degrade(out, 'sql', err);
       return undefined;
     }
+    let hits: Awaited<ReturnType<VectorStore['search']>>;
     try {
-      const vector = await queryVector();
+      const vector = await embedding.catch((err: unknown) => {
+        degrade(out, 'embedder', err);
+        throw err;
+      });
       await ensure();
       hits = await vectors.search({ collection: spec.name, tenantId, vector, topK: SEMANTIC_CANDIDATES, filter: { scope: key.scope } });
     } catch (err) {
-      degrade(out, 'vectors', err);
+      if (!out.degraded?.includes('embedder')) degrade(out, 'vectors', err);
       metrics.cacheLookups.inc({ kind: 'semantic', result: 'error' });
       return undefined;
     }
@@ -117,7 +123,11 @@ export function createResponseCache(deps: { config: Config; store: CacheStore; v
   async function remove(filter: EntryFilter & { limit?: number }): Promise<number> {
     const removed = await store.remove(filter);
     const byTenant = new Map<string, string[]>();
-    for (const r of removed) byTenant.set(r.tenantId, [...(byTenant.get(r.tenantId) ?? []), r.id]);
+    for (const r of removed) {
+      const ids = byTenant.get(r.tenantId);
+      if (ids) ids.push(r.id);
+      else byTenant.set(r.tenantId, [r.id]);
+    }
     if (byTenant.size > 0) await ensure();
     for (const [tenantId, ids] of byTenant) {
       for (let i = 0; i < ids.length; i += REMOVE_BATCH) await vectors.delete({ collection: spec.name, tenantId, ids: ids.slice(i, i + REMOVE_BATCH) });
@@ -182,7 +192,7 @@ export function createResponseCache(deps: { config: Config; store: CacheStore; v
       }
       if (!settings.semantic || !key.semantic) return out;
       const found = await semantic(tenantId, key, settings, control, prepared.queryVector, out);
-      if (!out.degraded?.includes('vectors')) metrics.cacheLookups.inc({ kind: 'semantic', result: found ? 'hit' : 'miss' });
+      if (!out.degraded?.some((p) => p === 'vectors' || p === 'embedder')) metrics.cacheLookups.inc({ kind: 'semantic', result: found ? 'hit' : 'miss' });
       return found ? { ...out, status: 'hit', hit: found } : out;
     },
 
