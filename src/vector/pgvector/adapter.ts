@@ -179,11 +179,17 @@ export function createPgvectorStore({ sql }: PgvectorOptions): VectorStore {
       const { iterative } = await setup();
       if (filter && Object.keys(filter).some((k) => indexed.has(k)) && (await smallEnough(t, tenantId, filter, where, params))) {
         // Filtered on an indexed key, with few enough points: found by the btree and ranked exactly.
-        const { rows } = await sql.query<{ id: string; score: number; payload: Payload }>(
-          `SELECT id, 1 - (embedding <=> $2::vector) AS score, payload FROM ${t}
-           WHERE tenant_id = $1 AND ${where} ORDER BY embedding <=> $2::vector LIMIT $3`,
-          params,
-        );
+        // Plain index scans are off for this query, so the planner cannot pick the HNSW index (which
+        // has no bitmap scan) and filter its first ef_search candidates down to fewer than topK.
+        const rows = await sql.transaction(async (tx) => {
+          await tx.query("SELECT set_config('enable_indexscan', 'off', true)");
+          const res = await tx.query<{ id: string; score: number; payload: Payload }>(
+            `SELECT id, 1 - (embedding <=> $2::vector) AS score, payload FROM ${t}
+             WHERE tenant_id = $1 AND ${where} ORDER BY embedding <=> $2::vector LIMIT $3`,
+            params,
+          );
+          return res.rows;
+        });
         return rows.map((r): SearchHit => ({ id: r.id, score: Number(r.score), payload: r.payload }));
       }
       const rows = await sql.transaction(async (tx) => {
