@@ -11,6 +11,7 @@ const benches = {
   context: async (argv) => (await import('./context.bench.mjs')).runContextBench(argv),
   knowledge: async (argv) => (await import('./knowledge.bench.mjs')).runKnowledgeBench(argv),
   memory: async (argv) => (await import('./memory.bench.mjs')).runMemoryBench(argv),
+  cache: async (argv) => (await import('./cache.bench.mjs')).runCacheBench(argv),
 };
 
 const argv = process.argv.slice(2);
