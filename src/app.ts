@@ -37,6 +37,13 @@ import type { ResponseCache } from './cache/cache.js';
 import type { Metrics } from './observability/metrics.js';
 import { cacheAdminRoutes } from './http/routes/cache.js';
 import { metricsRoutes } from './http/routes/metrics.js';
+import { promptRoutes } from './http/routes/prompts.js';
+import type { PromptStore } from './prompts/store.js';
+import { usageRoutes } from './http/routes/usage.js';
+import type { PriceTable } from './usage/prices.js';
+import type { UsageRecorder } from './usage/recorder.js';
+import type { RateLimiter } from './governance/ratelimit.js';
+import type { Quotas } from './governance/quotas.js';
 
 /** Everything the HTTP app needs, built by the composition root (main.ts) or a test. */
 export interface AppDeps {
@@ -71,6 +78,15 @@ export interface AppDeps {
   /** The response cache (exact and semantic). */
   cache: ResponseCache;
   metrics: Metrics;
+  /** Prompt templates and their versions (the prompt API). */
+  prompts: PromptStore;
+  /** Usage rows (one per chat request) and the price table that costs them. */
+  usage: UsageRecorder;
+  prices: PriceTable;
+  /** Requests and tokens per minute per key, tenant and model alias. */
+  limiter: RateLimiter;
+  /** Token and money quotas per key and tenant. */
+  quotas: Quotas;
 }
 
 /**
@@ -79,6 +95,22 @@ export interface AppDeps {
  * goes through express.
  */
 export function createApp(deps: AppDeps): RequestListener {
+  // Built first: the prompt API answers its runs through the chat handler.
+  const chat = createChatHandler({
+    auth: deps.auth,
+    chat: deps.chat,
+    log: deps.log,
+    maxBodyBytes: deps.config.server.maxBodyBytes,
+    streamIdleTimeoutMs: deps.config.router.timeoutMs,
+    cache: deps.cache,
+    metrics: deps.metrics,
+    usage: deps.usage,
+    prices: deps.prices,
+    limiter: deps.limiter,
+    quotas: deps.quotas,
+    router: deps.router,
+    models: deps.config.models,
+  });
   const app = express();
   // No ETags (every chat answer is new) and no framework banner.
   app.set('etag', false);
@@ -115,18 +147,11 @@ export function createApp(deps: AppDeps): RequestListener {
   app.use(memoryRoutes({ auth: deps.auth, store: deps.memories, index: deps.factIndex, embedder: deps.embedder, log: deps.log, cache: deps.cache }));
   app.use(adminRoutes({ auth: deps.auth, repo: deps.tenancy, jobs: deps.jobs }));
   app.use(cacheAdminRoutes({ auth: deps.auth, cache: deps.cache }));
+  app.use(promptRoutes({ auth: deps.auth, prompts: deps.prompts, router: deps.router, chat }));
+  app.use(usageRoutes({ auth: deps.auth, sql: deps.sql, usage: deps.usage }));
   app.use(notFoundHandler);
   app.use(errorHandler);
 
-  const chat = createChatHandler({
-    auth: deps.auth,
-    chat: deps.chat,
-    log: deps.log,
-    maxBodyBytes: deps.config.server.maxBodyBytes,
-    streamIdleTimeoutMs: deps.config.router.timeoutMs,
-    cache: deps.cache,
-    metrics: deps.metrics,
-  });
   return (req: IncomingMessage, res: ServerResponse) => {
     if (req.method === 'POST' && (req.url === '/v1/chat/completions' || req.url?.startsWith('/v1/chat/completions?'))) chat(req, res);
     else app(req, res);

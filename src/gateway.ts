@@ -39,6 +39,11 @@ import { createVectorStore } from './vector/factory.js';
 import { createResponseCache } from './cache/cache.js';
 import { createCacheStore } from './cache/store.js';
 import { createMetrics } from './observability/metrics.js';
+import { createPriceTable } from './usage/prices.js';
+import { createUsageRecorder } from './usage/recorder.js';
+import { createRateLimiter } from './governance/ratelimit.js';
+import { createQuotas } from './governance/quotas.js';
+import { createPromptStore } from './prompts/store.js';
 import type { VectorStore } from './vector/port.js';
 
 export interface Gateway {
@@ -78,11 +83,15 @@ export async function createGateway(config: Config, log: Logger, opts: { sql?: S
   });
   const embedder = await createEmbedder({ ...config.embeddings, lazy: !config.embeddings.preload });
   const metrics = createMetrics();
+  const prices = createPriceTable(config);
+  const quotas = createQuotas({ sql, log, alerts: config.alerts });
+  const usage = createUsageRecorder({ sql, log, quotas });
+  const redisOptions = config.redis.url ? { url: config.redis.url, keyPrefix: config.redis.keyPrefix, commandTimeoutMs: config.redis.commandTimeoutMs } : undefined;
+  const limiter = createRateLimiter({ redis: redisOptions, log });
   // The response cache: entries in SQL (a hot copy in Redis), questions in their own vector collection.
   const cacheVectors = await createVectorStore(config.vector, 'cache', sql, log);
-  const redisOpts = config.redis.url ? { url: config.redis.url, keyPrefix: config.redis.keyPrefix, commandTimeoutMs: config.redis.commandTimeoutMs } : undefined;
-  const cacheStore = createCacheStore({ sql, redis: redisOpts, log });
-  const cache = createResponseCache({ config, store: cacheStore, vectors: cacheVectors.store, embedder, metrics, log });
+  const cacheStore = createCacheStore({ sql, redis: redisOptions, log });
+  const cache = createResponseCache({ config, store: cacheStore, vectors: cacheVectors.store, embedder, metrics, prices, log });
   const sweepCache = setInterval(() => {
     cache.sweep().catch((err: unknown) => log.warn({ err: (err as Error).message }, 'cache: expired entries not swept; next sweep retries'));
   }, config.cache.sweepIntervalMs);
@@ -166,7 +175,7 @@ export async function createGateway(config: Config, log: Logger, opts: { sql?: S
   for (const alias of router.aliases()) getTokenizer(router.resolve(alias).info.encoding);
   getTokenizer('o200k_base');
 
-  const deps: AppDeps = { config, log, sql, hot, auth, tenancy, transcript, memory, router, chat, embedder, context, indexer, vectors, collections, documents, ingestor, parser, chunkSearch, docVectors: docStore.store, jobs, summaries: summaryStore, memories: memoryStore, factIndex, cache, metrics };
+  const deps: AppDeps = { config, log, sql, hot, auth, tenancy, transcript, memory, router, chat, embedder, context, indexer, vectors, collections, documents, ingestor, parser, chunkSearch, docVectors: docStore.store, jobs, summaries: summaryStore, memories: memoryStore, factIndex, cache, metrics, usage, prices, limiter, quotas, prompts: createPromptStore(sql) };
   return {
     app: createApp(deps),
     deps,
@@ -175,14 +184,15 @@ export async function createGateway(config: Config, log: Logger, opts: { sql?: S
       jobKinds.stop();
       clearInterval(sweepCache);
       await Promise.all([jobs.close(), indexer?.close(), ingestor.close(), parser.close(), cache.idle()]);
-      // Hit counts are written to SQL before it closes.
-      const flushed = await Promise.allSettled([cacheStore.close()]);
+      // Hit counts and usage rows are written to SQL before it closes.
+      const flushed = await Promise.allSettled([cacheStore.close(), usage.close().then(() => quotas.idle())]);
       const results = await Promise.allSettled([
         hot.close(),
         embedder.close(),
         memoryVectors.store.close(),
         docStore.store.close(),
         cacheVectors.store.close(),
+        limiter.close(),
         opts.sql ? Promise.resolve() : sql.close(),
       ]);
       results.push(...flushed);

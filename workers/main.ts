@@ -15,6 +15,7 @@ import { createSummarizer } from '../src/memory/summaries/summarizer.js';
 import { createResponseCache } from '../src/cache/cache.js';
 import { createCacheStore } from '../src/cache/store.js';
 import { createMetrics } from '../src/observability/metrics.js';
+import { createPriceTable } from '../src/usage/prices.js';
 import { createLogger } from '../src/observability/logger.js';
 import { createProviders } from '../src/providers/registry.js';
 import { createRouter } from '../src/providers/router/router.js';
@@ -52,7 +53,7 @@ async function main(): Promise<void> {
   // worker ingests, or on facts it extracts, are forgotten; and expired entries are swept.
   const cacheVectors = await createVectorStore(config.vector, 'cache', sql, log);
   const cacheStore = createCacheStore({ sql, redis: { url: config.redis.url, keyPrefix: config.redis.keyPrefix, commandTimeoutMs: config.redis.commandTimeoutMs }, log });
-  const cache = createResponseCache({ config, store: cacheStore, vectors: cacheVectors.store, embedder, metrics: createMetrics(), log });
+  const cache = createResponseCache({ config, store: cacheStore, vectors: cacheVectors.store, embedder, metrics: createMetrics(), prices: createPriceTable(config), log });
   const sweepCache = setInterval(() => {
     cache.sweep().catch((err: unknown) => log.warn({ err: (err as Error).message }, 'cache: expired entries not swept; next sweep retries'));
   }, config.cache.sweepIntervalMs);

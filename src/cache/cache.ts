@@ -7,6 +7,7 @@ import { throttledWarn } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { ChatCompletion, Usage } from '../providers/types.js';
 import { getTokenizer } from '../tokens/tokenizer.js';
+import type { PriceTable } from '../usage/prices.js';
 import { modelCollection } from '../vector/naming.js';
 import type { CollectionSpec, VectorStore } from '../vector/port.js';
 import { guardMatch } from './guard.js';
@@ -51,7 +52,15 @@ const MAX_PENDING_SAVES = 256;
  * Every failure of a part (Redis, SQL, the vector store, the embedder) makes that lookup a miss and
  * is reported in `degraded`: the cache can slow a request down, never fail it.
  */
-export function createResponseCache(deps: { config: Config; store: CacheStore; vectors: VectorStore; embedder: Pick<Embedder, 'model' | 'dimensions'>; metrics: Metrics; log: Logger }) {
+export function createResponseCache(deps: {
+  config: Config;
+  store: CacheStore;
+  vectors: VectorStore;
+  embedder: Pick<Embedder, 'model' | 'dimensions'>;
+  metrics: Metrics;
+  prices: PriceTable;
+  log: Logger;
+}) {
   const { config, store, vectors, metrics } = deps;
   const policy = createCachePolicy(config);
   const spec: CollectionSpec = modelCollection('cache', deps.embedder, ['scope']);
@@ -273,6 +282,8 @@ export function createResponseCache(deps: { config: Config; store: CacheStore; v
 
     top: store.top,
 
+    savedCost,
+
     /** The usage a hit reports: no upstream tokens, and what the entry saved. */
     hitUsage(lookup: CacheLookup): Usage {
       const hit = lookup.hit as NonNullable<CacheLookup['hit']>;
@@ -286,10 +297,9 @@ export function createResponseCache(deps: { config: Config; store: CacheStore; v
     },
   };
 
+  /** What the upstream call a hit replaces would have cost: the entry's tokens at its model's price. */
   function savedCost(e: CacheEntry): number {
-    const price = config.models[e.alias]?.price;
-    if (!price) return 0;
-    return (e.promptTokens * price.input + e.completionTokens * price.output) / 1_000_000;
+    return deps.prices.cost(deps.prices.of(e.alias, e.response.model), { prompt: e.promptTokens, cached: 0, completion: e.completionTokens });
   }
 }
 

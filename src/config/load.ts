@@ -65,6 +65,8 @@ function fromEnv(env: Env): Record<string, unknown> {
   set('redis.keyPrefix', env.REDIS_KEY_PREFIX);
   set('jobs.process', env.JOBS_PROCESS);
   set('cache.enabled', env.CACHE_ENABLED);
+  set('alerts.webhookUrl', env.ALERTS_WEBHOOK_URL);
+  set('alerts.secret', env.ALERTS_WEBHOOK_SECRET);
   set('auth.adminApiKey', env.ADMIN_API_KEY);
   set('log.level', env.LOG_LEVEL);
   set('embeddings.kind', env.EMBEDDINGS_KIND);

@@ -28,6 +28,9 @@ const targetSchema = z.object({
   retries: z.number().int().min(0).max(10).optional(),
 });
 
+/** USD per million tokens: input, input read from the provider's prompt cache, output. */
+const priceSchema = z.strictObject({ input: z.number().min(0), cachedInput: z.number().min(0).optional(), output: z.number().min(0) });
+
 /** Settings the response cache takes per tenant (`cache.tenants`) and per model alias (`models.<alias>.cache`). */
 const cacheOverrideSchema = z.strictObject({
   enabled: z.boolean().optional(),
@@ -43,8 +46,10 @@ const modelSchema = z.object({
   encoding: z.enum(['o200k_base', 'cl100k_base']).optional(),
   /** Completion tokens reserved when the request sets no max_tokens. */
   reservedCompletionTokens: z.number().int().positive().optional(),
-  /** USD per million tokens, for the cost a cache hit saves (and, later, usage rows). */
-  price: z.object({ input: z.number().min(0), output: z.number().min(0) }).optional(),
+  /** USD per million tokens for this alias, over the price table (src/usage/prices.ts). */
+  price: priceSchema.optional(),
+  /** Requests and tokens per minute through this alias, over all tenants (src/governance/ratelimit.ts). */
+  limits: z.strictObject({ rpm: z.number().int().min(1).optional(), tpm: z.number().int().min(1).optional() }).optional(),
   /** This alias's response cache settings, over the tenant's and the defaults (`cache`). */
   cache: cacheOverrideSchema.optional(),
 });
@@ -107,6 +112,8 @@ export const configSchema = z.object({
     })
     .prefault({}),
   providers: z.record(z.string(), providerSchema).default({}),
+  /** Prices by upstream model name, over the built-in list (src/usage/prices.ts). */
+  prices: z.record(z.string(), priceSchema).default({}),
   models: z.record(z.string(), modelSchema).default({}),
   router: z
     .object({
@@ -332,6 +339,17 @@ export const configSchema = z.object({
       /** How often expired entries are deleted (SQL rows and their vectors; Redis expires its own). */
       sweepIntervalMs: z.number().int().positive().default(60_000),
       tenants: z.record(z.string(), cacheOverrideSchema).default({}),
+    })
+    .prefault({}),
+  /** Where quota alerts go (a soft limit reached, a quota used up): a webhook, signed, with retries. */
+  alerts: z
+    .object({
+      webhookUrl: z.url().optional(),
+      /** Key of the HMAC-SHA256 `x-gateway-signature: t=<unix s>,v1=<hex of "t.body">` header. */
+      secret: z.string().min(16, 'at least 16 characters').optional(),
+      attempts: z.number().int().min(1).max(20).default(5),
+      backoffMs: z.number().int().min(1).default(1000),
+      timeoutMs: z.number().int().positive().default(5000),
     })
     .prefault({}),
   log: z

@@ -1,12 +1,12 @@
 import { timingSafeEqual } from 'node:crypto';
 import { unauthorized } from '../errors.js';
 import { hashSecret } from './ids.js';
-import type { TenancyRepo } from './repo.js';
+import type { RateLimits, TenancyRepo } from './repo.js';
 
 /** Who is calling: the bootstrap admin, or a tenant's API key. */
 export type Principal =
   | { kind: 'admin' }
-  | { kind: 'key'; tenantId: string; keyId: string; scopes: readonly string[] };
+  | { kind: 'key'; tenantId: string; keyId: string; scopes: readonly string[]; limits: { key: RateLimits; tenant: RateLimits } };
 
 interface CacheEntry {
   principal: Principal | null;
@@ -38,7 +38,9 @@ export function createAuthenticator(opts: { repo: TenancyRepo; adminApiKey: stri
     const t = now();
     if (hit && hit.expiresAt > t) return hit.principal;
     const key = await repo.findLiveKey(hash);
-    const principal: Principal | null = key ? { kind: 'key', tenantId: key.tenant_id, keyId: key.id, scopes: key.scopes } : null;
+    const principal: Principal | null = key
+      ? { kind: 'key', tenantId: key.tenant_id, keyId: key.id, scopes: key.scopes, limits: { key: key.limits, tenant: key.tenant_limits } }
+      : null;
     if (ttlMs > 0) {
       if (cache.size >= MAX_CACHED_KEYS) cache.delete(cache.keys().next().value as string);
       cache.set(hash, { principal, expiresAt: t + ttlMs });

@@ -2,10 +2,25 @@ import { notFound } from '../errors.js';
 import type { Sql } from '../store/sql.js';
 import { hashSecret, newId, newSecret } from './ids.js';
 
+/**
+ * Limits of a key or a tenant; an absent field is no limit. Per minute: requests and tokens. Per UTC
+ * day and month: tokens and USD (`alert_at`: the share of a quota at which an alert fires, 0.8).
+ */
+export interface RateLimits {
+  rpm?: number;
+  tpm?: number;
+  tokens_per_day?: number;
+  tokens_per_month?: number;
+  usd_per_day?: number;
+  usd_per_month?: number;
+  alert_at?: number;
+}
+
 export interface Tenant {
   id: string;
   name: string;
   metadata: Record<string, unknown>;
+  limits: RateLimits;
   created_at: string;
 }
 
@@ -15,31 +30,52 @@ export interface ApiKeyRecord {
   name: string;
   prefix: string;
   scopes: string[];
+  limits: RateLimits;
   created_at: string;
   expires_at: string | null;
   revoked_at: string | null;
 }
 
-const KEY_COLUMNS = 'id, tenant_id, name, prefix, scopes, created_at, expires_at, revoked_at';
+const KEY_COLUMNS = 'id, tenant_id, name, prefix, scopes, limits, created_at, expires_at, revoked_at';
+const TENANT_COLUMNS = 'id, name, metadata, limits, created_at';
 
 /** Tenants and API keys in SQL. Secrets never leave `createKey`'s return value. */
 export function createTenancyRepo(sql: Sql) {
   return {
-    async createTenant(input: { name: string; metadata?: Record<string, unknown>; id?: string }): Promise<Tenant> {
+    async createTenant(input: { name: string; metadata?: Record<string, unknown>; id?: string; limits?: RateLimits }): Promise<Tenant> {
       const { rows } = await sql.query<Tenant>(
-        'INSERT INTO tenants (id, name, metadata) VALUES ($1, $2, $3) RETURNING id, name, metadata, created_at',
-        [input.id ?? newId('ten'), input.name, input.metadata ?? {}],
+        `INSERT INTO tenants (id, name, metadata, limits) VALUES ($1, $2, $3, $4) RETURNING ${TENANT_COLUMNS}`,
+        [input.id ?? newId('ten'), input.name, input.metadata ?? {}, JSON.stringify(input.limits ?? {})],
       );
       return rows[0] as Tenant;
     },
 
+    /** Replaces a tenant's rate limits. */
+    async setTenantLimits(id: string, limits: RateLimits): Promise<Tenant> {
+      const { rows } = await sql.query<Tenant>(`UPDATE tenants SET limits = $2 WHERE id = $1 RETURNING ${TENANT_COLUMNS}`, [id, JSON.stringify(limits)]);
+      const row = rows[0];
+      if (!row) throw notFound(`No tenant with id ${id}.`, 'tenant_not_found');
+      return row;
+    },
+
+    /** Replaces a key's rate limits; returns it with its secret's hash (to drop it from auth caches). */
+    async setKeyLimits(id: string, limits: RateLimits): Promise<ApiKeyRecord & { secret_hash: string }> {
+      const { rows } = await sql.query<ApiKeyRecord & { secret_hash: string }>(`UPDATE api_keys SET limits = $2 WHERE id = $1 RETURNING ${KEY_COLUMNS}, secret_hash`, [
+        id,
+        JSON.stringify(limits),
+      ]);
+      const row = rows[0];
+      if (!row) throw notFound(`No API key with id ${id}.`, 'key_not_found');
+      return row;
+    },
+
     async listTenants(): Promise<Tenant[]> {
-      const { rows } = await sql.query<Tenant>('SELECT id, name, metadata, created_at FROM tenants ORDER BY created_at, id');
+      const { rows } = await sql.query<Tenant>(`SELECT ${TENANT_COLUMNS} FROM tenants ORDER BY created_at, id`);
       return rows;
     },
 
     async getTenant(id: string): Promise<Tenant | undefined> {
-      const { rows } = await sql.query<Tenant>('SELECT id, name, metadata, created_at FROM tenants WHERE id = $1', [id]);
+      const { rows } = await sql.query<Tenant>(`SELECT ${TENANT_COLUMNS} FROM tenants WHERE id = $1`, [id]);
       return rows[0];
     },
 
@@ -54,13 +90,14 @@ export function createTenancyRepo(sql: Sql) {
       name?: string;
       scopes?: string[];
       expiresAt?: Date | null;
+      limits?: RateLimits;
     }): Promise<ApiKeyRecord & { key: string }> {
       if (!(await this.getTenant(input.tenantId))) throw notFound(`No tenant with id ${input.tenantId}.`, 'tenant_not_found');
       const secret = newSecret();
       const { rows } = await sql.query<ApiKeyRecord>(
-        `INSERT INTO api_keys (id, tenant_id, name, prefix, secret_hash, scopes, expires_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING ${KEY_COLUMNS}`,
-        [newId('key'), input.tenantId, input.name ?? '', secret.slice(0, 12), hashSecret(secret), JSON.stringify(input.scopes ?? []), input.expiresAt ?? null],
+        `INSERT INTO api_keys (id, tenant_id, name, prefix, secret_hash, scopes, expires_at, limits)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING ${KEY_COLUMNS}`,
+        [newId('key'), input.tenantId, input.name ?? '', secret.slice(0, 12), hashSecret(secret), JSON.stringify(input.scopes ?? []), input.expiresAt ?? null, JSON.stringify(input.limits ?? {})],
       );
       return { ...(rows[0] as ApiKeyRecord), key: secret };
     },
@@ -84,10 +121,13 @@ export function createTenancyRepo(sql: Sql) {
     },
 
     /** The key whose secret hashes to `hash`, if it is live (not revoked, not expired). */
-    async findLiveKey(hash: string): Promise<ApiKeyRecord | undefined> {
-      const { rows } = await sql.query<ApiKeyRecord>(
-        `SELECT ${KEY_COLUMNS} FROM api_keys
-         WHERE secret_hash = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())`,
+    async findLiveKey(hash: string): Promise<(ApiKeyRecord & { tenant_limits: RateLimits }) | undefined> {
+      const { rows } = await sql.query<ApiKeyRecord & { tenant_limits: RateLimits }>(
+        `SELECT ${KEY_COLUMNS.split(', ')
+          .map((c) => `k.${c}`)
+          .join(', ')}, t.limits AS tenant_limits
+           FROM api_keys k JOIN tenants t ON t.id = k.tenant_id
+          WHERE k.secret_hash = $1 AND k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > now())`,
         [hash],
       );
       return rows[0];

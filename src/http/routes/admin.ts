@@ -7,8 +7,20 @@ import type { TenancyRepo } from '../../tenancy/repo.js';
 import { requireAdmin } from '../middleware/auth.js';
 import { validate } from '../schemas/validate.js';
 
+/** Rate limits per minute and quotas per UTC day and month; an absent field is no limit. */
+const limitsSchema = z.strictObject({
+  rpm: z.number().int().min(1).optional(),
+  tpm: z.number().int().min(1).optional(),
+  tokens_per_day: z.number().int().min(1).optional(),
+  tokens_per_month: z.number().int().min(1).optional(),
+  usd_per_day: z.number().positive().optional(),
+  usd_per_month: z.number().positive().optional(),
+  alert_at: z.number().gt(0).lt(1).optional(),
+});
+
 const tenantSchema = z.object({
   name: z.string().min(1).max(200),
+  limits: limitsSchema.optional(),
   id: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'letters, digits, _ and -, at most 64').optional(),
   metadata: z.record(z.string(), z.unknown()).optional(),
 });
@@ -18,6 +30,7 @@ const keySchema = z.object({
   name: z.string().max(200).optional(),
   scopes: z.array(z.string().min(1)).optional(),
   expires_at: z.iso.datetime({ offset: true }).optional(),
+  limits: limitsSchema.optional(),
 });
 
 /** /admin/v1 — tenants, API keys and background jobs, behind the bootstrap admin key. */
@@ -62,6 +75,7 @@ export function adminRoutes(deps: { auth: Authenticator; repo: TenancyRepo; jobs
       name: body.name,
       scopes: body.scopes,
       expiresAt: body.expires_at ? new Date(body.expires_at) : null,
+      ...(body.limits ? { limits: body.limits } : {}),
     });
     res.status(201).json({ object: 'api_key', ...key });
   });
@@ -69,6 +83,20 @@ export function adminRoutes(deps: { auth: Authenticator; repo: TenancyRepo; jobs
     const tenantId = typeof req.query.tenant_id === 'string' ? req.query.tenant_id : undefined;
     res.json({ object: 'list', data: (await repo.listKeys(tenantId)).map((k) => ({ object: 'api_key', ...k })) });
   });
+  // Rate limits take effect on this gateway at once, on others within the key cache's TTL.
+  router.patch('/admin/v1/tenants/:id', async (req, res) => {
+    const { limits } = validate(z.strictObject({ limits: limitsSchema }), req.body);
+    const tenant = await repo.setTenantLimits(req.params.id as string, limits);
+    deps.auth.forgetTenant(tenant.id);
+    res.json({ object: 'tenant', ...tenant });
+  });
+  router.patch('/admin/v1/keys/:id', async (req, res) => {
+    const { limits } = validate(z.strictObject({ limits: limitsSchema }), req.body);
+    const { secret_hash, ...key } = await repo.setKeyLimits(req.params.id as string, limits);
+    deps.auth.forget(secret_hash);
+    res.json({ object: 'api_key', ...key });
+  });
+
   router.delete('/admin/v1/keys/:id', async (req, res) => {
     const { secret_hash, ...key } = await repo.revokeKey(req.params.id as string);
     deps.auth.forget(secret_hash);

@@ -7,6 +7,14 @@ import { parseCacheControl } from '../../cache/policy.js';
 import { replayChunks } from '../../cache/replay.js';
 import { type BuiltContext, citationsOf } from '../../context/pipeline.js';
 import type { Metrics } from '../../observability/metrics.js';
+import type { PriceTable } from '../../usage/prices.js';
+import { type Admission, formatReset, type Limit, type LimitState, type RateLimiter } from '../../governance/ratelimit.js';
+import type { Config } from '../../config/schema.js';
+import type { Quotas } from '../../governance/quotas.js';
+import type { Router } from '../../providers/router/router.js';
+import type { KeyPrincipal } from '../middleware/auth.js';
+import type { UsageRecorder } from '../../usage/recorder.js';
+import { getTokenizer, REPLY_PRIMING_TOKENS, type Tokenizer } from '../../tokens/tokenizer.js';
 import { asGatewayError, clientClosed, GatewayError } from '../../errors.js';
 import { UPSTREAM_CODES } from '../../providers/http.js';
 import type { ChatCompletion, ChatMessage, Usage } from '../../providers/types.js';
@@ -27,6 +35,31 @@ export interface ChatHandlerDeps {
   streamIdleTimeoutMs: number;
   cache: ResponseCache;
   metrics: Metrics;
+  usage: UsageRecorder;
+  prices: PriceTable;
+  limiter: RateLimiter;
+  quotas: Quotas;
+  router: Router;
+  models: Config['models'];
+}
+
+/** What one chat request used, filled in as it goes and written as a usage row when the response has ended. */
+interface Metered {
+  prepared?: PreparedChat;
+  target?: { provider: string; model: string };
+  /** The upstream's usage, when it reported one. */
+  usage?: Usage | undefined;
+  /** The answer's text, counted by the tokenizer when the upstream reported no usage (or the client left mid-stream). */
+  answer?: () => string;
+  cache?: { kind: 'exact' | 'semantic'; savedUsd: number };
+  /** The rate limits the request was admitted under: its tokens are counted against them at the end. */
+  limits?: Limit[];
+}
+
+/** A chat body built by another route (the prompt API) instead of read from the request; `extra` joins a JSON answer. */
+export interface ChatRun {
+  body: unknown;
+  extra: Record<string, unknown>;
 }
 
 /**
@@ -39,36 +72,55 @@ export interface ChatHandlerDeps {
 export function createChatHandler(deps: ChatHandlerDeps) {
   const { chat, auth } = deps;
 
-  async function handle(req: IncomingMessage, res: ServerResponse, c: RequestContext): Promise<void> {
+  async function handle(req: IncomingMessage, res: ServerResponse, c: RequestContext, m: Metered, run?: ChatRun): Promise<void> {
     const principal = tenantKey(await auth.authenticate(req.headers.authorization));
     c.principal = principal;
     c.logFields.tenant = principal.tenantId;
-    const body = validate(chatRequestSchema, await readJsonBody(req, deps.maxBodyBytes));
+    const body = validate(chatRequestSchema, run ? run.body : await readJsonBody(req, deps.maxBodyBytes));
     const header = req.headers['x-session-id'];
     const sessionId = body.session_id ?? (typeof header === 'string' ? validate(sessionIdSchema, header, 'X-Session-Id header') : undefined);
     c.logFields.model = body.model;
     if (sessionId) c.logFields.session = sessionId;
+    // Rate limits before any work is done for the request (retrieval, the upstream).
+    const limits = limitsOf(principal, deps.router.resolve(body.model).alias);
+    if (limits.length > 0) {
+      const admission = await deps.limiter.admit(limits);
+      setRateLimitHeaders(res, admission);
+      if (!admission.ok) throw rateLimited(admission);
+      m.limits = limits;
+    }
+    await deps.quotas.check([
+      { tenantId: principal.tenantId, scope: `key:${principal.keyId}`, limits: principal.limits.key, whose: 'this API key' },
+      { tenantId: principal.tenantId, scope: `tenant:${principal.tenantId}`, limits: principal.limits.tenant, whose: 'this tenant' },
+    ]);
 
     const caller = { tenantId: principal.tenantId, scopes: principal.scopes };
     const prepared = await chat.prepare(caller, body, sessionId);
+    m.prepared = prepared;
     const client = abortOnClose(res);
     const cite = body.context?.citations === true;
     if (prepared.context) setContextHeaders(res, prepared.context);
     const lookup = await deps.cache.lookup(principal.tenantId, prepared, parseCacheControl(req.headers['cache-control']));
     setCacheHeaders(res, lookup);
     c.logFields.cache = lookup.hit ? lookup.hit.kind : lookup.status;
-    if (lookup.hit) return fromCache(res, c, prepared, lookup, caller, body.stream === true, cite);
-    if (body.stream) return stream(res, c, prepared, client.signal, caller, cite, lookup);
+    if (lookup.hit) {
+      m.cache = { kind: lookup.hit.kind, savedUsd: deps.cache.savedCost(lookup.hit.entry) };
+      return fromCache(res, c, prepared, lookup, caller, body.stream === true, cite, run?.extra);
+    }
+    if (body.stream) return stream(res, c, prepared, client.signal, caller, cite, lookup, m);
 
     const attempt = await chat.complete(prepared, client.signal);
     try {
       c.logFields.target = attempt.target.provider;
       c.logFields.attempts = attempt.attempts;
+      m.target = attempt.target;
       const completion = attempt.result;
+      m.usage = completion.usage;
+      m.answer = () => contentOf(completion.choices?.[0]?.message?.content);
       countUsage(prepared.resolved.alias, completion.usage);
       const answer = completion.choices?.[0]?.message;
       if (answer) await chat.persist(caller, prepared, answer as ChatMessage);
-      sendJson(res, 200, prepared.context ? withContext(completion, prepared.context, cite) : completion);
+      sendJson(res, 200, withExtra(prepared.context ? withContext(completion, prepared.context, cite) : completion, run?.extra));
       deps.cache.save(principal.tenantId, prepared, lookup, completion);
     } finally {
       attempt.dispose();
@@ -76,14 +128,14 @@ export function createChatHandler(deps: ChatHandlerDeps) {
   }
 
   /** Answers from a cache entry: the session's turns are written as for a live answer, and a stream is replayed. */
-  async function fromCache(res: ServerResponse, c: RequestContext, prepared: PreparedChat, lookup: CacheLookup, caller: ChatCaller, streamed: boolean, cite: boolean): Promise<void> {
+  async function fromCache(res: ServerResponse, c: RequestContext, prepared: PreparedChat, lookup: CacheLookup, caller: ChatCaller, streamed: boolean, cite: boolean, extra?: Record<string, unknown>): Promise<void> {
     const entry = (lookup.hit as NonNullable<CacheLookup['hit']>).entry;
     const answer = entry.response.choices[0]?.message;
     if (answer) await chat.persist(caller, prepared, answer as ChatMessage);
     deps.cache.recordHit(lookup);
     const completion: ChatCompletion = { ...entry.response, usage: deps.cache.hitUsage(lookup) };
     if (!streamed) {
-      sendJson(res, 200, prepared.context ? withContext(completion, prepared.context, cite) : completion);
+      sendJson(res, 200, withExtra(prepared.context ? withContext(completion, prepared.context, cite) : completion, extra));
       return;
     }
     res.writeHead(200, SSE_HEADERS);
@@ -98,12 +150,17 @@ export function createChatHandler(deps: ChatHandlerDeps) {
     deps.metrics.upstreamTokens.inc({ alias, direction: 'completion' }, usage.completion_tokens);
   }
 
-  async function stream(res: ServerResponse, c: RequestContext, prepared: PreparedChat, signal: AbortSignal, caller: ChatCaller, cite: boolean, lookup: CacheLookup): Promise<void> {
+  async function stream(res: ServerResponse, c: RequestContext, prepared: PreparedChat, signal: AbortSignal, caller: ChatCaller, cite: boolean, lookup: CacheLookup, m: Metered): Promise<void> {
     const attempt = await chat.stream(prepared, signal);
     c.logFields.target = attempt.target.provider;
     c.logFields.attempts = attempt.attempts;
+    m.target = attempt.target;
     const caching = lookup.status === 'miss' || lookup.status === 'refresh';
-    const acc = prepared.session || caching ? createStreamAccumulator() : undefined;
+    // Every stream is read for its usage (what the upstream reports, else the tokenizer counts what
+    // was sent), also when the client leaves before the end.
+    const acc = createStreamAccumulator();
+    m.answer = () => contentOf(acc.message().content);
+    Object.defineProperty(m, 'usage', { get: () => acc.usage(), enumerable: true });
     // Between chunks the upstream gets the same allowance as for its first byte.
     const idle = setTimeout(() => {
       attempt.abort(new GatewayError(`The upstream stopped sending for ${deps.streamIdleTimeoutMs} ms.`, { status: 504, code: UPSTREAM_CODES.timeout, category: 'upstream' }));
@@ -114,18 +171,16 @@ export function createChatHandler(deps: ChatHandlerDeps) {
     try {
       for await (const batch of attempt.result) {
         idle.refresh();
-        if (acc) for (const data of batch) acc.add(data);
+        for (const data of batch) acc.add(data);
         await writeEvents(res, batch);
       }
       clearTimeout(idle);
       // The answer is durable before the client sees [DONE].
-      if (acc && prepared.session) await chat.persist(caller, prepared, acc.message());
+      if (prepared.session) await chat.persist(caller, prepared, acc.message());
       res.end('data: [DONE]\n\n');
-      if (acc) {
-        countUsage(prepared.resolved.alias, acc.usage());
-        // Only a stream that ran to its end is stored (save checks it finished).
-        if (caching) deps.cache.save(caller.tenantId, prepared, lookup, acc.completion());
-      }
+      countUsage(prepared.resolved.alias, acc.usage());
+      // Only a stream that ran to its end is stored (save checks it finished).
+      if (caching) deps.cache.save(caller.tenantId, prepared, lookup, acc.completion());
     } catch (raw) {
       const err = asGatewayError(raw);
       c.logFields.code = err.code;
@@ -137,12 +192,120 @@ export function createChatHandler(deps: ChatHandlerDeps) {
     }
   }
 
-  return (req: IncomingMessage, res: ServerResponse): void => {
+  /** The key's, the tenant's and the model alias's limits that apply to a request. */
+  function limitsOf(p: KeyPrincipal, alias: string): Limit[] {
+    const out: Limit[] = [];
+    const add = (scope: string, l: { rpm?: number | undefined; tpm?: number | undefined } | undefined, whose: string): void => {
+      if (l?.rpm) out.push({ scope, kind: 'requests', limit: l.rpm, label: `requests per minute of ${whose}` });
+      if (l?.tpm) out.push({ scope, kind: 'tokens', limit: l.tpm, label: `tokens per minute of ${whose}` });
+    };
+    add(`key:${p.keyId}`, p.limits.key, 'this API key');
+    add(`tenant:${p.tenantId}`, p.limits.tenant, 'this tenant');
+    add(`model:${alias}`, deps.models[alias]?.limits, `model "${alias}"`);
+    return out;
+  }
+
+  /** The usage row of a request that reached a model (or tried to): written when its response has ended. */
+  function meter(c: RequestContext, m: Metered, status: number): void {
+    const p = m.prepared;
+    if (!p || c.principal?.kind !== 'key') return;
+    const u = m.usage;
+    const tokenizer = getTokenizer(p.resolved.info.encoding);
+    const upstream = m.target !== undefined && !m.cache;
+    const prompt = !upstream ? 0 : (u?.prompt_tokens ?? p.context?.tokens.total ?? promptTokens(tokenizer, p.body.messages));
+    const completion = !upstream ? 0 : (u?.completion_tokens ?? tokenizer.count(m.answer?.() ?? ''));
+    const cached = Number((u?.prompt_tokens_details as { cached_tokens?: number } | undefined)?.cached_tokens ?? 0);
+    const price = m.target ? deps.prices.of(p.resolved.alias, m.target.model) : undefined;
+    const { total: _total, budget: _budget, ...sections } = p.context?.tokens ?? { total: 0, budget: 0 };
+    if (m.limits) deps.limiter.charge(m.limits, prompt + completion);
+    deps.usage.record({
+      tenantId: c.principal.tenantId,
+      requestId: c.id,
+      keyId: c.principal.keyId,
+      userId: p.userId ?? null,
+      sessionId: p.session?.id ?? null,
+      route: 'chat',
+      alias: p.resolved.alias,
+      provider: m.target?.provider ?? null,
+      model: m.target?.model ?? null,
+      promptTokens: prompt,
+      cachedTokens: cached,
+      completionTokens: completion,
+      contextTokens: p.context ? sections : null,
+      cache: m.cache?.kind ?? null,
+      costUsd: deps.prices.cost(price, { prompt, cached, completion }),
+      savedUsd: m.cache?.savedUsd ?? 0,
+      latencyMs: Math.round((performance.now() - c.startedAt) * 100) / 100,
+      status,
+      errorCode: typeof c.logFields.code === 'string' ? c.logFields.code : null,
+      at: new Date(),
+    });
+  }
+
+  const listener = (req: IncomingMessage, res: ServerResponse): void => {
     const c = createContext(req, deps.log);
+    const m: Metered = {};
     res.setHeader('x-request-id', c.id);
     res.once('finish', () => accessLog(deps.log, req.method ?? 'POST', '/v1/chat/completions', res.statusCode, c));
-    handle(req, res, c).catch((err: unknown) => sendError(res, err, c));
+    // 'close' comes after 'finish', or alone when the client left first (a 499 in the usage row).
+    res.once('close', () => meter(c, m, res.writableFinished ? res.statusCode : 499));
+    handle(req, res, c, m).catch((err: unknown) => sendError(res, err, c));
   };
+
+  /**
+   * Answers a body built by another express route (POST /v1/prompts/:name) through this same pipeline:
+   * cache, routing, sessions, streaming, metering. Its errors go to the caller's error handler.
+   */
+  function run(req: IncomingMessage, res: ServerResponse, c: RequestContext, body: unknown, extra: Record<string, unknown>): Promise<void> {
+    const m: Metered = {};
+    res.once('close', () => meter(c, m, res.writableFinished ? res.statusCode : 499));
+    return handle(req, res, c, m, { body, extra });
+  }
+
+  return Object.assign(listener, { run });
+}
+
+export type ChatHandler = ReturnType<typeof createChatHandler>;
+
+/** The JSON answer with the fields a route adds (the prompt API's `prompt`); the completion itself when none. */
+function withExtra(body: ChatCompletion, extra: Record<string, unknown> | undefined): ChatCompletion {
+  return extra ? ({ ...body, ...extra } as ChatCompletion) : body;
+}
+
+/**
+ * OpenAI's rate-limit headers, for the tightest requests-limit and tokens-limit of the request:
+ * x-ratelimit-{limit,remaining,reset}-{requests,tokens} (reset: until there is room again).
+ */
+function setRateLimitHeaders(res: ServerResponse, admission: Admission): void {
+  for (const kind of ['requests', 'tokens'] as const) {
+    let tightest: LimitState | undefined;
+    for (const s of admission.states) if (s.limit.kind === kind && (!tightest || s.remaining < tightest.remaining)) tightest = s;
+    if (!tightest) continue;
+    res.setHeader(`x-ratelimit-limit-${kind}`, String(tightest.limit.limit));
+    res.setHeader(`x-ratelimit-remaining-${kind}`, String(tightest.remaining));
+    res.setHeader(`x-ratelimit-reset-${kind}`, formatReset(tightest.resetMs));
+  }
+}
+
+function rateLimited(admission: Admission): GatewayError {
+  const d = admission.denied as LimitState;
+  const wait = Math.max(1, Math.ceil(d.resetMs / 1000));
+  return new GatewayError(`Rate limit reached: ${d.limit.limit} ${d.limit.label} (used ${Math.floor(d.used)} in the last minute). Try again in ${wait} s.`, {
+    status: 429,
+    code: 'rate_limit_exceeded',
+    category: 'client',
+    retryAfter: wait,
+  });
+}
+
+function promptTokens(tokenizer: Tokenizer, messages: readonly ChatMessage[]): number {
+  let n = REPLY_PRIMING_TOKENS;
+  for (const m of messages) n += tokenizer.countMessage(m);
+  return n;
+}
+
+function contentOf(content: unknown): string {
+  return typeof content === 'string' ? content : '';
 }
 
 /** An AbortController fired when the client goes away before the response is finished. */

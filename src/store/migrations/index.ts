@@ -6,6 +6,10 @@ import * as m005 from './005_document_files.js';
 import * as m006 from './006_summaries.js';
 import * as m007 from './007_memories.js';
 import * as m008 from './008_cache.js';
+import * as m009 from './009_usage.js';
+import * as m010 from './010_prompts.js';
+import * as m011 from './011_limits.js';
+import * as m012 from './012_quotas.js';
 
 export interface Migration {
   version: number;
@@ -23,4 +27,8 @@ export const migrations: readonly Migration[] = [
   { version: 6, name: 'summaries', up: m006.up },
   { version: 7, name: 'memories', up: m007.up },
   { version: 8, name: 'cache', up: m008.up },
+  { version: 9, name: 'usage', up: m009.up },
+  { version: 10, name: 'prompts', up: m010.up },
+  { version: 11, name: 'limits', up: m011.up },
+  { version: 12, name: 'quotas', up: m012.up },
 ];
