@@ -1,0 +1,62 @@
+/**
+ * Reversible placeholders: within one request each distinct value of a type gets a stable token
+ * (`<PII_EMAIL_1>`, `<PII_EMAIL_2>`, `<PII_EMPLOYEE_ID_1>`), so the model can still tell two addresses
+ * apart and refer back to them, and the answer is restored before the client sees it.
+ *
+ * A vault lives for one request and is never stored: the same value gets another number in the next
+ * request, so placeholder text must not reach memory or logs (mask those instead). A token the user
+ * typed literally that coincides with one the vault assigned is restored too; it can only ever
+ * restore the user's own value of the same request.
+ */
+
+/** Upper-case tag, underscore, number, in angle brackets: no character a model tends to rewrite or escape. */
+export const TOKEN_RE = /<PII_[A-Z][A-Z0-9_]*_\d+>/g;
+
+export interface PlaceholderVault {
+  /** The token for `value` under `tag` (`EMAIL`, `EMPLOYEE_ID`), the same one each time within this vault. */
+  tokenFor(tag: string, value: string): string;
+  /** The original of a token this vault assigned. */
+  get(token: string): string | undefined;
+  /** `text` with every token of this vault put back; unknown tokens are left as written. */
+  restore(text: string): string;
+  /** Tokens assigned so far. */
+  readonly size: number;
+  /** The longest token assigned so far (what a stream restorer may hold back, at most). */
+  readonly maxTokenLength: number;
+  /** Token → original, in assignment order. */
+  entries(): IterableIterator<[string, string]>;
+}
+
+export function createPlaceholderVault(): PlaceholderVault {
+  const byToken = new Map<string, string>();
+  const byValue = new Map<string, string>();
+  const counters = new Map<string, number>();
+  let maxTokenLength = 0;
+  return {
+    tokenFor(tag, value) {
+      const key = `${tag}\u0000${value}`;
+      let token = byValue.get(key);
+      if (token === undefined) {
+        const n = (counters.get(tag) ?? 0) + 1;
+        counters.set(tag, n);
+        token = `<PII_${tag}_${n}>`;
+        byValue.set(key, token);
+        byToken.set(token, value);
+        maxTokenLength = Math.max(maxTokenLength, token.length);
+      }
+      return token;
+    },
+    get: (token) => byToken.get(token),
+    restore(text) {
+      if (byToken.size === 0 || !text.includes('<PII_')) return text;
+      return text.replace(TOKEN_RE, (t) => byToken.get(t) ?? t);
+    },
+    get size() {
+      return byToken.size;
+    },
+    get maxTokenLength() {
+      return maxTokenLength;
+    },
+    entries: () => byToken.entries(),
+  };
+}
