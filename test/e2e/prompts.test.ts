@@ -83,6 +83,10 @@ describe('prompt APIs', () => {
     ]);
     expect(sent).toMatchObject({ model: 'gpt-4o-mini', temperature: 0.2, max_tokens: 200, user: 'agent-7' });
     expect(sent.session_id).toBeUndefined();
+    // The run is metered like a chat request, under its own route.
+    await gw.gateway.deps.usage.flush();
+    const metered = await gw.gateway.deps.sql.query<{ route: string; alias: string }>('SELECT route, alias FROM usage_events WHERE request_id = $1', [res.headers.get('x-request-id')]);
+    expect(metered.rows).toEqual([{ route: 'prompt', alias: 'fast' }]);
 
     // An optional variable without a default renders as nothing.
     const { tags: _tags, ...noTags } = vars;

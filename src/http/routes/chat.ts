@@ -54,6 +54,8 @@ interface Metered {
   cache?: { kind: 'exact' | 'semantic'; savedUsd: number };
   /** The rate limits the request was admitted under: its tokens are counted against them at the end. */
   limits?: Limit[];
+  /** The usage row's route: `chat`, or `prompt` for a prompt API run. */
+  route?: string;
 }
 
 /** A chat body built by another route (the prompt API) instead of read from the request; `extra` joins a JSON answer. */
@@ -224,7 +226,7 @@ export function createChatHandler(deps: ChatHandlerDeps) {
       keyId: c.principal.keyId,
       userId: p.userId ?? null,
       sessionId: p.session?.id ?? null,
-      route: 'chat',
+      route: m.route ?? 'chat',
       alias: p.resolved.alias,
       provider: m.target?.provider ?? null,
       model: m.target?.model ?? null,
@@ -257,7 +259,7 @@ export function createChatHandler(deps: ChatHandlerDeps) {
    * cache, routing, sessions, streaming, metering. Its errors go to the caller's error handler.
    */
   function run(req: IncomingMessage, res: ServerResponse, c: RequestContext, body: unknown, extra: Record<string, unknown>): Promise<void> {
-    const m: Metered = {};
+    const m: Metered = { route: 'prompt' };
     res.once('close', () => meter(c, m, res.writableFinished ? res.statusCode : 499));
     return handle(req, res, c, m, { body, extra });
   }
