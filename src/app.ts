@@ -44,6 +44,8 @@ import type { PriceTable } from './usage/prices.js';
 import type { UsageRecorder } from './usage/recorder.js';
 import type { RateLimiter } from './governance/ratelimit.js';
 import type { Quotas } from './governance/quotas.js';
+import type { Redactor } from './governance/pii/index.js';
+import type { ChatMessage } from './providers/types.js';
 
 /** Everything the HTTP app needs, built by the composition root (main.ts) or a test. */
 export interface AppDeps {
@@ -87,6 +89,10 @@ export interface AppDeps {
   limiter: RateLimiter;
   /** Token and money quotas per key and tenant. */
   quotas: Quotas;
+  /** Redacts PII from upstream requests; absent when redaction is off (or not applied upstream). */
+  pii: Redactor | undefined;
+  /** Masks PII in what is stored in memory; absent when redaction does not apply to memory. */
+  maskForMemory: ((m: ChatMessage) => ChatMessage) | undefined;
 }
 
 /**
@@ -108,6 +114,7 @@ export function createApp(deps: AppDeps): RequestListener {
     prices: deps.prices,
     limiter: deps.limiter,
     quotas: deps.quotas,
+    pii: deps.pii,
     router: deps.router,
     models: deps.config.models,
   });
@@ -130,7 +137,7 @@ export function createApp(deps: AppDeps): RequestListener {
   app.use(metricsRoutes({ metrics: deps.metrics }));
   app.use(modelRoutes({ auth: deps.auth, router: deps.router }));
   app.use(embeddingsRoutes({ auth: deps.auth, embedder: deps.embedder }));
-  app.use(sessionRoutes({ auth: deps.auth, transcript: deps.transcript, memory: deps.memory, router: deps.router, indexer: deps.indexer, summaries: deps.summaries, cache: deps.cache }));
+  app.use(sessionRoutes({ auth: deps.auth, transcript: deps.transcript, memory: deps.memory, router: deps.router, indexer: deps.indexer, summaries: deps.summaries, cache: deps.cache, maskForMemory: deps.maskForMemory }));
   app.use(contextRoutes({ auth: deps.auth, chat: deps.chat }));
   app.use(
     collectionRoutes({
@@ -144,7 +151,7 @@ export function createApp(deps: AppDeps): RequestListener {
       upload: deps.config.knowledge.upload,
     }),
   );
-  app.use(memoryRoutes({ auth: deps.auth, store: deps.memories, index: deps.factIndex, embedder: deps.embedder, log: deps.log, cache: deps.cache }));
+  app.use(memoryRoutes({ auth: deps.auth, store: deps.memories, index: deps.factIndex, embedder: deps.embedder, log: deps.log, cache: deps.cache, maskText: maskTextOf(deps.maskForMemory) }));
   app.use(adminRoutes({ auth: deps.auth, repo: deps.tenancy, jobs: deps.jobs }));
   app.use(cacheAdminRoutes({ auth: deps.auth, cache: deps.cache }));
   app.use(promptRoutes({ auth: deps.auth, prompts: deps.prompts, router: deps.router, chat }));
@@ -156,4 +163,9 @@ export function createApp(deps: AppDeps): RequestListener {
     if (req.method === 'POST' && (req.url === '/v1/chat/completions' || req.url?.startsWith('/v1/chat/completions?'))) chat(req, res);
     else app(req, res);
   };
+}
+
+/** A text masker from the message masker (memory texts are plain strings). */
+function maskTextOf(mask: ((m: ChatMessage) => ChatMessage) | undefined): ((text: string) => string) | undefined {
+  return mask ? (text) => mask({ role: 'user', content: text }).content as string : undefined;
 }

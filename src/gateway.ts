@@ -43,6 +43,8 @@ import { createPriceTable } from './usage/prices.js';
 import { createUsageRecorder } from './usage/recorder.js';
 import { createRateLimiter } from './governance/ratelimit.js';
 import { createQuotas } from './governance/quotas.js';
+import { createRedactor, maskMessage } from './governance/pii/index.js';
+import type { ChatMessage } from './providers/types.js';
 import { createPromptStore } from './prompts/store.js';
 import type { VectorStore } from './vector/port.js';
 
@@ -170,12 +172,15 @@ export async function createGateway(config: Config, log: Logger, opts: { sql?: S
 
   const memory = createSessionMemory({ transcript, hot, hotTurns: config.session.hotTurns, localSessions: config.session.localSessions, log, onAppend: indexer?.notify });
   const context = createContextPipeline({ config, memory, embedder, stages, knowledge, summaries: summary.enabled ? summaryStore : undefined, log });
-  const chat = createChatService({ config, router, memory, context, embedder });
+  // PII redaction, when on: upstream requests (placeholders restored in answers) and memory writes.
+  const redactor = config.pii.enabled ? createRedactor(config.pii) : undefined;
+  const maskForMemory = redactor && config.pii.apply.memory ? (m: ChatMessage) => maskMessage(redactor, m) : undefined;
+  const chat = createChatService({ config, router, memory, context, embedder, maskForMemory });
   // Building a BPE table takes up to 2 s: pay it at start-up, not on the first session request.
   for (const alias of router.aliases()) getTokenizer(router.resolve(alias).info.encoding);
   getTokenizer('o200k_base');
 
-  const deps: AppDeps = { config, log, sql, hot, auth, tenancy, transcript, memory, router, chat, embedder, context, indexer, vectors, collections, documents, ingestor, parser, chunkSearch, docVectors: docStore.store, jobs, summaries: summaryStore, memories: memoryStore, factIndex, cache, metrics, usage, prices, limiter, quotas, prompts: createPromptStore(sql) };
+  const deps: AppDeps = { config, log, sql, hot, auth, tenancy, transcript, memory, router, chat, embedder, context, indexer, vectors, collections, documents, ingestor, parser, chunkSearch, docVectors: docStore.store, jobs, summaries: summaryStore, memories: memoryStore, factIndex, cache, metrics, usage, prices, limiter, quotas, pii: redactor && config.pii.apply.upstream ? redactor : undefined, maskForMemory, prompts: createPromptStore(sql) };
   return {
     app: createApp(deps),
     deps,

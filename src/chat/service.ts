@@ -36,8 +36,17 @@ export interface PreparedChat {
  * The chat pipeline without HTTP: resolve the model, assemble the prompt within the model's window
  * (session history, retrieved memories), call the router, and write the turns back once answered.
  */
-export function createChatService(deps: { config: Config; router: Router; memory: SessionMemory; context: ContextPipeline; embedder: Pick<Embedder, 'embed'> }) {
+export function createChatService(deps: {
+  config: Config;
+  router: Router;
+  memory: SessionMemory;
+  context: ContextPipeline;
+  embedder: Pick<Embedder, 'embed'>;
+  /** Masks PII in what is stored in memory (turns and answers), when the deployment redacts. */
+  maskForMemory?: ((m: ChatMessage) => ChatMessage) | undefined;
+}) {
   const { config, router, memory } = deps;
+  const stored = deps.maskForMemory ?? ((m: ChatMessage) => m);
 
   /**
    * Resolves the model and assembles the prompt. A request with neither a session nor a `context`
@@ -69,7 +78,7 @@ export function createChatService(deps: { config: Config; router: Router; memory
     });
     body.messages = context.messages;
     const tokenizer = getTokenizer(resolved.info.encoding);
-    const turns = req.messages.filter((m) => m.role !== 'system' && m.role !== 'developer').map((m) => toNewTurn(m as ChatMessage, tokenizer));
+    const turns = req.messages.filter((m) => m.role !== 'system' && m.role !== 'developer').map((m) => toNewTurn(stored(m as ChatMessage), tokenizer));
     return { resolved, body, session: sessionId ? { id: sessionId, userId: req.user ?? null, turns } : undefined, context, userId, queryVector };
   }
 
@@ -82,7 +91,7 @@ export function createChatService(deps: { config: Config; router: Router; memory
     const s = prepared.session;
     if (!s) return;
     const tokenizer = getTokenizer(prepared.resolved.info.encoding);
-    await memory.append(caller.tenantId, s.id, s.userId, [...s.turns, toNewTurn(answer, tokenizer)]);
+    await memory.append(caller.tenantId, s.id, s.userId, [...s.turns, toNewTurn(stored(answer), tokenizer)]);
   }
 
   return {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { piiConfigSchema } from '../governance/pii/config.js';
 
 /**
  * The gateway's whole configuration, parsed once at start-up (see load.ts) and frozen.
@@ -341,6 +342,11 @@ export const configSchema = z.object({
       tenants: z.record(z.string(), cacheOverrideSchema).default({}),
     })
     .prefault({}),
+  /**
+   * PII redaction (src/governance/pii): per type `mask`, `placeholder` (restored in the answer) or
+   * `block`; applied to what is sent upstream, what is stored in memory, and what is logged.
+   */
+  pii: piiConfigSchema.prefault({}),
   /** Where quota alerts go (a soft limit reached, a quota used up): a webhook, signed, with retries. */
   alerts: z
     .object({

@@ -19,3 +19,4 @@ export {
 } from './redact.js';
 export { createStreamRestorer, type StreamRestorer } from './stream-restore.js';
 export { type CustomPattern, PII_MODES, PII_TYPES, type PiiMode, type PiiSpan, type PiiType } from './types.js';
+export { createChunkRestorer, maskMessage, restoreCompletion } from './answers.js';

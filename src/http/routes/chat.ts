@@ -11,6 +11,7 @@ import type { PriceTable } from '../../usage/prices.js';
 import { type Admission, formatReset, type Limit, type LimitState, type RateLimiter } from '../../governance/ratelimit.js';
 import type { Config } from '../../config/schema.js';
 import type { Quotas } from '../../governance/quotas.js';
+import { createChunkRestorer, type PlaceholderVault, piiBlockedError, type Redactor, restoreCompletion } from '../../governance/pii/index.js';
 import type { Router } from '../../providers/router/router.js';
 import type { KeyPrincipal } from '../middleware/auth.js';
 import type { UsageRecorder } from '../../usage/recorder.js';
@@ -39,6 +40,8 @@ export interface ChatHandlerDeps {
   prices: PriceTable;
   limiter: RateLimiter;
   quotas: Quotas;
+  /** Redacts PII from what is sent upstream (and restores placeholders in answers); absent when off. */
+  pii: Redactor | undefined;
   router: Router;
   models: Config['models'];
 }
@@ -102,14 +105,22 @@ export function createChatHandler(deps: ChatHandlerDeps) {
     const client = abortOnClose(res);
     const cite = body.context?.citations === true;
     if (prepared.context) setContextHeaders(res, prepared.context);
+    // What goes upstream (and into the cache key) carries no PII; placeholders come back in the answer.
+    let vault: PlaceholderVault | undefined;
+    if (deps.pii) {
+      const redacted = deps.pii.redactMessages(prepared.body.messages);
+      if (redacted.blocked.length > 0) throw piiBlockedError(redacted.blocked);
+      prepared.body.messages = redacted.messages;
+      if (redacted.vault.size > 0) vault = redacted.vault;
+    }
     const lookup = await deps.cache.lookup(principal.tenantId, prepared, parseCacheControl(req.headers['cache-control']));
     setCacheHeaders(res, lookup);
     c.logFields.cache = lookup.hit ? lookup.hit.kind : lookup.status;
     if (lookup.hit) {
       m.cache = { kind: lookup.hit.kind, savedUsd: deps.cache.savedCost(lookup.hit.entry) };
-      return fromCache(res, c, prepared, lookup, caller, body.stream === true, cite, run?.extra);
+      return fromCache(res, c, prepared, lookup, caller, body.stream === true, cite, run?.extra, vault);
     }
-    if (body.stream) return stream(res, c, prepared, client.signal, caller, cite, lookup, m);
+    if (body.stream) return stream(res, c, prepared, client.signal, caller, cite, lookup, m, vault);
 
     const attempt = await chat.complete(prepared, client.signal);
     try {
@@ -120,9 +131,11 @@ export function createChatHandler(deps: ChatHandlerDeps) {
       m.usage = completion.usage;
       m.answer = () => contentOf(completion.choices?.[0]?.message?.content);
       countUsage(prepared.resolved.alias, completion.usage);
-      const answer = completion.choices?.[0]?.message;
+      // The client gets its own values back; the cache keeps the answer as the upstream wrote it.
+      const shown = vault ? restoreCompletion(completion, vault) : completion;
+      const answer = shown.choices?.[0]?.message;
       if (answer) await chat.persist(caller, prepared, answer as ChatMessage);
-      sendJson(res, 200, withExtra(prepared.context ? withContext(completion, prepared.context, cite) : completion, run?.extra));
+      sendJson(res, 200, withExtra(prepared.context ? withContext(shown, prepared.context, cite) : shown, run?.extra));
       deps.cache.save(principal.tenantId, prepared, lookup, completion);
     } finally {
       attempt.dispose();
@@ -130,12 +143,23 @@ export function createChatHandler(deps: ChatHandlerDeps) {
   }
 
   /** Answers from a cache entry: the session's turns are written as for a live answer, and a stream is replayed. */
-  async function fromCache(res: ServerResponse, c: RequestContext, prepared: PreparedChat, lookup: CacheLookup, caller: ChatCaller, streamed: boolean, cite: boolean, extra?: Record<string, unknown>): Promise<void> {
+  async function fromCache(
+    res: ServerResponse,
+    c: RequestContext,
+    prepared: PreparedChat,
+    lookup: CacheLookup,
+    caller: ChatCaller,
+    streamed: boolean,
+    cite: boolean,
+    extra: Record<string, unknown> | undefined,
+    vault: PlaceholderVault | undefined,
+  ): Promise<void> {
     const entry = (lookup.hit as NonNullable<CacheLookup['hit']>).entry;
-    const answer = entry.response.choices[0]?.message;
+    const response = vault ? restoreCompletion(entry.response, vault) : entry.response;
+    const answer = response.choices[0]?.message;
     if (answer) await chat.persist(caller, prepared, answer as ChatMessage);
     deps.cache.recordHit(lookup);
-    const completion: ChatCompletion = { ...entry.response, usage: deps.cache.hitUsage(lookup) };
+    const completion: ChatCompletion = { ...response, usage: deps.cache.hitUsage(lookup) };
     if (!streamed) {
       sendJson(res, 200, withExtra(prepared.context ? withContext(completion, prepared.context, cite) : completion, extra));
       return;
@@ -152,7 +176,17 @@ export function createChatHandler(deps: ChatHandlerDeps) {
     deps.metrics.upstreamTokens.inc({ alias, direction: 'completion' }, usage.completion_tokens);
   }
 
-  async function stream(res: ServerResponse, c: RequestContext, prepared: PreparedChat, signal: AbortSignal, caller: ChatCaller, cite: boolean, lookup: CacheLookup, m: Metered): Promise<void> {
+  async function stream(
+    res: ServerResponse,
+    c: RequestContext,
+    prepared: PreparedChat,
+    signal: AbortSignal,
+    caller: ChatCaller,
+    cite: boolean,
+    lookup: CacheLookup,
+    m: Metered,
+    vault: PlaceholderVault | undefined,
+  ): Promise<void> {
     const attempt = await chat.stream(prepared, signal);
     c.logFields.target = attempt.target.provider;
     c.logFields.attempts = attempt.attempts;
@@ -171,14 +205,19 @@ export function createChatHandler(deps: ChatHandlerDeps) {
     // The sources come first, in a chunk without choices (as usage chunks are), so SDKs read on.
     if (cite && prepared.context) res.write(`data: ${JSON.stringify(sourcesChunk(c, prepared))}\n\n`);
     try {
+      // Placeholders are restored chunk by chunk for the client; the accumulator keeps the upstream's text.
+      const restore = vault ? createChunkRestorer(vault) : undefined;
       for await (const batch of attempt.result) {
         idle.refresh();
         for (const data of batch) acc.add(data);
-        await writeEvents(res, batch);
+        await writeEvents(res, restore ? batch.map(restore) : batch);
       }
       clearTimeout(idle);
       // The answer is durable before the client sees [DONE].
-      if (prepared.session) await chat.persist(caller, prepared, acc.message());
+      if (prepared.session) {
+        const message = acc.message();
+        await chat.persist(caller, prepared, vault && typeof message.content === 'string' ? { ...message, content: vault.restore(message.content) } : message);
+      }
       res.end('data: [DONE]\n\n');
       countUsage(prepared.resolved.alias, acc.usage());
       // Only a stream that ran to its end is stored (save checks it finished).

@@ -47,7 +47,17 @@ const present = (m: Memory) => ({ object: 'memory', ...m, current: m.valid_to ==
  * directly, correct or delete it, read its history, search by meaning, and forget a user entirely
  * (SQL and vector store). Every call is within the key's tenant; another tenant's id answers 404.
  */
-export function memoryRoutes(deps: { auth: Authenticator; store: MemoryStore; index: FactIndex; embedder: Embedder; log: Logger; cache: Pick<ResponseCache, 'remove'> }) {
+export function memoryRoutes(deps: {
+  auth: Authenticator;
+  store: MemoryStore;
+  index: FactIndex;
+  embedder: Embedder;
+  log: Logger;
+  cache: Pick<ResponseCache, 'remove'>;
+  /** Masks PII in memory texts written through the API, when the deployment redacts what it stores. */
+  maskText?: ((text: string) => string) | undefined;
+}) {
+  const mask = deps.maskText ?? ((text: string) => text);
   const { store, index } = deps;
   const router = ExpressRouter();
   const auth = requireKey(deps.auth);
@@ -77,7 +87,7 @@ export function memoryRoutes(deps: { auth: Authenticator; store: MemoryStore; in
     const { tenantId } = keyPrincipal(res);
     const b = validate(createSchema, req.body);
     const m = await store.sql.transaction((tx) =>
-      store.add(tx, tenantId, { userId: b.user, sessionId: b.session_id ?? null, text: b.text, category: b.category, eventAt: b.event_at ?? null, source: 'api', metadata: b.metadata ?? {} }),
+      store.add(tx, tenantId, { userId: b.user, sessionId: b.session_id ?? null, text: mask(b.text), category: b.category, eventAt: b.event_at ?? null, source: 'api', metadata: b.metadata ?? {} }),
     );
     await indexed('add', index.write(tenantId, [m], []));
     res.status(201).json(present(m));
@@ -108,7 +118,7 @@ export function memoryRoutes(deps: { auth: Authenticator; store: MemoryStore; in
       });
     }
     const m = await store.sql.transaction((tx) =>
-      store.update(tx, tenantId, id, { text: b.text, category: b.category, ...(b.event_at !== undefined ? { eventAt: b.event_at } : {}), metadata: b.metadata }, { actor: 'api' }),
+      store.update(tx, tenantId, id, { text: b.text === undefined ? undefined : mask(b.text), category: b.category, ...(b.event_at !== undefined ? { eventAt: b.event_at } : {}), metadata: b.metadata }, { actor: 'api' }),
     );
     if (b.text) await indexed('update', index.write(tenantId, [m], []));
     res.json(present(m));

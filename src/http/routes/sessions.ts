@@ -59,7 +59,10 @@ export function sessionRoutes(deps: {
   indexer: TurnIndexer | undefined;
   summaries: SummaryStore;
   cache: Pick<ResponseCache, 'remove'>;
+  /** Masks PII in imported turns, when the deployment redacts what it stores. */
+  maskForMemory?: ((m: ChatMessage) => ChatMessage) | undefined;
 }) {
+  const stored = deps.maskForMemory ?? ((m: ChatMessage) => m);
   const { transcript, memory } = deps;
   const router = ExpressRouter();
   const auth = requireKey(deps.auth);
@@ -131,7 +134,7 @@ export function sessionRoutes(deps: {
     const encoding = body.model ? modelEncoding(deps.router, body.model) : 'o200k_base';
     const tokenizer = getTokenizer(encoding);
     const turns = body.messages.map((m) => ({
-      ...toNewTurn(m as ChatMessage, tokenizer, { externalId: m.external_id ?? null, createdAt: m.created_at ?? null }),
+      ...toNewTurn(stored(m as ChatMessage), tokenizer, { externalId: m.external_id ?? null, createdAt: m.created_at ?? null }),
       metadata: m.metadata ?? {},
     }));
     const { imported, skipped } = await transcript.importTurns(tenantId, id, body.user ?? null, turns);
