@@ -33,6 +33,7 @@ import { migrate } from './store/migrate.js';
 import { openSql } from './store/open.js';
 import type { Sql } from './store/sql.js';
 import { createAuthenticator } from './tenancy/auth.js';
+import { createRevocationBus } from './tenancy/revocations.js';
 import { createTenancyRepo } from './tenancy/repo.js';
 import { getTokenizer } from './tokens/tokenizer.js';
 import { createVectorStore } from './vector/factory.js';
@@ -66,7 +67,13 @@ export async function createGateway(config: Config, log: Logger, opts: { sql?: S
     ? await createRedisShortTermStore({ url: config.redis.url, keyPrefix: config.redis.keyPrefix, maxTurns: config.session.hotTurns, commandTimeoutMs: config.redis.commandTimeoutMs })
     : noShortTermStore;
   const tenancy = createTenancyRepo(sql);
-  const auth = createAuthenticator({ repo: tenancy, adminApiKey: config.auth.adminApiKey, ttlMs: config.auth.keyCacheTtlMs });
+  // Key revocations and changes reach every gateway sharing the Redis at once (the cache TTL otherwise).
+  let applyRemote: (message: string) => void = () => {};
+  const bus = config.redis.url
+    ? await createRevocationBus({ url: config.redis.url, keyPrefix: config.redis.keyPrefix, log, onMessage: (m) => applyRemote(m) })
+    : undefined;
+  const auth = createAuthenticator({ repo: tenancy, adminApiKey: config.auth.adminApiKey, ttlMs: config.auth.keyCacheTtlMs, broadcast: bus?.publish });
+  applyRemote = auth.applyRemote;
   const router = createRouter({ config, providers: createProviders(config) });
   const jobs = await createJobQueue({ redisUrl: config.redis.url, keyPrefix: config.redis.keyPrefix, lockMs: config.jobs.lockMs }, log);
   const summaryStore = createSummaryStore(sql);
@@ -198,6 +205,7 @@ export async function createGateway(config: Config, log: Logger, opts: { sql?: S
         docStore.store.close(),
         cacheVectors.store.close(),
         limiter.close(),
+        bus?.close(),
         opts.sql ? Promise.resolve() : sql.close(),
       ]);
       results.push(...flushed);

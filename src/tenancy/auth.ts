@@ -21,7 +21,14 @@ const MAX_CACHED_KEYS = 10_000;
  * `ttlMs` so the hot path does no SQL; a revocation made through this process takes effect at
  * once (`forget`), one made through another gateway within `ttlMs`.
  */
-export function createAuthenticator(opts: { repo: TenancyRepo; adminApiKey: string | undefined; ttlMs: number; now?: () => number }) {
+export function createAuthenticator(opts: {
+  repo: TenancyRepo;
+  adminApiKey: string | undefined;
+  ttlMs: number;
+  now?: () => number;
+  /** Tells the other gateways what this one forgets (src/tenancy/revocations.ts). */
+  broadcast?: ((message: string) => void) | undefined;
+}) {
   const { repo, ttlMs } = opts;
   const now = opts.now ?? Date.now;
   const admin = opts.adminApiKey ? Buffer.from(opts.adminApiKey) : undefined;
@@ -43,9 +50,15 @@ export function createAuthenticator(opts: { repo: TenancyRepo; adminApiKey: stri
       : null;
     if (ttlMs > 0) {
       if (cache.size >= MAX_CACHED_KEYS) cache.delete(cache.keys().next().value as string);
-      cache.set(hash, { principal, expiresAt: t + ttlMs });
+      // A key that expires (a rotated one at the end of its grace period) leaves the cache then.
+      const expires = key?.expires_at ? new Date(key.expires_at).getTime() : Number.POSITIVE_INFINITY;
+      cache.set(hash, { principal, expiresAt: Math.min(t + ttlMs, expires) });
     }
     return principal;
+  }
+
+  function dropTenant(tenantId: string): void {
+    for (const [hash, entry] of cache) if (entry.principal?.kind === 'key' && entry.principal.tenantId === tenantId) cache.delete(hash);
   }
 
   return {
@@ -58,13 +71,20 @@ export function createAuthenticator(opts: { repo: TenancyRepo; adminApiKey: stri
       if (!principal) throw unauthorized('Invalid API key: it is unknown, revoked or expired.', 'invalid_api_key');
       return principal;
     },
-    /** Drops a key from this process's cache (after revocation). */
+    /** Drops a key from this process's cache, and every other gateway's (after a revocation or a change). */
     forget(secretHash: string): void {
       cache.delete(secretHash);
+      opts.broadcast?.(`key:${secretHash}`);
     },
-    /** Drops every cached key of a tenant (after the tenant is deleted). */
+    /** Drops every cached key of a tenant, here and on every other gateway (the tenant was deleted or changed). */
     forgetTenant(tenantId: string): void {
-      for (const [hash, entry] of cache) if (entry.principal?.kind === 'key' && entry.principal.tenantId === tenantId) cache.delete(hash);
+      dropTenant(tenantId);
+      opts.broadcast?.(`tenant:${tenantId}`);
+    },
+    /** Applies another gateway's `forget`/`forgetTenant`. */
+    applyRemote(message: string): void {
+      if (message.startsWith('key:')) cache.delete(message.slice(4));
+      else if (message.startsWith('tenant:')) dropTenant(message.slice(7));
     },
   };
 }

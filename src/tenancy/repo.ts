@@ -109,6 +109,32 @@ export function createTenancyRepo(sql: Sql) {
       return rows;
     },
 
+    /**
+     * Rotates a live key: a new key with the same tenant, name, scopes, limits and expiry, while the old
+     * one stays valid for `graceSeconds` more (or until its own expiry, if sooner). Returns both.
+     */
+    async rotateKey(id: string, graceSeconds: number): Promise<{ key: ApiKeyRecord & { key: string }; old: ApiKeyRecord & { secret_hash: string } }> {
+      const secret = newSecret();
+      return sql.transaction(async (tx) => {
+        const { rows: live } = await tx.query<ApiKeyRecord>(
+          `SELECT ${KEY_COLUMNS} FROM api_keys WHERE id = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now()) FOR UPDATE`,
+          [id],
+        );
+        const current = live[0];
+        if (!current) throw notFound(`No live API key with id ${id}.`, 'key_not_found');
+        const { rows: created } = await tx.query<ApiKeyRecord>(
+          `INSERT INTO api_keys (id, tenant_id, name, prefix, secret_hash, scopes, expires_at, limits)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING ${KEY_COLUMNS}`,
+          [newId('key'), current.tenant_id, current.name, secret.slice(0, 12), hashSecret(secret), JSON.stringify(current.scopes), current.expires_at, JSON.stringify(current.limits)],
+        );
+        const { rows: old } = await tx.query<ApiKeyRecord & { secret_hash: string }>(
+          `UPDATE api_keys SET expires_at = LEAST(coalesce(expires_at, 'infinity'), now() + make_interval(secs => $2)) WHERE id = $1 RETURNING ${KEY_COLUMNS}, secret_hash`,
+          [id, graceSeconds],
+        );
+        return { key: { ...(created[0] as ApiKeyRecord), key: secret }, old: old[0] as ApiKeyRecord & { secret_hash: string } };
+      });
+    },
+
     /** Revokes (never deletes) a key, so its usage history keeps a name to point at. */
     async revokeKey(id: string): Promise<ApiKeyRecord & { secret_hash: string }> {
       const { rows } = await sql.query<ApiKeyRecord & { secret_hash: string }>(

@@ -340,8 +340,8 @@ describe('context engine on Postgres (in-memory vector store)', () => {
     await settled(gw, t.key, 'bob-1');
     await settled(gw, t.key, 'ada-new');
 
-    const chatOnly = await gw.admin('POST', '/admin/v1/keys', { tenant_id: t.id, scopes: ['chat'] });
-    const memoryUser = await gw.admin('POST', '/admin/v1/keys', { tenant_id: t.id, scopes: ['chat', 'memory:user'] });
+    const chatOnly = await gw.admin('POST', '/admin/v1/keys', { tenant_id: t.id, scopes: ['route:chat', 'route:context'] });
+    const memoryUser = await gw.admin('POST', '/admin/v1/keys', { tenant_id: t.id, scopes: ['route:chat', 'route:context', 'memory:user'] });
     const body = ask('How many alpacas does my sister Beatrix keep?', { session_id: 'ada-new', user: 'ada', context: { scope: 'user', budget: 300 } });
 
     const denied = await gw.call('POST', '/v1/context', { key: chatOnly.body.key, body });

@@ -11,13 +11,40 @@ export function tenantKey(p: Principal): KeyPrincipal {
   return p;
 }
 
-/** Requires a tenant API key (express routes; the chat handler calls `tenantKey` itself). */
-export function requireKey(auth: Authenticator): RequestHandler {
+/**
+ * The API areas a key's `route:<area>` scopes allow. A key with no `route:` scope may use them all; one
+ * with some may use only those. Likewise `model:<alias>` scopes limit the model aliases it may call.
+ */
+export const ROUTE_AREAS = ['chat', 'context', 'sessions', 'memories', 'documents', 'prompts', 'usage', 'embeddings', 'models'] as const;
+export type RouteArea = (typeof ROUTE_AREAS)[number];
+
+/** 403 `scope_not_allowed` unless the key's scopes allow `area`. */
+export function checkRoute(p: KeyPrincipal, area: RouteArea): void {
+  const allowed = p.scopes.filter((s) => s.startsWith('route:'));
+  if (allowed.length > 0 && !allowed.includes(`route:${area}`)) {
+    throw forbidden(`This key may not use the ${area} API (scope "route:${area}"); its scopes allow ${allowed.join(', ')}.`, 'scope_not_allowed');
+  }
+}
+
+/** Whether the key's scopes allow model alias `alias`. */
+export function modelAllowed(p: KeyPrincipal, alias: string): boolean {
+  const allowed = p.scopes.filter((s) => s.startsWith('model:'));
+  return allowed.length === 0 || allowed.includes(`model:${alias}`);
+}
+
+/** 403 `model_not_allowed` unless the key's scopes allow model alias `alias`. */
+export function checkModel(p: KeyPrincipal, alias: string): void {
+  if (!modelAllowed(p, alias)) throw forbidden(`This key may not use model "${alias}" (scope "model:${alias}").`, 'model_not_allowed');
+}
+
+/** Requires a tenant API key whose scopes allow `area` (express routes; the chat handler checks its own). */
+export function requireKey(auth: Authenticator, area: RouteArea): RequestHandler {
   return (req, res, next) => {
     auth
       .authenticate(req.headers.authorization)
       .then((p) => {
         const key = tenantKey(p);
+        checkRoute(key, area);
         const c = ctx(res);
         c.principal = key;
         c.logFields.tenant = key.tenantId;

@@ -4,11 +4,11 @@ import { GatewayError, notFound } from '../../errors.js';
 import type { JobQueue } from '../../jobs/port.js';
 import type { Authenticator } from '../../tenancy/auth.js';
 import type { TenancyRepo } from '../../tenancy/repo.js';
-import { requireAdmin } from '../middleware/auth.js';
+import { requireAdmin, ROUTE_AREAS } from '../middleware/auth.js';
 import { validate } from '../schemas/validate.js';
 
 /** Rate limits per minute and quotas per UTC day and month; an absent field is no limit. */
-const limitsSchema = z.strictObject({
+export const limitsSchema = z.strictObject({
   rpm: z.number().int().min(1).optional(),
   tpm: z.number().int().min(1).optional(),
   tokens_per_day: z.number().int().min(1).optional(),
@@ -18,20 +18,41 @@ const limitsSchema = z.strictObject({
   alert_at: z.number().gt(0).lt(1).optional(),
 });
 
-const tenantSchema = z.object({
+export const tenantSchema = z.object({
   name: z.string().min(1).max(200),
   limits: limitsSchema.optional(),
   id: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'letters, digits, _ and -, at most 64').optional(),
   metadata: z.record(z.string(), z.unknown()).optional(),
 });
 
-const keySchema = z.object({
+/**
+ * What a key may do: `route:<area>` (chat, context, sessions, memories, documents, prompts, usage,
+ * embeddings, models), `model:<alias>`, `collection:<id>`, `memory:user`. A key without `route:`
+ * (or `model:`, `collection:`) scopes is not limited in that respect.
+ */
+const scopeSchema = z.union([
+  z.enum(ROUTE_AREAS.map((a) => `route:${a}`) as [string, ...string[]]),
+  z.string().regex(/^model:\S{1,200}$/, 'model:<alias>'),
+  z.string().regex(/^collection:[A-Za-z0-9_-]{1,100}$/, 'collection:<id>'),
+  z.literal('memory:user'),
+]);
+
+export const keySchema = z.object({
   tenant_id: z.string().min(1),
   name: z.string().max(200).optional(),
-  scopes: z.array(z.string().min(1)).optional(),
+  scopes: z.array(scopeSchema).max(100).optional(),
   expires_at: z.iso.datetime({ offset: true }).optional(),
   limits: limitsSchema.optional(),
 });
+
+/** GET /admin/v1/jobs: how many of the most recent failures to show. */
+export const jobsQuerySchema = z.object({ limit: z.coerce.number().int().min(0).max(1000).default(50) });
+
+/** PATCH /admin/v1/tenants/:id and /admin/v1/keys/:id: the new limits, replacing the old. */
+export const limitsPatchSchema = z.strictObject({ limits: limitsSchema });
+
+/** POST /admin/v1/keys/:id/rotate: how long the old secret keeps working. */
+export const rotateSchema = z.strictObject({ grace_seconds: z.number().int().min(0).max(30 * 86_400).default(86_400) });
 
 /** /admin/v1 — tenants, API keys and background jobs, behind the bootstrap admin key. */
 export function adminRoutes(deps: { auth: Authenticator; repo: TenancyRepo; jobs: JobQueue }) {
@@ -41,7 +62,7 @@ export function adminRoutes(deps: { auth: Authenticator; repo: TenancyRepo; jobs
 
   // Background jobs: counts per kind and state, and the most recent failures with their errors.
   router.get('/admin/v1/jobs', async (req, res) => {
-    const { limit } = validate(z.object({ limit: z.coerce.number().int().min(0).max(1000).default(50) }), req.query, 'query');
+    const { limit } = validate(jobsQuerySchema, req.query, 'query');
     const [counts, failed] = await Promise.all([deps.jobs.counts(), deps.jobs.failed(limit)]);
     res.json({ object: 'jobs', queue: deps.jobs.kind, counts, failed });
   });
@@ -85,16 +106,25 @@ export function adminRoutes(deps: { auth: Authenticator; repo: TenancyRepo; jobs
   });
   // Rate limits take effect on this gateway at once, on others within the key cache's TTL.
   router.patch('/admin/v1/tenants/:id', async (req, res) => {
-    const { limits } = validate(z.strictObject({ limits: limitsSchema }), req.body);
+    const { limits } = validate(limitsPatchSchema, req.body);
     const tenant = await repo.setTenantLimits(req.params.id as string, limits);
     deps.auth.forgetTenant(tenant.id);
     res.json({ object: 'tenant', ...tenant });
   });
   router.patch('/admin/v1/keys/:id', async (req, res) => {
-    const { limits } = validate(z.strictObject({ limits: limitsSchema }), req.body);
+    const { limits } = validate(limitsPatchSchema, req.body);
     const { secret_hash, ...key } = await repo.setKeyLimits(req.params.id as string, limits);
     deps.auth.forget(secret_hash);
     res.json({ object: 'api_key', ...key });
+  });
+
+  // Rotation: a new secret now, the old one still valid for the grace period (default a day).
+  router.post('/admin/v1/keys/:id/rotate', async (req, res) => {
+    const { grace_seconds } = validate(rotateSchema, req.body ?? {});
+    const { key, old } = await repo.rotateKey(req.params.id as string, grace_seconds);
+    // Cached copies of the old key are dropped, so they learn its new expiry.
+    deps.auth.forget(old.secret_hash);
+    res.status(201).json({ object: 'api_key', ...key, rotated_from: { id: old.id, expires_at: old.expires_at } });
   });
 
   router.delete('/admin/v1/keys/:id', async (req, res) => {

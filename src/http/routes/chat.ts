@@ -13,7 +13,7 @@ import type { Config } from '../../config/schema.js';
 import type { Quotas } from '../../governance/quotas.js';
 import { createChunkRestorer, type PlaceholderVault, piiBlockedError, type Redactor, restoreCompletion } from '../../governance/pii/index.js';
 import type { Router } from '../../providers/router/router.js';
-import type { KeyPrincipal } from '../middleware/auth.js';
+import { checkModel, checkRoute, type KeyPrincipal } from '../middleware/auth.js';
 import type { UsageRecorder } from '../../usage/recorder.js';
 import { getTokenizer, REPLY_PRIMING_TOKENS, type Tokenizer } from '../../tokens/tokenizer.js';
 import { asGatewayError, clientClosed, GatewayError } from '../../errors.js';
@@ -86,8 +86,11 @@ export function createChatHandler(deps: ChatHandlerDeps) {
     const sessionId = body.session_id ?? (typeof header === 'string' ? validate(sessionIdSchema, header, 'X-Session-Id header') : undefined);
     c.logFields.model = body.model;
     if (sessionId) c.logFields.session = sessionId;
-    // Rate limits before any work is done for the request (retrieval, the upstream).
-    const limits = limitsOf(principal, deps.router.resolve(body.model).alias);
+    // Scopes, then rate limits, before any work is done for the request (retrieval, the upstream).
+    checkRoute(principal, run ? 'prompts' : 'chat');
+    const alias = deps.router.resolve(body.model).alias;
+    checkModel(principal, alias);
+    const limits = limitsOf(principal, alias);
     if (limits.length > 0) {
       const admission = await deps.limiter.admit(limits);
       setRateLimitHeaders(res, admission);

@@ -14,7 +14,7 @@ import { validate } from '../schemas/validate.js';
 
 const DEFAULT_CHUNKING = { target_tokens: 256, overlap_tokens: 32, passage_tokens: 96 };
 
-const createSchema = z.strictObject({
+export const createSchema = z.strictObject({
   name: z.string().trim().min(1).max(100),
   description: z.string().max(2000).default(''),
   /** The deployment's embedder id, or "default" for it. */
@@ -36,7 +36,7 @@ const present = (c: Collection) => ({ object: 'collection', ...c });
 /** Characters of one JSON document; larger texts wait for file upload (streamed to disk). */
 const MAX_DOCUMENT_CHARS = 2_000_000;
 
-const documentSchema = z.strictObject({
+export const documentSchema = z.strictObject({
   text: z.string().min(1, 'the document has no text').max(MAX_DOCUMENT_CHARS, `at most ${MAX_DOCUMENT_CHARS} characters per document`),
   title: z.string().max(500).default(''),
   format: z.enum(['text', 'markdown']).default('markdown'),
@@ -44,12 +44,12 @@ const documentSchema = z.strictObject({
   metadata: z.record(z.string(), z.unknown()).default({}),
 });
 /** Several documents in one request: `{documents: [...]}`; one: the document itself. */
-const batchSchema = z.strictObject({ documents: z.array(documentSchema).min(1).max(100) });
+export const batchSchema = z.strictObject({ documents: z.array(documentSchema).min(1).max(100) });
 
 const MULTIPART = /^multipart\/form-data\b/i;
 
 /** The text fields of a multipart upload (all optional); title and external_id only with one file. */
-const uploadFieldsSchema = z.strictObject({
+export const uploadFieldsSchema = z.strictObject({
   title: z.string().max(500).optional(),
   external_id: z.string().min(1).max(200).optional(),
   metadata: z
@@ -65,7 +65,7 @@ const uploadFieldsSchema = z.strictObject({
     .default({}),
 });
 
-const searchSchema = z.strictObject({
+export const searchSchema = z.strictObject({
   query: z.string().trim().min(1).max(4000),
   top_k: z.number().int().min(1).max(100).default(8),
   /** hybrid (full text + vectors, fused), or one retriever alone. */
@@ -81,7 +81,7 @@ const searchSchema = z.strictObject({
   highlights: z.boolean().default(true),
 });
 const searchOptions = (b: z.infer<typeof searchSchema>): SearchOptions => ({ topK: b.top_k, mode: b.mode, highlights: b.highlights, ...(b.filter ? { filter: b.filter } : {}) });
-const crossSearchSchema = searchSchema.extend({ collections: z.array(z.string().min(1)).min(1).max(100).optional() });
+export const crossSearchSchema = searchSchema.extend({ collections: z.array(z.string().min(1)).min(1).max(100).optional() });
 
 /**
  * /v1/collections — the knowledge collections of the key's tenant. A key whose scopes name
@@ -99,7 +99,7 @@ export function collectionRoutes(deps: {
 }) {
   const { collections } = deps;
   const router = ExpressRouter();
-  const auth = requireKey(deps.auth);
+  const auth = requireKey(deps.auth, 'documents');
 
   router.post('/v1/collections', auth, async (req, res) => {
     const principal = keyPrincipal(res);

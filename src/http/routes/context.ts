@@ -13,7 +13,7 @@ import { validate } from '../schemas/validate.js';
  */
 export function contextRoutes(deps: { auth: Authenticator; chat: ChatService }) {
   const router = ExpressRouter();
-  router.post('/v1/context', requireKey(deps.auth), async (req, res) => {
+  router.post('/v1/context', requireKey(deps.auth, 'context'), async (req, res) => {
     const principal = keyPrincipal(res);
     const body = validate(chatRequestSchema, req.body);
     const header = req.headers['x-session-id'];

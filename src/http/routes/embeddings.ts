@@ -73,7 +73,7 @@ export function embeddingsRoutes(deps: { auth: Authenticator; embedder: Embedder
   // and dashboards read the same numbers whichever local model serves the vectors.
   const tokenizer = getTokenizer('cl100k_base');
 
-  router.post('/v1/embeddings', requireKey(deps.auth), async (req, res) => {
+  router.post('/v1/embeddings', requireKey(deps.auth, 'embeddings'), async (req, res) => {
     const body = validate(bodySchema, req.body);
     if (body.model !== embedder.model && body.model !== DEFAULT_ALIAS) {
       throw notFound(`The embedding model "${body.model}" does not exist on this gateway; use "${embedder.model}" or "${DEFAULT_ALIAS}".`, 'model_not_found');

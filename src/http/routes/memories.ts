@@ -16,7 +16,7 @@ const category = z.enum(MEMORY_CATEGORIES as [MemoryCategory, ...MemoryCategory[
 const text = z.string().trim().min(1).max(2000);
 const eventAt = z.iso.datetime({ offset: true }).or(z.iso.date()).nullable();
 
-const createSchema = z.strictObject({
+export const createSchema = z.strictObject({
   user: userSchema,
   text,
   category: category.default('fact'),
@@ -25,11 +25,11 @@ const createSchema = z.strictObject({
   metadata: z.record(z.string(), z.unknown()).optional(),
 });
 
-const patchSchema = z
+export const patchSchema = z
   .strictObject({ text: text.optional(), category: category.optional(), event_at: eventAt.optional(), metadata: z.record(z.string(), z.unknown()).optional() })
   .refine((p) => Object.keys(p).length > 0, { message: 'nothing to change: give text, category, event_at or metadata' });
 
-const listSchema = z.object({
+export const listSchema = z.object({
   user: userSchema,
   /** Only the facts scoped to (or read from) this session. */
   session_id: sessionIdSchema.optional(),
@@ -38,7 +38,10 @@ const listSchema = z.object({
   after: z.string().min(1).optional(),
 });
 
-const searchSchema = z.strictObject({ user: userSchema, query: z.string().min(1).max(4000), top_k: z.number().int().min(1).max(100).default(10) });
+export const searchSchema = z.strictObject({ user: userSchema, query: z.string().min(1).max(4000), top_k: z.number().int().min(1).max(100).default(10) });
+
+/** DELETE /v1/memories: the user to forget. */
+export const forgetQuerySchema = z.object({ user: userSchema });
 
 const present = (m: Memory) => ({ object: 'memory', ...m, current: m.valid_to === null });
 
@@ -60,7 +63,7 @@ export function memoryRoutes(deps: {
   const mask = deps.maskText ?? ((text: string) => text);
   const { store, index } = deps;
   const router = ExpressRouter();
-  const auth = requireKey(deps.auth);
+  const auth = requireKey(deps.auth, 'memories');
   /** Vectors follow SQL after the commit; a store that is down leaves them to a reindex, never fails the call. */
   const indexed = (what: string, p: Promise<void>) =>
     p.catch((err: unknown) => deps.log.warn({ err: (err as Error).message, what }, 'memory vectors not updated; search finds the change after a reindex'));
@@ -143,7 +146,7 @@ export function memoryRoutes(deps: {
   // The right to be forgotten: every memory of the user and its history, from SQL and the vectors.
   router.delete('/v1/memories', auth, async (req, res) => {
     const { tenantId } = keyPrincipal(res);
-    const { user } = validate(z.object({ user: userSchema }), req.query, 'query');
+    const { user } = validate(forgetQuerySchema, req.query, 'query');
     const ids = await store.removeUser(tenantId, user);
     await index.forgetUser(tenantId, user);
     // Cached answers built from the user's memories go before this answers.

@@ -26,7 +26,7 @@ const variableSchema = z.strictObject({
   default: z.unknown().optional(),
 });
 
-const createSchema = z.strictObject({
+export const createSchema = z.strictObject({
   name: nameSchema,
   description: z.string().max(1000).default(''),
   template: z.strictObject({ system: z.string().max(MAX_TEMPLATE_CHARS).nullable().optional(), user: z.string().min(1).max(MAX_TEMPLATE_CHARS) }),
@@ -40,7 +40,7 @@ const createSchema = z.strictObject({
 /** Chat fields a template cannot fix: they come from the template itself or from each run. */
 const RUN_FIELDS = ['model', 'messages', 'stream', 'stream_options', 'session_id', 'user'] as const;
 
-const runSchema = z.strictObject({
+export const runSchema = z.strictObject({
   variables: z.record(z.string(), z.unknown()).default({}),
   /** Pin a version; the live one otherwise. */
   version: z.number().int().positive().optional(),
@@ -50,7 +50,10 @@ const runSchema = z.strictObject({
   user: z.string().max(256).optional(),
 });
 
-const versionParam = z.coerce.number().int().positive();
+/** PUT /v1/prompts/:name/live: the version to make live. */
+export const liveSchema = z.strictObject({ version: z.number().int().positive() });
+
+export const versionParam = z.coerce.number().int().positive();
 
 const presentVersion = (v: PromptVersion, live: boolean) => ({ object: 'prompt.version', ...v, live });
 
@@ -63,7 +66,7 @@ const presentVersion = (v: PromptVersion, live: boolean) => ({ object: 'prompt.v
 export function promptRoutes(deps: { auth: Authenticator; prompts: PromptStore; router: Pick<Router, 'resolve'>; chat: Pick<ChatHandler, 'run'> }) {
   const { prompts } = deps;
   const router = ExpressRouter();
-  const auth = requireKey(deps.auth);
+  const auth = requireKey(deps.auth, 'prompts');
 
   router.post('/v1/prompts', auth, async (req, res) => {
     const { tenantId, keyId } = keyPrincipal(res);
@@ -112,7 +115,7 @@ export function promptRoutes(deps: { auth: Authenticator; prompts: PromptStore; 
   // Rollback (or roll forward): which version runs when a caller pins none.
   router.put('/v1/prompts/:name/live', auth, async (req, res) => {
     const { tenantId } = keyPrincipal(res);
-    const { version } = validate(z.strictObject({ version: z.number().int().positive() }), req.body);
+    const { version } = validate(liveSchema, req.body);
     await prompts.setLive(tenantId, String(req.params.name), version);
     res.json(await describe(tenantId, String(req.params.name)));
   });

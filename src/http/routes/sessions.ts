@@ -65,7 +65,7 @@ export function sessionRoutes(deps: {
   const stored = deps.maskForMemory ?? ((m: ChatMessage) => m);
   const { transcript, memory } = deps;
   const router = ExpressRouter();
-  const auth = requireKey(deps.auth);
+  const auth = requireKey(deps.auth, 'sessions');
   const sessionParam = (raw: string | string[] | undefined): string => validate(sessionIdSchema, raw, 'session id');
 
   router.get('/v1/sessions/:id', auth, async (req, res) => {

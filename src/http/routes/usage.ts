@@ -8,7 +8,7 @@ import { keyPrincipal, requireAdmin, requireKey } from '../middleware/auth.js';
 import { validate } from '../schemas/validate.js';
 
 /** What usage can be grouped by, and the column (or expression) each reads. */
-const GROUPS = {
+export const GROUPS = {
   day: "to_char(date_trunc('day', created_at AT TIME ZONE 'UTC'), 'YYYY-MM-DD')",
   hour: "to_char(date_trunc('hour', created_at AT TIME ZONE 'UTC'), 'YYYY-MM-DD\"T\"HH24:00:00\"Z\"')",
   tenant: 'tenant_id',
@@ -27,7 +27,7 @@ type Group = keyof typeof GROUPS;
 const DAY_MS = 24 * 60 * 60 * 1000;
 const when = z.union([z.iso.datetime({ offset: true }), z.iso.date()]);
 
-const querySchema = z.strictObject({
+export const querySchema = z.strictObject({
   from: when.optional(),
   to: when.optional(),
   group_by: z
@@ -44,7 +44,7 @@ const querySchema = z.strictObject({
   limit: z.coerce.number().int().min(1).max(100_000).default(10_000),
 });
 
-const METRICS = [
+export const METRICS = [
   'requests',
   'prompt_tokens',
   'cached_tokens',
@@ -98,7 +98,7 @@ export function usageRoutes(deps: { auth: Authenticator; sql: Sql; usage: UsageR
     res.json({ object: 'usage', from: from.toISOString(), to: to.toISOString(), group_by: groups, data });
   }
 
-  router.get('/v1/usage', requireKey(deps.auth), async (req, res) => {
+  router.get('/v1/usage', requireKey(deps.auth, 'usage'), async (req, res) => {
     await answer(res, keyPrincipal(res).tenantId, req.query);
   });
   router.get('/admin/v1/usage', requireAdmin(deps.auth), async (req, res) => {
