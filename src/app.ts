@@ -13,6 +13,7 @@ import { collectionRoutes } from './http/routes/collections.js';
 import { contextRoutes } from './http/routes/context.js';
 import { embeddingsRoutes } from './http/routes/embeddings.js';
 import { healthRoutes } from './http/routes/health.js';
+import { openApiRoutes } from './http/routes/openapi.js';
 import { modelRoutes } from './http/routes/models.js';
 import { sessionRoutes } from './http/routes/sessions.js';
 import type { Collections } from './knowledge/collections.js';
@@ -134,6 +135,7 @@ export function createApp(deps: AppDeps): RequestListener {
   app.use(express.json({ limit: deps.config.server.maxBodyBytes, strict: false, type: ['application/json', 'application/*+json'] }));
 
   app.use(healthRoutes({ sql: deps.sql, hot: deps.hot }));
+  app.use(openApiRoutes());
   app.use(metricsRoutes({ metrics: deps.metrics }));
   app.use(modelRoutes({ auth: deps.auth, router: deps.router }));
   app.use(embeddingsRoutes({ auth: deps.auth, embedder: deps.embedder }));
