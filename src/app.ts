@@ -129,7 +129,13 @@ export function createApp(deps: AppDeps): RequestListener {
     const c = createContext(req, deps.log);
     res.locals.ctx = c;
     res.setHeader('x-request-id', c.id);
-    res.once('finish', () => accessLog(deps.log, req.method, req.originalUrl, res.statusCode, c));
+    res.once('finish', () => {
+      accessLog(deps.log, req.method, req.originalUrl, res.statusCode, c);
+      // The matched path template, not the URL: a bounded label set.
+      const route = req.route ? `${req.baseUrl}${String(req.route.path)}` : 'unmatched';
+      deps.metrics.requests.inc({ route, method: req.method, status: String(res.statusCode) });
+      deps.metrics.requestSeconds.observe({ route }, (performance.now() - c.startedAt) / 1000);
+    });
     next();
   });
   app.use(express.json({ limit: deps.config.server.maxBodyBytes, strict: false, type: ['application/json', 'application/*+json'] }));

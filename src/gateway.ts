@@ -74,8 +74,14 @@ export async function createGateway(config: Config, log: Logger, opts: { sql?: S
     : undefined;
   const auth = createAuthenticator({ repo: tenancy, adminApiKey: config.auth.adminApiKey, ttlMs: config.auth.keyCacheTtlMs, broadcast: bus?.publish });
   applyRemote = auth.applyRemote;
-  const router = createRouter({ config, providers: createProviders(config) });
+  const metrics = createMetrics();
+  const router = createRouter({
+    config,
+    providers: createProviders(config),
+    onAttemptError: (target, err) => metrics.upstreamErrors.inc({ provider: target.provider, model: target.model, code: err.code }),
+  });
   const jobs = await createJobQueue({ redisUrl: config.redis.url, keyPrefix: config.redis.keyPrefix, lockMs: config.jobs.lockMs }, log);
+  metrics.watchQueue(() => jobs.counts());
   const summaryStore = createSummaryStore(sql);
   const summary = config.memory.summary;
   // A session whose unsummarised tail reached the trigger gets a summary job (deduplicated per session).
@@ -91,7 +97,6 @@ export async function createGateway(config: Config, log: Logger, opts: { sql?: S
     },
   });
   const embedder = await createEmbedder({ ...config.embeddings, lazy: !config.embeddings.preload });
-  const metrics = createMetrics();
   const prices = createPriceTable(config);
   const quotas = createQuotas({ sql, log, alerts: config.alerts });
   const usage = createUsageRecorder({ sql, log, quotas });

@@ -87,6 +87,7 @@ export function createChatHandler(deps: ChatHandlerDeps) {
     c.logFields.model = body.model;
     if (sessionId) c.logFields.session = sessionId;
     // Scopes, then rate limits, before any work is done for the request (retrieval, the upstream).
+    const limitsStart = performance.now();
     checkRoute(principal, run ? 'prompts' : 'chat');
     const alias = deps.router.resolve(body.model).alias;
     checkModel(principal, alias);
@@ -101,9 +102,10 @@ export function createChatHandler(deps: ChatHandlerDeps) {
       { tenantId: principal.tenantId, scope: `key:${principal.keyId}`, limits: principal.limits.key, whose: 'this API key' },
       { tenantId: principal.tenantId, scope: `tenant:${principal.tenantId}`, limits: principal.limits.tenant, whose: 'this tenant' },
     ]);
+    stage('limits', limitsStart);
 
     const caller = { tenantId: principal.tenantId, scopes: principal.scopes };
-    const prepared = await chat.prepare(caller, body, sessionId);
+    const prepared = await timed('context', () => chat.prepare(caller, body, sessionId));
     m.prepared = prepared;
     const client = abortOnClose(res);
     const cite = body.context?.citations === true;
@@ -116,7 +118,9 @@ export function createChatHandler(deps: ChatHandlerDeps) {
       prepared.body.messages = redacted.messages;
       if (redacted.vault.size > 0) vault = redacted.vault;
     }
+    const cacheStart = performance.now();
     const lookup = await deps.cache.lookup(principal.tenantId, prepared, parseCacheControl(req.headers['cache-control']));
+    stage('cache', cacheStart);
     setCacheHeaders(res, lookup);
     c.logFields.cache = lookup.hit ? lookup.hit.kind : lookup.status;
     if (lookup.hit) {
@@ -125,7 +129,7 @@ export function createChatHandler(deps: ChatHandlerDeps) {
     }
     if (body.stream) return stream(res, c, prepared, client.signal, caller, cite, lookup, m, vault);
 
-    const attempt = await chat.complete(prepared, client.signal);
+    const attempt = await timed('upstream', () => chat.complete(prepared, client.signal));
     try {
       c.logFields.target = attempt.target.provider;
       c.logFields.attempts = attempt.attempts;
@@ -137,7 +141,9 @@ export function createChatHandler(deps: ChatHandlerDeps) {
       // The client gets its own values back; the cache keeps the answer as the upstream wrote it.
       const shown = vault ? restoreCompletion(completion, vault) : completion;
       const answer = shown.choices?.[0]?.message;
+      const persistStart = performance.now();
       if (answer) await chat.persist(caller, prepared, answer as ChatMessage);
+      stage('persist', persistStart);
       sendJson(res, 200, withExtra(prepared.context ? withContext(shown, prepared.context, cite) : shown, run?.extra));
       deps.cache.save(principal.tenantId, prepared, lookup, completion);
     } finally {
@@ -190,7 +196,7 @@ export function createChatHandler(deps: ChatHandlerDeps) {
     m: Metered,
     vault: PlaceholderVault | undefined,
   ): Promise<void> {
-    const attempt = await chat.stream(prepared, signal);
+    const attempt = await timed('upstream', () => chat.stream(prepared, signal));
     c.logFields.target = attempt.target.provider;
     c.logFields.attempts = attempt.attempts;
     m.target = attempt.target;
@@ -236,6 +242,20 @@ export function createChatHandler(deps: ChatHandlerDeps) {
     }
   }
 
+  type Stage = 'limits' | 'context' | 'cache' | 'upstream' | 'persist';
+  function stage(name: Stage, start: number): void {
+    deps.metrics.stageSeconds.observe({ stage: name }, (performance.now() - start) / 1000);
+  }
+  /** Runs a stage, timed whether it succeeds or fails. */
+  async function timed<T>(name: Stage, fn: () => Promise<T>): Promise<T> {
+    const start = performance.now();
+    try {
+      return await fn();
+    } finally {
+      stage(name, start);
+    }
+  }
+
   /** The key's, the tenant's and the model alias's limits that apply to a request. */
   function limitsOf(p: KeyPrincipal, alias: string): Limit[] {
     const out: Limit[] = [];
@@ -262,6 +282,8 @@ export function createChatHandler(deps: ChatHandlerDeps) {
     const price = m.target ? deps.prices.of(p.resolved.alias, m.target.model) : undefined;
     const { total: _total, budget: _budget, ...sections } = p.context?.tokens ?? { total: 0, budget: 0 };
     if (m.limits) deps.limiter.charge(m.limits, prompt + completion);
+    const cost = deps.prices.cost(price, { prompt, cached, completion });
+    if (cost > 0) deps.metrics.costUsd.inc({ alias: p.resolved.alias }, cost);
     deps.usage.record({
       tenantId: c.principal.tenantId,
       requestId: c.id,
@@ -277,7 +299,7 @@ export function createChatHandler(deps: ChatHandlerDeps) {
       completionTokens: completion,
       contextTokens: p.context ? sections : null,
       cache: m.cache?.kind ?? null,
-      costUsd: deps.prices.cost(price, { prompt, cached, completion }),
+      costUsd: cost,
       savedUsd: m.cache?.savedUsd ?? 0,
       latencyMs: Math.round((performance.now() - c.startedAt) * 100) / 100,
       status,
@@ -290,7 +312,11 @@ export function createChatHandler(deps: ChatHandlerDeps) {
     const c = createContext(req, deps.log);
     const m: Metered = {};
     res.setHeader('x-request-id', c.id);
-    res.once('finish', () => accessLog(deps.log, req.method ?? 'POST', '/v1/chat/completions', res.statusCode, c));
+    res.once('finish', () => {
+      accessLog(deps.log, req.method ?? 'POST', '/v1/chat/completions', res.statusCode, c);
+      deps.metrics.requests.inc({ route: '/v1/chat/completions', method: 'POST', status: String(res.statusCode) });
+      deps.metrics.requestSeconds.observe({ route: '/v1/chat/completions' }, (performance.now() - c.startedAt) / 1000);
+    });
     // 'close' comes after 'finish', or alone when the client left first (a 499 in the usage row).
     res.once('close', () => meter(c, m, res.writableFinished ? res.statusCode : 499));
     handle(req, res, c, m).catch((err: unknown) => sendError(res, err, c));

@@ -43,7 +43,13 @@ export type AttemptFn<T> = (provider: LlmProvider, target: Target, signal: Abort
  * (retry.ts), with jittered backoff, each attempt under the target's timeout; the client's
  * disconnect aborts whatever attempt is in flight and stops the loop.
  */
-export function createRouter(deps: { config: Config; providers: ReadonlyMap<string, LlmProvider>; random?: () => number }) {
+export function createRouter(deps: {
+  config: Config;
+  providers: ReadonlyMap<string, LlmProvider>;
+  random?: () => number;
+  /** Told of every failed attempt (metrics: upstream errors by target). */
+  onAttemptError?: ((target: Target, err: GatewayError) => void) | undefined;
+}) {
   const { config, providers } = deps;
   const random = deps.random ?? Math.random;
   const toTarget = (t: TargetConfig): Target => ({
@@ -131,6 +137,7 @@ export function createRouter(deps: { config: Config; providers: ReadonlyMap<stri
         } catch (err) {
           dispose();
           const e = transportError(err, ac.signal);
+          if (e.code !== UPSTREAM_CODES.aborted) deps.onAttemptError?.(target, e);
           if (e.code === UPSTREAM_CODES.aborted || !isTransient(e)) throw e;
           last = e;
         }
