@@ -46,6 +46,8 @@ import type { UsageRecorder } from './usage/recorder.js';
 import type { RateLimiter } from './governance/ratelimit.js';
 import type { Quotas } from './governance/quotas.js';
 import type { Redactor } from './governance/pii/index.js';
+import type { Capture } from './observability/capture.js';
+import { requestRoutes } from './http/routes/requests.js';
 import type { ChatMessage } from './providers/types.js';
 
 /** Everything the HTTP app needs, built by the composition root (main.ts) or a test. */
@@ -94,6 +96,8 @@ export interface AppDeps {
   pii: Redactor | undefined;
   /** Masks PII in what is stored in memory; absent when redaction does not apply to memory. */
   maskForMemory: ((m: ChatMessage) => ChatMessage) | undefined;
+  /** Prompt/answer capture for the tenants that turned it on. */
+  capture: Capture;
 }
 
 /**
@@ -116,6 +120,7 @@ export function createApp(deps: AppDeps): RequestListener {
     limiter: deps.limiter,
     quotas: deps.quotas,
     pii: deps.pii,
+    capture: deps.capture,
     router: deps.router,
     models: deps.config.models,
   });
@@ -164,6 +169,7 @@ export function createApp(deps: AppDeps): RequestListener {
   app.use(cacheAdminRoutes({ auth: deps.auth, cache: deps.cache }));
   app.use(promptRoutes({ auth: deps.auth, prompts: deps.prompts, router: deps.router, chat }));
   app.use(usageRoutes({ auth: deps.auth, sql: deps.sql, usage: deps.usage }));
+  app.use(requestRoutes({ auth: deps.auth, sql: deps.sql, usage: deps.usage }));
   app.use(notFoundHandler);
   app.use(errorHandler);
 

@@ -40,6 +40,7 @@ import { createVectorStore } from './vector/factory.js';
 import { createResponseCache } from './cache/cache.js';
 import { createCacheStore } from './cache/store.js';
 import { createMetrics } from './observability/metrics.js';
+import { createCapture } from './observability/capture.js';
 import { createPriceTable } from './usage/prices.js';
 import { createUsageRecorder } from './usage/recorder.js';
 import { createRateLimiter } from './governance/ratelimit.js';
@@ -106,8 +107,10 @@ export async function createGateway(config: Config, log: Logger, opts: { sql?: S
   const cacheVectors = await createVectorStore(config.vector, 'cache', sql, log);
   const cacheStore = createCacheStore({ sql, redis: redisOptions, log });
   const cache = createResponseCache({ config, store: cacheStore, vectors: cacheVectors.store, embedder, metrics, prices, log });
+  const capture = createCapture({ sql, config, log });
   const sweepCache = setInterval(() => {
     cache.sweep().catch((err: unknown) => log.warn({ err: (err as Error).message }, 'cache: expired entries not swept; next sweep retries'));
+    capture.sweep().catch((err: unknown) => log.warn({ err: (err as Error).message }, 'request captures past retention not deleted; next sweep retries'));
   }, config.cache.sweepIntervalMs);
   sweepCache.unref();
 
@@ -192,7 +195,7 @@ export async function createGateway(config: Config, log: Logger, opts: { sql?: S
   for (const alias of router.aliases()) getTokenizer(router.resolve(alias).info.encoding);
   getTokenizer('o200k_base');
 
-  const deps: AppDeps = { config, log, sql, hot, auth, tenancy, transcript, memory, router, chat, embedder, context, indexer, vectors, collections, documents, ingestor, parser, chunkSearch, docVectors: docStore.store, jobs, summaries: summaryStore, memories: memoryStore, factIndex, cache, metrics, usage, prices, limiter, quotas, pii: redactor && config.pii.apply.upstream ? redactor : undefined, maskForMemory, prompts: createPromptStore(sql) };
+  const deps: AppDeps = { config, log, sql, hot, auth, tenancy, transcript, memory, router, chat, embedder, context, indexer, vectors, collections, documents, ingestor, parser, chunkSearch, docVectors: docStore.store, jobs, summaries: summaryStore, memories: memoryStore, factIndex, cache, metrics, usage, prices, limiter, quotas, pii: redactor && config.pii.apply.upstream ? redactor : undefined, maskForMemory, capture, prompts: createPromptStore(sql) };
   return {
     app: createApp(deps),
     deps,

@@ -347,6 +347,15 @@ export const configSchema = z.object({
    * `block`; applied to what is sent upstream, what is stored in memory, and what is logged.
    */
   pii: piiConfigSchema.prefault({}),
+  observability: z
+    .object({
+      /**
+       * Prompt and answer capture for the tenants listed (`*`: all), PII masked (every detector, whatever
+       * `pii` says), kept `retentionDays`; read with GET /admin/v1/requests/:id. Off by default.
+       */
+      capture: z.object({ tenants: z.array(z.string().min(1)).default([]), retentionDays: z.number().int().min(1).max(365).default(7) }).prefault({}),
+    })
+    .prefault({}),
   /** Where quota alerts go (a soft limit reached, a quota used up): a webhook, signed, with retries. */
   alerts: z
     .object({

@@ -18,6 +18,7 @@ import * as cache from './routes/cache.js';
 import * as collections from './routes/collections.js';
 import * as memories from './routes/memories.js';
 import * as prompts from './routes/prompts.js';
+import * as requests from './routes/requests.js';
 import * as usage from './routes/usage.js';
 
 /**
@@ -465,6 +466,19 @@ const OPERATIONS: Operation[] = [
     extraQuery: [{ name: 'tenant_id', description: 'One tenant (all tenants without it).', schema: { type: 'string', minLength: 1 } }],
     query: usage.querySchema,
     ok: { status: 200, description: 'Aggregates per group.', schema: ref('Usage'), csv: true },
+  },
+  {
+    method: 'get',
+    path: '/admin/v1/requests/:id',
+    tag: 'Usage',
+    summary: 'One request by its x-request-id: its usage row, and its masked prompt and answer when its tenant captures',
+    auth: 'admin',
+    query: requests.requestQuerySchema,
+    ok: {
+      status: 200,
+      description: 'The usage row (as in usage_events) with `capture` ({messages, answer}, PII masked) or null.',
+      schema: { type: 'object', required: ['object', 'request_id', 'tenant_id', 'status', 'capture'], properties: { object: { const: 'request' }, request_id: { type: 'string' }, tenant_id: { type: 'string' }, status: { type: 'integer' }, capture: { type: ['object', 'null'] } } },
+    },
   },
   {
     method: 'get',

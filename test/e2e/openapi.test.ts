@@ -10,6 +10,7 @@ import * as memories from '../../src/http/routes/memories.js';
 import { openApiRoutes } from '../../src/http/routes/openapi.js';
 import * as prompts from '../../src/http/routes/prompts.js';
 import * as usage from '../../src/http/routes/usage.js';
+import * as requests from '../../src/http/routes/requests.js';
 import { ADMIN_KEY, startGateway, type TestGateway } from '../helpers/gateway.js';
 
 // GET /openapi.json: a valid OpenAPI 3.1 document of every admin and management route the app serves,
@@ -156,7 +157,7 @@ describe('OpenAPI document', () => {
   it('documents every route of the admin and management routers, and only those', () => {
     // The routers as the app builds them; their handlers never run here.
     const stub = {} as never;
-    const routers = [admin.adminRoutes(stub), cache.cacheAdminRoutes(stub), usage.usageRoutes(stub), memories.memoryRoutes(stub), prompts.promptRoutes(stub), collections.collectionRoutes(stub), openApiRoutes()];
+    const routers = [admin.adminRoutes(stub), cache.cacheAdminRoutes(stub), usage.usageRoutes(stub), requests.requestRoutes(stub), memories.memoryRoutes(stub), prompts.promptRoutes(stub), collections.collectionRoutes(stub), openApiRoutes()];
     const routes = routers.flatMap(served);
     expect(routes.filter((r) => r.includes(' /admin/v1')).length).toBeGreaterThanOrEqual(15);
     expect([...documented(doc)].sort()).toEqual([...new Set(routes)].sort());

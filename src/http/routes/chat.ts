@@ -11,6 +11,7 @@ import type { PriceTable } from '../../usage/prices.js';
 import { type Admission, formatReset, type Limit, type LimitState, type RateLimiter } from '../../governance/ratelimit.js';
 import type { Config } from '../../config/schema.js';
 import type { Quotas } from '../../governance/quotas.js';
+import type { Capture } from '../../observability/capture.js';
 import { createChunkRestorer, type PlaceholderVault, piiBlockedError, type Redactor, restoreCompletion } from '../../governance/pii/index.js';
 import type { Router } from '../../providers/router/router.js';
 import { checkModel, checkRoute, type KeyPrincipal } from '../middleware/auth.js';
@@ -42,6 +43,7 @@ export interface ChatHandlerDeps {
   quotas: Quotas;
   /** Redacts PII from what is sent upstream (and restores placeholders in answers); absent when off. */
   pii: Redactor | undefined;
+  capture: Capture;
   router: Router;
   models: Config['models'];
 }
@@ -282,6 +284,7 @@ export function createChatHandler(deps: ChatHandlerDeps) {
     const price = m.target ? deps.prices.of(p.resolved.alias, m.target.model) : undefined;
     const { total: _total, budget: _budget, ...sections } = p.context?.tokens ?? { total: 0, budget: 0 };
     if (m.limits) deps.limiter.charge(m.limits, prompt + completion);
+    if (deps.capture.enabled(c.principal.tenantId)) deps.capture.record(c.principal.tenantId, c.id, p.body.messages, m.answer ? m.answer() : null);
     const cost = deps.prices.cost(price, { prompt, cached, completion });
     if (cost > 0) deps.metrics.costUsd.inc({ alias: p.resolved.alias }, cost);
     deps.usage.record({

@@ -10,6 +10,7 @@ import * as m009 from './009_usage.js';
 import * as m010 from './010_prompts.js';
 import * as m011 from './011_limits.js';
 import * as m012 from './012_quotas.js';
+import * as m013 from './013_request_captures.js';
 
 export interface Migration {
   version: number;
@@ -31,4 +32,5 @@ export const migrations: readonly Migration[] = [
   { version: 10, name: 'prompts', up: m010.up },
   { version: 11, name: 'limits', up: m011.up },
   { version: 12, name: 'quotas', up: m012.up },
+  { version: 13, name: 'request_captures', up: m013.up },
 ];
