@@ -4,6 +4,9 @@
 //   floor         a bare node:http pass-through proxy (shared/bench/peers), the floor reference
 //   portkey       @portkey-ai/gateway 1.15.2 (npm), run as shared/bench/PEERS.md says
 //   ours          this gateway, pass-through: auth on, no session
+//   ours+governed the same process, with a key that has rate limits (rpm, tpm) and quotas (tokens/day,
+//                 USD/month) far above the load: the Lua rate-limit round trip and the quota check on
+//                 top of auth and the usage write (not in the default --only; issue #8's hot-path figure)
 //   ours+session  the same process, every request with a session_id from a pool (history read from
 //                 the Redis hot copy, user turn + answer appended to SQL then Redis)
 // The load generator and the fake upstream are pinned to CPU 0, every proxy to CPU 1; proxies are
@@ -12,7 +15,7 @@
 // run is bounded in time.
 //
 //   node test/bench/gateway.bench.mjs [--duration 2] [--rounds 3] [--rate 400] [--rate-duration 5] [--conc 1,16,64]
-//        [--modes json,stream] [--only direct,floor,portkey,ours,ours+session] [--session-pool 64]
+//        [--modes json,stream] [--only direct,floor,portkey,ours,ours+governed,ours+session] [--session-pool 64]
 //        [--warmup 3] [--wait-quiet 0] [--no-build] [--keep-logs] [--ours-node-args "--trace-gc"]
 //   node test/bench/gateway.bench.mjs --report results/gateway-<stamp>.jsonl   (re-render a run's tables)
 //   node test/bench/gateway.bench.mjs --profile passthrough|session [--profile-seconds 10]
@@ -180,8 +183,13 @@ async function startOurs(ctx, { cpuProf } = {}) {
   await waitHttp(`${base}/healthz`, { entry: ours, timeoutMs: 90_000 });
   const tenant = await adminPost(base, adminKey, '/admin/v1/tenants', { name: `bench-${runId}` });
   const { key } = await adminPost(base, adminKey, '/admin/v1/keys', { tenant_id: tenant.id });
+  // A second key with every governance check on (limits far above the load), for ours+governed.
+  const governed = await adminPost(base, adminKey, '/admin/v1/keys', {
+    tenant_id: tenant.id,
+    limits: { rpm: 1e9, tpm: 1e12, tokens_per_day: 1e15, usd_per_month: 1e9 },
+  });
   log(`ours pid ${ours.pid}: tenant ${tenant.id}, key ${key.slice(0, 12)}…`);
-  return { ours, key, base };
+  return { ours, key, governedKey: governed.key, base };
 }
 
 function startUpstream(ctx) {
@@ -554,7 +562,7 @@ async function compareRun(opt, ctx, { bodyFile, stamp }) {
     );
   }
   await waitHttp(`http://127.0.0.1:${PORTS.upstream}/health`, { entry: up });
-  const { ours, key } = await startOurs(ctx);
+  const { ours, key, governedKey } = await startOurs(ctx);
   if (procs.floor) await waitHttp(`http://127.0.0.1:${PORTS.floor}/health`, { entry: procs.floor });
   if (procs.portkey) await waitHttp(`http://127.0.0.1:${PORTS.portkey}/`, { entry: procs.portkey });
 
@@ -569,6 +577,7 @@ async function compareRun(opt, ctx, { bodyFile, stamp }) {
       pid: procs.portkey?.pid,
     },
     ours: { url: chat(PORTS.ours), headers: { Authorization: `Bearer ${key}` }, bodyFile, pid: ours.pid },
+    'ours+governed': { url: chat(PORTS.ours), headers: { Authorization: `Bearer ${governedKey}` }, bodyFile, pid: ours.pid },
     'ours+session': {
       url: chat(PORTS.ours),
       headers: { Authorization: `Bearer ${key}` },
@@ -579,7 +588,7 @@ async function compareRun(opt, ctx, { bodyFile, stamp }) {
   };
   const names = opt.only.filter((n) => all[n]);
   // Only the proxy under test runs: the others are frozen (SIGSTOP) during each cell.
-  const entryOf = { direct: null, floor: procs.floor, portkey: procs.portkey, ours, 'ours+session': ours };
+  const entryOf = { direct: null, floor: procs.floor, portkey: procs.portkey, ours, 'ours+governed': ours, 'ours+session': ours };
   const proxies = [procs.floor, procs.portkey, ours].filter(Boolean);
   const focus = (n) => only(entryOf[n], proxies);
   for (const n of names) for (const m of opt.modes) await smoke(n, all[n], m);
