@@ -1,6 +1,7 @@
 import { Redis } from 'ioredis';
 import type { Logger } from '../observability/logger.js';
 import { throttledWarn } from '../observability/logger.js';
+import { inSpan, setSpanAttributes } from '../observability/tracing.js';
 
 /**
  * Requests and tokens per minute, per API key, per tenant and per model alias. A sliding window
@@ -44,6 +45,7 @@ export interface Admission {
 }
 
 export const WINDOW_MS = 60_000;
+const CHARGE_FLUSH_MS = 100;
 // Counters outlive two windows: the current and the one it is weighed against.
 const TTL_MS = 2 * WINDOW_MS + 5_000;
 
@@ -81,7 +83,7 @@ type ScriptedRedis = Redis & { rlAdmit(...args: (string | number)[]): Promise<nu
 export interface RateLimiter {
   /** Checks every limit and, when all pass, counts the request. Never throws. */
   admit(limits: readonly Limit[]): Promise<Admission>;
-  /** Counts a finished request's tokens against its tokens-limits (off the request path). */
+  /** Counts a finished request's tokens against its tokens-limits (off the request path; shared within 100 ms). */
   charge(limits: readonly Limit[], tokens: number): void;
   close(): Promise<void>;
 }
@@ -97,6 +99,23 @@ export function createRateLimiter(opts: { redis?: { url: string; keyPrefix: stri
   const prefix = opts.redis?.keyPrefix ?? '';
   const failed = throttledWarn(opts.log, 'rate limits: Redis failed; counting in this process until it is back');
   let sweep = 0;
+
+  // Tokens charged since the last flush, per counter: added to Redis in one MULTI every CHARGE_FLUSH_MS
+  // rather than one round trip per request (a tokens limit then lags by at most that much).
+  const pending = new Map<string, number>();
+  const flushCharges = async (): Promise<void> => {
+    if (!redis || pending.size === 0) return;
+    const batch = [...pending];
+    pending.clear();
+    const multi = redis.multi();
+    for (const [key, n] of batch) multi.incrby(key, n).pexpire(key, TTL_MS);
+    await multi.exec().catch((err: unknown) => {
+      failed({ err: (err as Error).message });
+      for (const [key, n] of batch) local.set(key, (local.get(key) ?? 0) + n);
+    });
+  };
+  const flusher = setInterval(() => void flushCharges(), CHARGE_FLUSH_MS);
+  flusher.unref();
 
   // The hash tag keeps a limit's two windows in one Redis Cluster slot.
   const keyOf = (l: Limit, window: number): string => `${prefix}rl:{${l.scope}:${l.kind}}:${window}`;
@@ -139,44 +158,50 @@ export function createRateLimiter(opts: { redis?: { url: string; keyPrefix: stri
     return denied ? { ok, states, denied } : { ok, states };
   }
 
+  /** Checks every limit (not empty) and, when all pass, counts the request. Never throws. */
+  async function admitNow(limits: readonly Limit[]): Promise<Admission> {
+    const t = now();
+    const window = Math.floor(t / WINDOW_MS);
+    const elapsed = t - window * WINDOW_MS;
+    const weight = (WINDOW_MS - elapsed) / WINDOW_MS;
+    if (redis) {
+      try {
+        const keys = limits.flatMap((l) => [keyOf(l, window), keyOf(l, window - 1)]);
+        const args = limits.flatMap((l) => [l.limit, l.kind === 'requests' ? 1 : 0]);
+        const res = await redis.rlAdmit(keys.length, ...keys, 1, weight, ...args);
+        const counts = limits.map((_, i) => [Number(res[1 + 2 * i]), Number(res[2 + 2 * i])] as const);
+        return verdict(limits, counts, res[0] === 1, weight, elapsed);
+      } catch (err) {
+        failed({ err: (err as Error).message });
+      }
+    }
+    return admitLocally(limits, window, weight, elapsed);
+  }
+
   return {
     async admit(limits) {
       if (limits.length === 0) return { ok: true, states: [] };
-      const t = now();
-      const window = Math.floor(t / WINDOW_MS);
-      const elapsed = t - window * WINDOW_MS;
-      const weight = (WINDOW_MS - elapsed) / WINDOW_MS;
-      if (redis) {
-        try {
-          const keys = limits.flatMap((l) => [keyOf(l, window), keyOf(l, window - 1)]);
-          const args = limits.flatMap((l) => [l.limit, l.kind === 'requests' ? 1 : 0]);
-          const res = await redis.rlAdmit(keys.length, ...keys, 1, weight, ...args);
-          const counts = limits.map((_, i) => [Number(res[1 + 2 * i]), Number(res[2 + 2 * i])] as const);
-          return verdict(limits, counts, res[0] === 1, weight, elapsed);
-        } catch (err) {
-          failed({ err: (err as Error).message });
-        }
-      }
-      return admitLocally(limits, window, weight, elapsed);
-    },
-
-    charge(limits, tokens) {
-      const tokenLimits = limits.filter((l) => l.kind === 'tokens');
-      if (tokenLimits.length === 0 || tokens <= 0) return;
-      const window = Math.floor(now() / WINDOW_MS);
-      const chargeLocally = (): void => {
-        for (const l of tokenLimits) local.set(keyOf(l, window), (local.get(keyOf(l, window)) ?? 0) + tokens);
-      };
-      if (!redis) return chargeLocally();
-      const multi = redis.multi();
-      for (const l of tokenLimits) multi.incrby(keyOf(l, window), tokens).pexpire(keyOf(l, window), TTL_MS);
-      multi.exec().catch((err: unknown) => {
-        failed({ err: (err as Error).message });
-        chargeLocally();
+      return inSpan('rate_limit', { 'gateway.limits': limits.length, 'gateway.limits.store': redis ? 'redis' : 'local' }, async (span) => {
+        const admission = await admitNow(limits);
+        setSpanAttributes(span, { 'gateway.limits.admitted': admission.ok, 'gateway.limits.denied': admission.denied ? `${admission.denied.limit.scope.split(':')[0]}.${admission.denied.limit.kind}` : undefined });
+        return admission;
       });
     },
 
+    charge(limits, tokens) {
+      if (tokens <= 0) return;
+      const window = Math.floor(now() / WINDOW_MS);
+      for (const l of limits) {
+        if (l.kind !== 'tokens') continue;
+        const key = keyOf(l, window);
+        if (!redis) local.set(key, (local.get(key) ?? 0) + tokens);
+        else pending.set(key, (pending.get(key) ?? 0) + tokens);
+      }
+    },
+
     async close() {
+      clearInterval(flusher);
+      await flushCharges();
       redis?.disconnect();
     },
   };
