@@ -2,6 +2,7 @@ import { createServer, type Server } from 'node:http';
 import { loadConfigOrExit } from './config/load.js';
 import { createGateway } from './gateway.js';
 import { createLogger } from './observability/logger.js';
+import { startTracing } from './observability/tracing.js';
 
 // Let in-flight requests (streams included) finish for this long on SIGTERM before exiting.
 const SHUTDOWN_GRACE_MS = 10_000;
@@ -10,6 +11,8 @@ const SHUTDOWN_GRACE_MS = 10_000;
 async function main(): Promise<void> {
   const config = loadConfigOrExit();
   const log = createLogger(config.log.level);
+  // Off unless the standard OTEL_ variables ask for traces (README: Tracing).
+  const stopTracing = await startTracing(process.env, { log });
   const gateway = await createGateway(config, log);
   const server: Server = createServer(gateway.app).listen(config.server.port, config.server.host);
   // Clients keep connections alive; our idle timeout must outlive typical load balancers' (60 s).
@@ -43,6 +46,8 @@ async function main(): Promise<void> {
       gateway
         .close()
         .catch((err: unknown) => log.error({ err }, 'error while closing'))
+        // The last spans (those of the requests that just finished) are flushed before exiting.
+        .then(stopTracing)
         .finally(() => {
           log.flush();
           process.exit(0);

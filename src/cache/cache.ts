@@ -5,6 +5,7 @@ import { asGatewayError } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
 import { throttledWarn } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
+import { inSpan, setSpanAttributes } from '../observability/tracing.js';
 import type { ChatCompletion, Usage } from '../providers/types.js';
 import { getTokenizer } from '../tokens/tokenizer.js';
 import type { PriceTable } from '../usage/prices.js';
@@ -173,36 +174,47 @@ export function createResponseCache(deps: {
     }
   }
 
+  /** Looks the request up; never throws (a failing part is a miss, named in `degraded`). */
+  async function find(tenantId: string, prepared: PreparedChat, control: CacheControl): Promise<CacheLookup> {
+    const alias = prepared.resolved.alias;
+    const settings = policy.settings(tenantId, alias);
+    if (!settings.enabled) return { status: 'off', reason: 'the cache is off for this tenant or model' };
+    if (control.noStore) return { status: 'off', reason: 'Cache-Control: no-store' };
+    if (prepared.session && !config.cache.sessions) return { status: 'skip', reason: 'session requests are not cached (cache.sessions)' };
+    const refusal = policy.refusal(prepared.body);
+    if (refusal) return { status: 'skip', reason: refusal };
+    const key = cacheKey(alias, prepared.body, memoryScope(prepared), config.cache.maxSemanticChars);
+    if ('skip' in key) return { status: 'skip', reason: key.skip };
+    const out: CacheLookup = { status: 'miss', key, settings };
+    if (control.noCache) return { ...out, status: 'refresh' };
+
+    try {
+      const entry = await store.get(tenantId, key.id);
+      const hit = entry && fresh(entry, control);
+      metrics.cacheLookups.inc({ kind: 'exact', result: hit ? 'hit' : 'miss' });
+      if (entry && hit) return { ...out, status: 'hit', hit: { entry, kind: 'exact', similarity: 1 } };
+    } catch (err) {
+      metrics.cacheLookups.inc({ kind: 'exact', result: 'error' });
+      degrade(out, 'sql', err);
+    }
+    if (!settings.semantic || !key.semantic) return out;
+    const found = await semantic(tenantId, key, settings, control, prepared.queryVector, out);
+    if (!out.degraded?.some((p) => p === 'vectors' || p === 'embedder')) metrics.cacheLookups.inc({ kind: 'semantic', result: found ? 'hit' : 'miss' });
+    return found ? { ...out, status: 'hit', hit: found } : out;
+  }
+
   return {
     spec,
 
-    /** Looks the request up; never throws (a failing part is a miss, named in `degraded`). */
-    async lookup(tenantId: string, prepared: PreparedChat, control: CacheControl): Promise<CacheLookup> {
-      const alias = prepared.resolved.alias;
-      const settings = policy.settings(tenantId, alias);
-      if (!settings.enabled) return { status: 'off', reason: 'the cache is off for this tenant or model' };
-      if (control.noStore) return { status: 'off', reason: 'Cache-Control: no-store' };
-      if (prepared.session && !config.cache.sessions) return { status: 'skip', reason: 'session requests are not cached (cache.sessions)' };
-      const refusal = policy.refusal(prepared.body);
-      if (refusal) return { status: 'skip', reason: refusal };
-      const key = cacheKey(alias, prepared.body, memoryScope(prepared), config.cache.maxSemanticChars);
-      if ('skip' in key) return { status: 'skip', reason: key.skip };
-      const out: CacheLookup = { status: 'miss', key, settings };
-      if (control.noCache) return { ...out, status: 'refresh' };
-
-      try {
-        const entry = await store.get(tenantId, key.id);
-        const hit = entry && fresh(entry, control);
-        metrics.cacheLookups.inc({ kind: 'exact', result: hit ? 'hit' : 'miss' });
-        if (entry && hit) return { ...out, status: 'hit', hit: { entry, kind: 'exact', similarity: 1 } };
-      } catch (err) {
-        metrics.cacheLookups.inc({ kind: 'exact', result: 'error' });
-        degrade(out, 'sql', err);
-      }
-      if (!settings.semantic || !key.semantic) return out;
-      const found = await semantic(tenantId, key, settings, control, prepared.queryVector, out);
-      if (!out.degraded?.some((p) => p === 'vectors' || p === 'embedder')) metrics.cacheLookups.inc({ kind: 'semantic', result: found ? 'hit' : 'miss' });
-      return found ? { ...out, status: 'hit', hit: found } : out;
+    /** Looks the request up (under a `cache.lookup` trace span); never throws (a failing part is a miss, named in `degraded`). */
+    lookup(tenantId: string, prepared: PreparedChat, control: CacheControl): Promise<CacheLookup> {
+      return inSpan('cache.lookup', undefined, async (span) => {
+        const out = await find(tenantId, prepared, control);
+        // kind: the hit's, else the deepest lookup made (semantic when the request could hit semantically).
+        const kind = out.hit?.kind ?? (out.status === 'miss' && out.key ? (out.key.semantic && out.settings?.semantic ? 'semantic' : 'exact') : undefined);
+        setSpanAttributes(span, { 'cache.result': out.status, 'cache.kind': kind, 'cache.degraded': out.degraded?.join(',') });
+        return out;
+      });
     },
 
     /** Counts a hit and what it saved (tokens, and cost for a model with a price). */
@@ -233,7 +245,7 @@ export function createResponseCache(deps: {
       }
       const settings = lookup.settings as CacheSettings;
       const vector = settings.semantic && lookup.key.semantic ? prepared.queryVector() : undefined;
-      const p = write(tenantId, prepared, lookup, completion, vector).then(
+      const p = inSpan('cache.save', { 'cache.semantic': vector !== undefined }, () => write(tenantId, prepared, lookup, completion, vector)).then(
         () => {
           metrics.cacheStores.inc({ result: 'stored' });
         },

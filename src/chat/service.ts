@@ -7,6 +7,7 @@ import { type NewTurn, toNewTurn } from '../memory/turns.js';
 import type { Attempt, ResolvedModel, Router } from '../providers/router/router.js';
 import type { ChatCompletion, ChatMessage, ChatRequest, ChunkStream } from '../providers/types.js';
 import { getTokenizer } from '../tokens/tokenizer.js';
+import { inSpan } from '../observability/tracing.js';
 import type { ChatRequestBody } from '../http/schemas/chat.js';
 
 export interface ChatCaller {
@@ -91,7 +92,8 @@ export function createChatService(deps: {
     const s = prepared.session;
     if (!s) return;
     const tokenizer = getTokenizer(prepared.resolved.info.encoding);
-    await memory.append(caller.tenantId, s.id, s.userId, [...s.turns, toNewTurn(stored(answer), tokenizer)]);
+    const turns = [...s.turns, toNewTurn(stored(answer), tokenizer)];
+    await inSpan('persist', { 'gateway.turns': turns.length }, () => memory.append(caller.tenantId, s.id, s.userId, turns));
   }
 
   return {

@@ -12,6 +12,7 @@ import { assembleContext } from './assemble.js';
 import type { KnowledgeScope } from '../knowledge/scope.js';
 import type { AssembledContext, Candidate, ContextStage, RetrievedSection, SessionSummary, Shares } from './types.js';
 import { createTtlMemo } from '../memo.js';
+import { inSpan, setSpanAttributes } from '../observability/tracing.js';
 
 /** What a request may say about its context (the `context` body field). */
 export interface ContextOptions {
@@ -71,6 +72,14 @@ export const MEMORY_USER_SCOPE = 'memory:user';
 
 const SUMMARY_TTL_MS = 5_000;
 
+/** The trace span of each retrieval stage. */
+const STAGE_SPANS: Readonly<Record<RetrievedSection, string>> = {
+  episodic: 'context.stage.episodic',
+  documents: 'context.stage.documents',
+  facts: 'context.stage.facts',
+  summary: 'context.stage.summary',
+};
+
 /**
  * The context pipeline up to the budget: history from the session's memory, the retrieval stages
  * (episodic now; facts, summary and documents are added as stages), then the pure `assembleContext`. The chat
@@ -114,7 +123,8 @@ export function createContextPipeline(deps: {
       throw badRequest(`context.budget (${budget} tokens) is smaller than the request's own messages (${fixed} tokens), which are always sent.`, 'context.budget', 'context_budget_too_small');
     }
     const scope = episodicScope(req);
-    const history: Turn[] = req.sessionId ? await memory.recent(req.tenantId, req.sessionId) : [];
+    const sessionId = req.sessionId;
+    const history: Turn[] = sessionId ? await inSpan('context.history', undefined, () => memory.recent(req.tenantId, sessionId)) : [];
     const summary = req.sessionId ? await newestSummary(req.tenantId, req.sessionId, history) : undefined;
 
     const candidates: Partial<Record<RetrievedSection, Candidate[]>> = {};
@@ -133,7 +143,15 @@ export function createContextPipeline(deps: {
           return vector;
         });
       const input = { tenantId: req.tenantId, userId: req.userId, scope, query, queryVector, room: budget - fixed, collections: documents.ids, citations: req.options?.citations === true };
-      const found = await Promise.allSettled(running.map((stage) => stage.gather(input)));
+      const found = await Promise.allSettled(
+        running.map((stage) =>
+          inSpan(STAGE_SPANS[stage.section], undefined, async (span) => {
+            const got = await stage.gather(input);
+            setSpanAttributes(span, { 'context.candidates': got.length });
+            return got;
+          }),
+        ),
+      );
       running.forEach((stage, i) => {
         const r = found[i] as PromiseSettledResult<Candidate[]>;
         if (r.status === 'fulfilled') {
@@ -178,7 +196,11 @@ export function createContextPipeline(deps: {
       for (const t of history) tokens += t.tokenCount;
       if (tokens < config.memory.summary.triggerTokens) return undefined;
     }
-    return summaryMemo.get(`${tenantId}\u0000${sessionId}`, () => store.newest(tenantId, sessionId)).catch((err: unknown) => {
+    return inSpan('context.summary', undefined, async (span) => {
+      const found = await summaryMemo.get(`${tenantId}\u0000${sessionId}`, () => store.newest(tenantId, sessionId));
+      setSpanAttributes(span, { 'context.summary.found': found !== undefined });
+      return found;
+    }).catch((err: unknown) => {
       warn('summary', asGatewayError(err));
       return undefined;
     });
@@ -220,7 +242,24 @@ export function createContextPipeline(deps: {
     return { ran: true, reason: 'older turns exceed the budget' };
   }
 
-  return { build };
+  /** `build` under a `context.assemble` trace span (the stages' spans are its children): sizes and outcomes, never text. */
+  function traced(req: ContextRequest): Promise<BuiltContext> {
+    return inSpan('context.assemble', { 'context.session': req.sessionId !== undefined, 'context.user': req.userId !== undefined }, async (span) => {
+      const built = await build(req);
+      setSpanAttributes(span, {
+        'context.tokens': built.tokens.total,
+        'context.budget': built.tokens.budget,
+        'context.history_turns': built.historyTurns,
+        'context.items': built.items.length,
+        'context.retrieval': built.retrieval.ran,
+        'context.documents': built.retrieval.documents.ran,
+        'context.degraded': built.retrieval.degraded?.join(','),
+      });
+      return built;
+    });
+  }
+
+  return { build: traced };
 }
 
 /** The text of the last user message, trimmed: what retrieval searches with and the semantic cache embeds. */

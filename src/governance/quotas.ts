@@ -1,6 +1,7 @@
 import { createHmac } from 'node:crypto';
 import { GatewayError } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
+import { inSpan } from '../observability/tracing.js';
 import type { Sql, SqlExecutor } from '../store/sql.js';
 import type { UsageEvent } from '../usage/recorder.js';
 
@@ -111,31 +112,34 @@ export function createQuotas(deps: { sql: Sql; log: Logger; alerts: AlertsConfig
     async check(scopes: readonly QuotaScope[]): Promise<void> {
       const limited = scopes.filter((s) => hasQuota(s.limits));
       if (limited.length === 0) return;
-      const p = periodsOf(new Date());
-      const key = `${limited.map((s) => s.scope).join(',')} ${p.day}`;
-      const now = Date.now();
-      let hit = memo.get(key);
-      if (!hit || now - hit.at > MEMO_MS) {
-        if (memo.size > 10_000) memo.clear();
-        hit = { at: now, value: counters(limited.map((s) => s.scope), [p.day, p.month]) };
-        hit.value.catch(() => memo.delete(key));
-        memo.set(key, hit);
-      }
-      const found = await hit.value;
-      for (const s of limited) {
-        for (const q of QUOTAS) {
-          const limit = s.limits[q];
-          if (limit === undefined) continue;
-          const u = used(found, s.scope, q, p);
-          if (u >= limit) {
-            const unit = q.startsWith('tokens') ? 'tokens' : 'USD';
-            throw new GatewayError(
-              `Quota reached: ${q} of ${s.whose} is ${limit} ${unit} and ${Math.round(u * 1e6) / 1e6} are used; it resets at the start of the next UTC ${q.endsWith('day') ? 'day' : 'month'}.`,
-              { status: 429, code: 'quota_exceeded', category: 'client', param: q },
-            );
+      // A trace span when the request is traced (only requests with quotas have one).
+      await inSpan('quota', { 'gateway.quota.scopes': limited.length }, async () => {
+        const p = periodsOf(new Date());
+        const key = `${limited.map((s) => s.scope).join(',')} ${p.day}`;
+        const now = Date.now();
+        let hit = memo.get(key);
+        if (!hit || now - hit.at > MEMO_MS) {
+          if (memo.size > 10_000) memo.clear();
+          hit = { at: now, value: counters(limited.map((s) => s.scope), [p.day, p.month]) };
+          hit.value.catch(() => memo.delete(key));
+          memo.set(key, hit);
+        }
+        const found = await hit.value;
+        for (const s of limited) {
+          for (const q of QUOTAS) {
+            const limit = s.limits[q];
+            if (limit === undefined) continue;
+            const u = used(found, s.scope, q, p);
+            if (u >= limit) {
+              const unit = q.startsWith('tokens') ? 'tokens' : 'USD';
+              throw new GatewayError(
+                `Quota reached: ${q} of ${s.whose} is ${limit} ${unit} and ${Math.round(u * 1e6) / 1e6} are used; it resets at the start of the next UTC ${q.endsWith('day') ? 'day' : 'month'}.`,
+                { status: 429, code: 'quota_exceeded', category: 'client', param: q },
+              );
+            }
           }
         }
-      }
+      });
     },
 
     /**

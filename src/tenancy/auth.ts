@@ -1,5 +1,6 @@
 import { timingSafeEqual } from 'node:crypto';
 import { unauthorized } from '../errors.js';
+import { inSpan, setSpanAttributes } from '../observability/tracing.js';
 import { hashSecret } from './ids.js';
 import type { RateLimits, TenancyRepo } from './repo.js';
 
@@ -62,14 +63,18 @@ export function createAuthenticator(opts: {
   }
 
   return {
-    async authenticate(header: string | undefined): Promise<Principal> {
-      if (!header) throw unauthorized('Missing API key: send it as "Authorization: Bearer <key>".', 'missing_api_key');
-      const token = header.startsWith('Bearer ') ? header.slice(7).trim() : '';
-      if (!token) throw unauthorized('Malformed Authorization header: expected "Bearer <key>".', 'invalid_api_key');
-      if (isAdmin(token)) return { kind: 'admin' };
-      const principal = await lookup(hashSecret(token));
-      if (!principal) throw unauthorized('Invalid API key: it is unknown, revoked or expired.', 'invalid_api_key');
-      return principal;
+    /** The caller of a request (under an `auth` trace span when the request is traced). */
+    authenticate(header: string | undefined): Promise<Principal> {
+      return inSpan('auth', undefined, async (span) => {
+        if (!header) throw unauthorized('Missing API key: send it as "Authorization: Bearer <key>".', 'missing_api_key');
+        const token = header.startsWith('Bearer ') ? header.slice(7).trim() : '';
+        if (!token) throw unauthorized('Malformed Authorization header: expected "Bearer <key>".', 'invalid_api_key');
+        if (isAdmin(token)) return { kind: 'admin' };
+        const principal = await lookup(hashSecret(token));
+        if (!principal) throw unauthorized('Invalid API key: it is unknown, revoked or expired.', 'invalid_api_key');
+        setSpanAttributes(span, { 'gateway.tenant_id': principal.kind === 'key' ? principal.tenantId : undefined });
+        return principal;
+      });
     },
     /** Drops a key from this process's cache, and every other gateway's (after a revocation or a change). */
     forget(secretHash: string): void {

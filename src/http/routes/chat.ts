@@ -7,6 +7,7 @@ import { parseCacheControl } from '../../cache/policy.js';
 import { replayChunks } from '../../cache/replay.js';
 import { type BuiltContext, citationsOf } from '../../context/pipeline.js';
 import type { Metrics } from '../../observability/metrics.js';
+import { traceRequest } from '../../observability/tracing.js';
 import type { PriceTable } from '../../usage/prices.js';
 import { type Admission, formatReset, type Limit, type LimitState, type RateLimiter } from '../../governance/ratelimit.js';
 import type { Config } from '../../config/schema.js';
@@ -322,7 +323,7 @@ export function createChatHandler(deps: ChatHandlerDeps) {
     });
     // 'close' comes after 'finish', or alone when the client left first (a 499 in the usage row).
     res.once('close', () => meter(c, m, res.writableFinished ? res.statusCode : 499));
-    handle(req, res, c, m).catch((err: unknown) => sendError(res, err, c));
+    traceRequest(req, res, { name: 'chat.completions', route: '/v1/chat/completions', describe: () => spanAttributes(c, m) }, () => handle(req, res, c, m)).catch((err: unknown) => sendError(res, err, c));
   };
 
   /**
@@ -332,13 +333,29 @@ export function createChatHandler(deps: ChatHandlerDeps) {
   function run(req: IncomingMessage, res: ServerResponse, c: RequestContext, body: unknown, extra: Record<string, unknown>): Promise<void> {
     const m: Metered = { route: 'prompt' };
     res.once('close', () => meter(c, m, res.writableFinished ? res.statusCode : 499));
-    return handle(req, res, c, m, { body, extra });
+    return traceRequest(req, res, { name: 'chat.completions', route: '/v1/prompts/:name', describe: () => spanAttributes(c, m) }, () => handle(req, res, c, m, { body, extra }));
   }
 
   return Object.assign(listener, { run });
 }
 
 export type ChatHandler = ReturnType<typeof createChatHandler>;
+
+/** What a request's trace span says about it once it has ended: ids and outcomes, never message text. */
+function spanAttributes(c: RequestContext, m: Metered): Record<string, string | number | boolean | undefined> {
+  return {
+    'gateway.request_id': c.id,
+    'gateway.tenant_id': c.principal?.kind === 'key' ? c.principal.tenantId : undefined,
+    'gateway.model_alias': m.prepared?.resolved.alias ?? (typeof c.logFields.model === 'string' ? c.logFields.model : undefined),
+    'gateway.session': c.logFields.session !== undefined,
+    'gateway.stream': m.prepared?.body.stream === true,
+    'gateway.cache': typeof c.logFields.cache === 'string' ? c.logFields.cache : undefined,
+    'gateway.upstream.provider': m.target?.provider,
+    'gateway.upstream.model': m.target?.model,
+    'gateway.upstream.attempts': typeof c.logFields.attempts === 'number' ? c.logFields.attempts : undefined,
+    'error.type': typeof c.logFields.code === 'string' ? c.logFields.code : undefined,
+  };
+}
 
 /** The JSON answer with the fields a route adds (the prompt API's `prompt`); the completion itself when none. */
 function withExtra(body: ChatCompletion, extra: Record<string, unknown> | undefined): ChatCompletion {

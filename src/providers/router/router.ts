@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Config, TargetConfig } from '../../config/schema.js';
 import { GatewayError } from '../../errors.js';
+import { inSpan } from '../../observability/tracing.js';
 import { lookupModel, type ModelInfo } from '../../tokens/models.js';
 import { transportError, UPSTREAM_CODES } from '../http.js';
 import type { LlmProvider } from '../types.js';
@@ -131,7 +132,9 @@ export function createRouter(deps: {
           clientSignal.removeEventListener('abort', onClientAbort);
         };
         try {
-          const result = await fn(provider, target, ac.signal);
+          // One trace span per attempt (a stream's ends when it starts); a no-op when the request is not traced.
+          const span = { 'gateway.upstream.provider': target.provider, 'gateway.upstream.model': target.model, 'gateway.upstream.attempt': attempts };
+          const result = await inSpan('upstream', span, () => fn(provider, target, ac.signal));
           clearTimeout(timer);
           return { result, target, attempts, signal: ac.signal, abort: (reason) => ac.abort(reason), dispose };
         } catch (err) {
