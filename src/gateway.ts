@@ -76,9 +76,11 @@ export async function createGateway(config: Config, log: Logger, opts: { sql?: S
   const auth = createAuthenticator({ repo: tenancy, adminApiKey: config.auth.adminApiKey, ttlMs: config.auth.keyCacheTtlMs, broadcast: bus?.publish });
   applyRemote = auth.applyRemote;
   const metrics = createMetrics();
+  const prices = createPriceTable(config);
   const router = createRouter({
     config,
     providers: createProviders(config),
+    priceOf: prices.ofModel,
     onAttemptError: (target, err) => metrics.upstreamErrors.inc({ provider: target.provider, model: target.model, code: err.code }),
   });
   const jobs = await createJobQueue({ redisUrl: config.redis.url, keyPrefix: config.redis.keyPrefix, lockMs: config.jobs.lockMs }, log);
@@ -98,7 +100,6 @@ export async function createGateway(config: Config, log: Logger, opts: { sql?: S
     },
   });
   const embedder = await createEmbedder({ ...config.embeddings, lazy: !config.embeddings.preload });
-  const prices = createPriceTable(config);
   const quotas = createQuotas({ sql, log, alerts: config.alerts });
   const usage = createUsageRecorder({ sql, log, quotas });
   const redisOptions = config.redis.url ? { url: config.redis.url, keyPrefix: config.redis.keyPrefix, commandTimeoutMs: config.redis.commandTimeoutMs } : undefined;

@@ -26,6 +26,8 @@ export interface PreparedChat {
   context: BuiltContext | undefined;
   /** The request's `user`. */
   userId: string | undefined;
+  /** Route to the cheapest target first: the caller's budget is past the alias's threshold. */
+  economy?: boolean;
   /**
    * The embedding of the last user message, computed on first call and shared by the context
    * pipeline's retrieval and the semantic cache, so a request embeds its question at most once.
@@ -100,14 +102,14 @@ export function createChatService(deps: {
     prepare,
     persist,
     complete(prepared: PreparedChat, signal: AbortSignal): Promise<Attempt<ChatCompletion>> {
-      return router.run(prepared.resolved, signal, (provider, target, s) =>
-        provider.complete({ body: { ...prepared.body, model: target.model }, signal: s }),
-      );
+      return router.run(prepared.resolved, signal, (provider, target, s) => provider.complete({ body: { ...prepared.body, model: target.model }, signal: s }), {
+        economy: prepared.economy === true,
+      });
     },
     stream(prepared: PreparedChat, signal: AbortSignal): Promise<Attempt<ChunkStream>> {
-      return router.run(prepared.resolved, signal, (provider, target, s) =>
-        provider.stream({ body: { ...prepared.body, model: target.model, stream: true }, signal: s }),
-      );
+      return router.run(prepared.resolved, signal, (provider, target, s) => provider.stream({ body: { ...prepared.body, model: target.model, stream: true }, signal: s }), {
+        economy: prepared.economy === true,
+      });
     },
   };
 }

@@ -27,6 +27,8 @@ const targetSchema = z.object({
   weight: z.number().positive().optional(),
   timeoutMs: z.number().int().positive().optional(),
   retries: z.number().int().min(0).max(10).optional(),
+  /** Quality tier (1 best): with `routing.strategy: cheapest`, the cheapest target of the best tier goes first. */
+  tier: z.number().int().min(1).max(10).optional(),
 });
 
 /** USD per million tokens: input, input read from the provider's prompt cache, output. */
@@ -49,6 +51,12 @@ const modelSchema = z.object({
   reservedCompletionTokens: z.number().int().positive().optional(),
   /** USD per million tokens for this alias, over the price table (src/usage/prices.ts). */
   price: priceSchema.optional(),
+  /**
+   * Cost-aware routing. `strategy`: `ordered` (the targets' order and weights) or `cheapest` (by
+   * price within each quality tier, best tier first). `budgetThreshold`: once the caller's key or
+   * tenant has used this share of a USD quota, the cheapest target goes first whatever its tier.
+   */
+  routing: z.strictObject({ strategy: z.enum(['ordered', 'cheapest']).default('ordered'), budgetThreshold: z.number().gt(0).max(1).optional() }).optional(),
   /** Requests and tokens per minute through this alias, over all tenants (src/governance/ratelimit.ts). */
   limits: z.strictObject({ rpm: z.number().int().min(1).optional(), tpm: z.number().int().min(1).optional() }).optional(),
   /** This alias's response cache settings, over the tenant's and the defaults (`cache`). */

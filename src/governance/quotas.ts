@@ -108,12 +108,15 @@ export function createQuotas(deps: { sql: Sql; log: Logger; alerts: AlertsConfig
   }
 
   return {
-    /** Throws 429 `quota_exceeded` when a quota of these scopes is used up. */
-    async check(scopes: readonly QuotaScope[]): Promise<void> {
+    /**
+     * Throws 429 `quota_exceeded` when a quota of these scopes is used up; otherwise returns the largest
+     * share of a USD quota used so far (0 without one), for cost-aware routing's budget threshold.
+     */
+    async check(scopes: readonly QuotaScope[]): Promise<number> {
       const limited = scopes.filter((s) => hasQuota(s.limits));
-      if (limited.length === 0) return;
+      if (limited.length === 0) return 0;
       // A trace span when the request is traced (only requests with quotas have one).
-      await inSpan('quota', { 'gateway.quota.scopes': limited.length }, async () => {
+      return inSpan('quota', { 'gateway.quota.scopes': limited.length }, async () => {
         const p = periodsOf(new Date());
         const key = `${limited.map((s) => s.scope).join(',')} ${p.day}`;
         const now = Date.now();
@@ -125,11 +128,13 @@ export function createQuotas(deps: { sql: Sql; log: Logger; alerts: AlertsConfig
           memo.set(key, hit);
         }
         const found = await hit.value;
+        let budgetShare = 0;
         for (const s of limited) {
           for (const q of QUOTAS) {
             const limit = s.limits[q];
             if (limit === undefined) continue;
             const u = used(found, s.scope, q, p);
+            if (q.startsWith('usd')) budgetShare = Math.max(budgetShare, u / limit);
             if (u >= limit) {
               const unit = q.startsWith('tokens') ? 'tokens' : 'USD';
               throw new GatewayError(
@@ -139,6 +144,7 @@ export function createQuotas(deps: { sql: Sql; log: Logger; alerts: AlertsConfig
             }
           }
         }
+        return budgetShare;
       });
     },
 

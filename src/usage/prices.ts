@@ -45,6 +45,7 @@ export function createPriceTable(config: Config) {
   }
 
   return {
+    ofModel,
     /** The alias's own price if it has one, else the upstream model's. */
     of(alias: string, model: string | undefined): Price | undefined {
       return config.models[alias]?.price ?? (model ? ofModel(model) : undefined);

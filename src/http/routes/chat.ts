@@ -101,7 +101,7 @@ export function createChatHandler(deps: ChatHandlerDeps) {
       if (!admission.ok) throw rateLimited(admission);
       m.limits = limits;
     }
-    await deps.quotas.check([
+    const budgetShare = await deps.quotas.check([
       { tenantId: principal.tenantId, scope: `key:${principal.keyId}`, limits: principal.limits.key, whose: 'this API key' },
       { tenantId: principal.tenantId, scope: `tenant:${principal.tenantId}`, limits: principal.limits.tenant, whose: 'this tenant' },
     ]);
@@ -110,6 +110,12 @@ export function createChatHandler(deps: ChatHandlerDeps) {
     const caller = { tenantId: principal.tenantId, scopes: principal.scopes };
     const prepared = await timed('context', () => chat.prepare(caller, body, sessionId));
     m.prepared = prepared;
+    // Cost-aware routing: past the alias's budget threshold the cheapest target goes first.
+    const threshold = prepared.resolved.budgetThreshold;
+    if (threshold !== undefined && budgetShare >= threshold) {
+      prepared.economy = true;
+      res.setHeader('x-route-economy', `budget ${Math.round(budgetShare * 100)}% used`);
+    }
     const client = abortOnClose(res);
     const cite = body.context?.citations === true;
     if (prepared.context) setContextHeaders(res, prepared.context);

@@ -14,11 +14,19 @@ export interface Target {
   weight: number;
   timeoutMs: number;
   retries: number;
+  /** Quality tier, 1 best. */
+  tier: number;
+  /** USD per million input + output tokens (0 when unpriced, e.g. a local model): what `cheapest` sorts by. */
+  price: number;
 }
 
 export interface ResolvedModel {
   alias: string;
   targets: readonly Target[];
+  /** `ordered`: the configured order and weights; `cheapest`: by price within each tier. */
+  strategy: 'ordered' | 'cheapest';
+  /** Share of a USD quota past which the cheapest target goes first (undefined: never). */
+  budgetThreshold: number | undefined;
   /** Window and encoding of the model (config first, then the registry, for the first target). */
   info: ModelInfo;
   reservedCompletionTokens: number | undefined;
@@ -48,18 +56,25 @@ export function createRouter(deps: {
   config: Config;
   providers: ReadonlyMap<string, LlmProvider>;
   random?: () => number;
+  /** Prices an upstream model for cost-aware routing (an unpriced one counts as free). */
+  priceOf?: ((model: string) => { input: number; output: number } | undefined) | undefined;
   /** Told of every failed attempt (metrics: upstream errors by target). */
   onAttemptError?: ((target: Target, err: GatewayError) => void) | undefined;
 }) {
   const { config, providers } = deps;
   const random = deps.random ?? Math.random;
-  const toTarget = (t: TargetConfig): Target => ({
-    provider: t.provider,
-    model: t.model,
-    weight: t.weight ?? 0,
-    timeoutMs: t.timeoutMs ?? config.router.timeoutMs,
-    retries: t.retries ?? config.router.retries,
-  });
+  const toTarget = (t: TargetConfig): Target => {
+    const price = deps.priceOf?.(t.model);
+    return {
+      provider: t.provider,
+      model: t.model,
+      weight: t.weight ?? 0,
+      timeoutMs: t.timeoutMs ?? config.router.timeoutMs,
+      retries: t.retries ?? config.router.retries,
+      tier: t.tier ?? 1,
+      price: price ? price.input + price.output : 0,
+    };
+  };
 
   const aliases = new Map<string, ResolvedModel>();
   for (const [alias, m] of Object.entries(config.models)) {
@@ -68,6 +83,8 @@ export function createRouter(deps: {
     aliases.set(alias, {
       alias,
       targets,
+      strategy: m.routing?.strategy ?? 'ordered',
+      budgetThreshold: m.routing?.budgetThreshold,
       info: {
         contextWindow: m.contextWindow ?? registry.contextWindow,
         encoding: m.encoding ?? registry.encoding,
@@ -84,7 +101,7 @@ export function createRouter(deps: {
     const slash = model.indexOf('/');
     if (slash > 0 && providers.has(model.slice(0, slash))) {
       const direct = toTarget({ provider: model.slice(0, slash), model: model.slice(slash + 1) });
-      const resolved: ResolvedModel = { alias: model, targets: [direct], info: lookupModel(direct.model), reservedCompletionTokens: undefined };
+      const resolved: ResolvedModel = { alias: model, targets: [direct], strategy: 'ordered', budgetThreshold: undefined, info: lookupModel(direct.model), reservedCompletionTokens: undefined };
       aliases.set(model, resolved);
       return resolved;
     }
@@ -96,7 +113,15 @@ export function createRouter(deps: {
     });
   }
 
-  function order(targets: readonly Target[]): Target[] {
+  /**
+   * The order targets are tried in: cheapest first when the caller is `economy` (a budget past its
+   * threshold); by tier then price for the `cheapest` strategy; otherwise as configured, the first
+   * drawn by weight when targets carry weights. Sorts are stable: equal prices keep the configured order.
+   */
+  function order(resolved: ResolvedModel, economy: boolean): Target[] {
+    const targets = resolved.targets;
+    if (economy) return [...targets].sort((a, b) => a.price - b.price);
+    if (resolved.strategy === 'cheapest') return [...targets].sort((a, b) => a.tier - b.tier || a.price - b.price);
     const total = targets.reduce((s, t) => s + t.weight, 0);
     if (targets.length < 2 || total === 0) return [...targets];
     let r = random() * total;
@@ -111,10 +136,10 @@ export function createRouter(deps: {
     return [targets[first] as Target, ...targets.filter((_, i) => i !== first)];
   }
 
-  async function run<T>(resolved: ResolvedModel, clientSignal: AbortSignal, fn: AttemptFn<T>): Promise<Attempt<T>> {
+  async function run<T>(resolved: ResolvedModel, clientSignal: AbortSignal, fn: AttemptFn<T>, opts: { economy?: boolean } = {}): Promise<Attempt<T>> {
     let attempts = 0;
     let last: GatewayError | undefined;
-    for (const target of order(resolved.targets)) {
+    for (const target of order(resolved, opts.economy === true)) {
       const provider = providers.get(target.provider) as LlmProvider;
       for (let retry = 0; retry <= target.retries; retry++) {
         if (retry > 0) {
