@@ -5,11 +5,10 @@ import type { ChatCaller, ChatService, PreparedChat } from '../../chat/service.j
 import type { CacheLookup, ResponseCache } from '../../cache/cache.js';
 import { parseCacheControl } from '../../cache/policy.js';
 import { replayChunks } from '../../cache/replay.js';
-import { type BuiltContext, citationsOf } from '../../context/pipeline.js';
 import type { Metrics } from '../../observability/metrics.js';
 import { traceRequest } from '../../observability/tracing.js';
 import type { PriceTable } from '../../usage/prices.js';
-import { type Admission, formatReset, type Limit, type LimitState, type RateLimiter } from '../../governance/ratelimit.js';
+import type { Limit, RateLimiter } from '../../governance/ratelimit.js';
 import type { Config } from '../../config/schema.js';
 import type { Quotas } from '../../governance/quotas.js';
 import type { Capture } from '../../observability/capture.js';
@@ -17,7 +16,6 @@ import { createChunkRestorer, type PlaceholderVault, piiBlockedError, type Redac
 import type { Router } from '../../providers/router/router.js';
 import { checkModel, checkRoute, type KeyPrincipal } from '../middleware/auth.js';
 import type { UsageRecorder } from '../../usage/recorder.js';
-import { getTokenizer, REPLY_PRIMING_TOKENS, type Tokenizer } from '../../tokens/tokenizer.js';
 import { asGatewayError, clientClosed, GatewayError } from '../../errors.js';
 import { UPSTREAM_CODES } from '../../providers/http.js';
 import type { ChatCompletion, ChatMessage, Usage } from '../../providers/types.js';
@@ -29,6 +27,8 @@ import { sendError, sendJson } from '../respond.js';
 import { chatRequestSchema, sessionIdSchema } from '../schemas/chat.js';
 import { validate } from '../schemas/validate.js';
 import { endWithError, SSE_HEADERS, writeEvents } from '../sse.js';
+import { contentOf, createMeter, type Metered } from './chat-meter.js';
+import { rateLimited, setCacheHeaders, setContextHeaders, setRateLimitHeaders, sourcesChunk, withContext, withExtra } from './chat-response.js';
 
 export interface ChatHandlerDeps {
   auth: Authenticator;
@@ -47,21 +47,6 @@ export interface ChatHandlerDeps {
   capture: Capture;
   router: Router;
   models: Config['models'];
-}
-
-/** What one chat request used, filled in as it goes and written as a usage row when the response has ended. */
-interface Metered {
-  prepared?: PreparedChat;
-  target?: { provider: string; model: string };
-  /** The upstream's usage, when it reported one. */
-  usage?: Usage | undefined;
-  /** The answer's text, counted by the tokenizer when the upstream reported no usage (or the client left mid-stream). */
-  answer?: () => string;
-  cache?: { kind: 'exact' | 'semantic'; savedUsd: number };
-  /** The rate limits the request was admitted under: its tokens are counted against them at the end. */
-  limits?: Limit[];
-  /** The usage row's route: `chat`, or `prompt` for a prompt API run. */
-  route?: string;
 }
 
 /** A chat body built by another route (the prompt API) instead of read from the request; `extra` joins a JSON answer. */
@@ -278,45 +263,7 @@ export function createChatHandler(deps: ChatHandlerDeps) {
     return out;
   }
 
-  /** The usage row of a request that reached a model (or tried to): written when its response has ended. */
-  function meter(c: RequestContext, m: Metered, status: number): void {
-    const p = m.prepared;
-    if (!p || c.principal?.kind !== 'key') return;
-    const u = m.usage;
-    const tokenizer = getTokenizer(p.resolved.info.encoding);
-    const upstream = m.target !== undefined && !m.cache;
-    const prompt = !upstream ? 0 : (u?.prompt_tokens ?? p.context?.tokens.total ?? promptTokens(tokenizer, p.body.messages));
-    const completion = !upstream ? 0 : (u?.completion_tokens ?? tokenizer.count(m.answer?.() ?? ''));
-    const cached = Number((u?.prompt_tokens_details as { cached_tokens?: number } | undefined)?.cached_tokens ?? 0);
-    const price = m.target ? deps.prices.of(p.resolved.alias, m.target.model) : undefined;
-    const { total: _total, budget: _budget, ...sections } = p.context?.tokens ?? { total: 0, budget: 0 };
-    if (m.limits) deps.limiter.charge(m.limits, prompt + completion);
-    if (deps.capture.enabled(c.principal.tenantId)) deps.capture.record(c.principal.tenantId, c.id, p.body.messages, m.answer ? m.answer() : null);
-    const cost = deps.prices.cost(price, { prompt, cached, completion });
-    if (cost > 0) deps.metrics.costUsd.inc({ alias: p.resolved.alias }, cost);
-    deps.usage.record({
-      tenantId: c.principal.tenantId,
-      requestId: c.id,
-      keyId: c.principal.keyId,
-      userId: p.userId ?? null,
-      sessionId: p.session?.id ?? null,
-      route: m.route ?? 'chat',
-      alias: p.resolved.alias,
-      provider: m.target?.provider ?? null,
-      model: m.target?.model ?? null,
-      promptTokens: prompt,
-      cachedTokens: cached,
-      completionTokens: completion,
-      contextTokens: p.context ? sections : null,
-      cache: m.cache?.kind ?? null,
-      costUsd: cost,
-      savedUsd: m.cache?.savedUsd ?? 0,
-      latencyMs: Math.round((performance.now() - c.startedAt) * 100) / 100,
-      status,
-      errorCode: typeof c.logFields.code === 'string' ? c.logFields.code : null,
-      at: new Date(),
-    });
-  }
+  const meter = createMeter(deps);
 
   const listener = (req: IncomingMessage, res: ServerResponse): void => {
     const c = createContext(req, deps.log);
@@ -363,47 +310,6 @@ function spanAttributes(c: RequestContext, m: Metered): Record<string, string | 
   };
 }
 
-/** The JSON answer with the fields a route adds (the prompt API's `prompt`); the completion itself when none. */
-function withExtra(body: ChatCompletion, extra: Record<string, unknown> | undefined): ChatCompletion {
-  return extra ? ({ ...body, ...extra } as ChatCompletion) : body;
-}
-
-/**
- * OpenAI's rate-limit headers, for the tightest requests-limit and tokens-limit of the request:
- * x-ratelimit-{limit,remaining,reset}-{requests,tokens} (reset: until there is room again).
- */
-function setRateLimitHeaders(res: ServerResponse, admission: Admission): void {
-  for (const kind of ['requests', 'tokens'] as const) {
-    let tightest: LimitState | undefined;
-    for (const s of admission.states) if (s.limit.kind === kind && (!tightest || s.remaining < tightest.remaining)) tightest = s;
-    if (!tightest) continue;
-    res.setHeader(`x-ratelimit-limit-${kind}`, String(tightest.limit.limit));
-    res.setHeader(`x-ratelimit-remaining-${kind}`, String(tightest.remaining));
-    res.setHeader(`x-ratelimit-reset-${kind}`, formatReset(tightest.resetMs));
-  }
-}
-
-function rateLimited(admission: Admission): GatewayError {
-  const d = admission.denied as LimitState;
-  const wait = Math.max(1, Math.ceil(d.resetMs / 1000));
-  return new GatewayError(`Rate limit reached: ${d.limit.limit} ${d.limit.label} (used ${Math.floor(d.used)} in the last minute). Try again in ${wait} s.`, {
-    status: 429,
-    code: 'rate_limit_exceeded',
-    category: 'client',
-    retryAfter: wait,
-  });
-}
-
-function promptTokens(tokenizer: Tokenizer, messages: readonly ChatMessage[]): number {
-  let n = REPLY_PRIMING_TOKENS;
-  for (const m of messages) n += tokenizer.countMessage(m);
-  return n;
-}
-
-function contentOf(content: unknown): string {
-  return typeof content === 'string' ? content : '';
-}
-
 /** An AbortController fired when the client goes away before the response is finished. */
 function abortOnClose(res: ServerResponse): AbortController {
   const ac = new AbortController();
@@ -415,61 +321,3 @@ function abortOnClose(res: ServerResponse): AbortController {
   return ac;
 }
 
-/** The citations of a streamed answer: a chunk without choices (as usage chunks are), so SDKs read on. */
-function sourcesChunk(c: RequestContext, prepared: PreparedChat): Record<string, unknown> {
-  return { id: `ctx-${c.id}`, object: 'chat.completion.chunk', created: Math.floor(Date.now() / 1000), model: prepared.resolved.alias, choices: [], citations: citationsOf(prepared.context as BuiltContext) };
-}
-
-/**
- * What the cache did: `x-cache` hit, miss, refresh (Cache-Control: no-cache), off (disabled or
- * no-store) or skip (not cacheable, `x-cache-reason` says why); on a hit, its kind, similarity,
- * entry id and age in seconds (also as the standard `age`).
- */
-function setCacheHeaders(res: ServerResponse, lookup: CacheLookup): void {
-  res.setHeader('x-cache', lookup.status);
-  if (lookup.reason) res.setHeader('x-cache-reason', lookup.reason);
-  if (lookup.degraded) res.setHeader('x-cache-degraded', lookup.degraded.join(','));
-  const hit = lookup.hit;
-  if (!hit) return;
-  const age = String(Math.max(0, Math.floor((Date.now() - hit.entry.createdAt) / 1000)));
-  res.setHeader('x-cache-kind', hit.kind);
-  res.setHeader('x-cache-similarity', hit.similarity.toFixed(4));
-  res.setHeader('x-cache-entry', hit.entry.id);
-  res.setHeader('x-cache-age', age);
-  res.setHeader('age', age);
-}
-
-/** Most provenance ids listed in the header; the JSON body (and POST /v1/context) has them all. */
-const MAX_HEADER_IDS = 50;
-
-/**
- * What the context holds, in headers stock clients ignore (streams have no body to extend):
- * tokens per section, and the ids of the retrieved items.
- */
-function setContextHeaders(res: ServerResponse, context: BuiltContext): void {
-  const t = context.tokens;
-  res.setHeader('x-context-tokens', Object.entries(t).map(([k, v]) => `${k}=${v}`).join(', '));
-  res.setHeader('x-session-history-turns', String(context.historyTurns));
-  const retrieved = context.items.filter((i) => i.section !== 'recent' && i.section !== 'older');
-  if (retrieved.length > 0) res.setHeader('x-context-provenance', retrieved.slice(0, MAX_HEADER_IDS).map((i) => encodeURIComponent(i.id)).join(','));
-  if (context.retrieval.degraded) res.setHeader('x-context-degraded', context.retrieval.degraded.join(','));
-}
-
-/**
- * The answer with `usage.context` (tokens per section) and a `context` extension: every retrieved
- * item, and the replayed history as a range (a long session would otherwise list hundreds of turns in
- * every answer; POST /v1/context lists them all).
- */
-function withContext(completion: ChatCompletion, context: BuiltContext, cite: boolean): ChatCompletion {
-  const { total: _total, ...sections } = context.tokens;
-  const replayed = context.items.filter((i) => i.section === 'recent' || i.section === 'older');
-  return {
-    ...completion,
-    usage: completion.usage ? { ...completion.usage, context: sections } : completion.usage,
-    context: {
-      items: context.items.filter((i) => i.section !== 'recent' && i.section !== 'older'),
-      history: { turns: replayed.length, first_seq: replayed[0]?.seq ?? null, last_seq: replayed.at(-1)?.seq ?? null },
-    },
-    ...(cite ? { citations: citationsOf(context) } : {}),
-  } as ChatCompletion;
-}
