@@ -12,7 +12,7 @@ import type { FileError } from '../knowledge/uploads.js';
 import { MEMORY_CATEGORIES, type Memory, type MemoryEvent, type MemoryEventKind } from '../memory/facts/store.js';
 import type { PromptSummary, PromptVersion } from '../prompts/store.js';
 import { type PromptVariable, VARIABLE_TYPES } from '../prompts/template.js';
-import type { ApiKeyRecord, Tenant } from '../tenancy/repo.js';
+import { ADMIN_ROLES, type AdminKeyRecord, type ApiKeyRecord, type Tenant } from '../tenancy/repo.js';
 import * as admin from './routes/admin.js';
 import * as cache from './routes/cache.js';
 import * as collections from './routes/collections.js';
@@ -116,6 +116,19 @@ const schemas: Record<string, JsonSchema> = {
     obj({ rotated_from: describe(obj({ id: string, expires_at: nullable(dateTime) }), 'The old key, valid until its new expires_at.') }),
   ),
   ApiKeyRevoked: allOf(ref('ApiKey'), obj({ revoked: constant(true) })),
+  AdminKey: obj({
+    object: constant('admin_key'),
+    ...fieldsOf<AdminKeyRecord>({
+      id: string,
+      name: string,
+      role: { type: 'string', enum: [...ADMIN_ROLES] },
+      prefix: describe(string, "The secret's first 12 characters, to recognise it."),
+      created_at: dateTime,
+      revoked_at: nullable(dateTime),
+    }),
+  }),
+  AdminKeyCreated: allOf(ref('AdminKey'), obj({ key: describe(string, 'The secret: shown in this response only, stored as a SHA-256 hash.') })),
+  AdminKeyRevoked: allOf(ref('AdminKey'), obj({ revoked: constant(true) })),
 
   Jobs: obj({
     object: constant('jobs'),
@@ -412,6 +425,33 @@ const OPERATIONS: Operation[] = [
     description: 'Keys are revoked, never deleted, so usage history keeps a name to point at.',
     auth: 'admin',
     ok: { status: 200, description: 'The revoked key.', schema: ref('ApiKeyRevoked') },
+  },
+  // Admin keys
+  {
+    method: 'post',
+    path: '/admin/v1/admin-keys',
+    tag: 'Admin keys',
+    summary: 'Create an admin API key with a role (owner only)',
+    description: 'owner: everything, admin keys included; admin: every other change; member: reads and tenants\' API keys; viewer: reads.',
+    auth: 'admin',
+    body: admin.adminKeySchema,
+    ok: { status: 201, description: 'The key, with its secret (shown once).', schema: ref('AdminKeyCreated') },
+  },
+  {
+    method: 'get',
+    path: '/admin/v1/admin-keys',
+    tag: 'Admin keys',
+    summary: 'List admin API keys (owner only)',
+    auth: 'admin',
+    ok: { status: 200, description: 'The keys, without secrets.', schema: list(ref('AdminKey')) },
+  },
+  {
+    method: 'delete',
+    path: '/admin/v1/admin-keys/:id',
+    tag: 'Admin keys',
+    summary: 'Revoke an admin API key (owner only)',
+    auth: 'admin',
+    ok: { status: 200, description: 'The revoked key.', schema: ref('AdminKeyRevoked') },
   },
   // Jobs
   {

@@ -2,11 +2,11 @@ import { timingSafeEqual } from 'node:crypto';
 import { unauthorized } from '../errors.js';
 import { inSpan, setSpanAttributes } from '../observability/tracing.js';
 import { hashSecret } from './ids.js';
-import type { RateLimits, TenancyRepo } from './repo.js';
+import type { AdminRole, RateLimits, TenancyRepo } from './repo.js';
 
 /** Who is calling: the bootstrap admin, or a tenant's API key. */
 export type Principal =
-  | { kind: 'admin' }
+  | { kind: 'admin'; role: AdminRole; keyId: string | null }
   | { kind: 'key'; tenantId: string; keyId: string; scopes: readonly string[]; limits: { key: RateLimits; tenant: RateLimits } };
 
 interface CacheEntry {
@@ -46,9 +46,12 @@ export function createAuthenticator(opts: {
     const t = now();
     if (hit && hit.expiresAt > t) return hit.principal;
     const key = await repo.findLiveKey(hash);
+    const adminKey = key ? undefined : await repo.findLiveAdminKey(hash);
     const principal: Principal | null = key
       ? { kind: 'key', tenantId: key.tenant_id, keyId: key.id, scopes: key.scopes, limits: { key: key.limits, tenant: key.tenant_limits } }
-      : null;
+      : adminKey
+        ? { kind: 'admin', role: adminKey.role, keyId: adminKey.id }
+        : null;
     if (ttlMs > 0) {
       if (cache.size >= MAX_CACHED_KEYS) cache.delete(cache.keys().next().value as string);
       // A key that expires (a rotated one at the end of its grace period) leaves the cache then.
@@ -69,7 +72,7 @@ export function createAuthenticator(opts: {
         if (!header) throw unauthorized('Missing API key: send it as "Authorization: Bearer <key>".', 'missing_api_key');
         const token = header.startsWith('Bearer ') ? header.slice(7).trim() : '';
         if (!token) throw unauthorized('Malformed Authorization header: expected "Bearer <key>".', 'invalid_api_key');
-        if (isAdmin(token)) return { kind: 'admin' };
+        if (isAdmin(token)) return { kind: 'admin', role: 'owner', keyId: null };
         const principal = await lookup(hashSecret(token));
         if (!principal) throw unauthorized('Invalid API key: it is unknown, revoked or expired.', 'invalid_api_key');
         setSpanAttributes(span, { 'gateway.tenant_id': principal.kind === 'key' ? principal.tenantId : undefined });

@@ -36,6 +36,21 @@ export interface ApiKeyRecord {
   revoked_at: string | null;
 }
 
+/** The roles of admin API keys, strongest first. */
+export const ADMIN_ROLES = ['owner', 'admin', 'member', 'viewer'] as const;
+export type AdminRole = (typeof ADMIN_ROLES)[number];
+
+export interface AdminKeyRecord {
+  id: string;
+  name: string;
+  role: AdminRole;
+  prefix: string;
+  created_at: string;
+  revoked_at: string | null;
+}
+
+const ADMIN_KEY_COLUMNS = 'id, name, role, prefix, created_at, revoked_at';
+
 const KEY_COLUMNS = 'id, tenant_id, name, prefix, scopes, limits, created_at, expires_at, revoked_at';
 const TENANT_COLUMNS = 'id, name, metadata, limits, created_at';
 
@@ -144,6 +159,35 @@ export function createTenancyRepo(sql: Sql) {
       const row = rows[0];
       if (!row) throw notFound(`No API key with id ${id}.`, 'key_not_found');
       return row;
+    },
+
+    async createAdminKey(input: { name?: string; role: AdminRole }): Promise<AdminKeyRecord & { key: string }> {
+      const secret = newSecret();
+      const { rows } = await sql.query<AdminKeyRecord>(
+        `INSERT INTO admin_keys (id, name, role, prefix, secret_hash) VALUES ($1, $2, $3, $4, $5) RETURNING ${ADMIN_KEY_COLUMNS}`,
+        [newId('adm'), input.name ?? '', input.role, secret.slice(0, 12), hashSecret(secret)],
+      );
+      return { ...(rows[0] as AdminKeyRecord), key: secret };
+    },
+
+    async listAdminKeys(): Promise<AdminKeyRecord[]> {
+      return (await sql.query<AdminKeyRecord>(`SELECT ${ADMIN_KEY_COLUMNS} FROM admin_keys ORDER BY created_at, id`)).rows;
+    },
+
+    async revokeAdminKey(id: string): Promise<AdminKeyRecord & { secret_hash: string }> {
+      const { rows } = await sql.query<AdminKeyRecord & { secret_hash: string }>(
+        `UPDATE admin_keys SET revoked_at = COALESCE(revoked_at, now()) WHERE id = $1 RETURNING ${ADMIN_KEY_COLUMNS}, secret_hash`,
+        [id],
+      );
+      const row = rows[0];
+      if (!row) throw notFound(`No admin key with id ${id}.`, 'admin_key_not_found');
+      return row;
+    },
+
+    /** The role of the live admin key whose secret hashes to `hash`. */
+    async findLiveAdminKey(hash: string): Promise<{ id: string; role: AdminRole } | undefined> {
+      const { rows } = await sql.query<{ id: string; role: AdminRole }>('SELECT id, role FROM admin_keys WHERE secret_hash = $1 AND revoked_at IS NULL', [hash]);
+      return rows[0];
     },
 
     /** The key whose secret hashes to `hash`, if it is live (not revoked, not expired). */

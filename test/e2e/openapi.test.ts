@@ -106,6 +106,7 @@ const BODIES: Array<[string, z.ZodType]> = [
   ['POST /admin/v1/keys', admin.keySchema],
   ['PATCH /admin/v1/keys/:id', admin.limitsPatchSchema],
   ['POST /admin/v1/keys/:id/rotate', admin.rotateSchema],
+  ['POST /admin/v1/admin-keys', admin.adminKeySchema],
   ['POST /v1/memories', memories.createSchema],
   ['POST /v1/memories/search', memories.searchSchema],
   ['PATCH /v1/memories/:id', memories.patchSchema],

@@ -1,6 +1,7 @@
 import type { RequestHandler } from 'express';
 import { forbidden } from '../../errors.js';
 import type { Authenticator, Principal } from '../../tenancy/auth.js';
+import type { AdminRole } from '../../tenancy/repo.js';
 import { ctx } from '../request-context.js';
 
 export type KeyPrincipal = Extract<Principal, { kind: 'key' }>;
@@ -53,10 +54,27 @@ export function requireKey(auth: Authenticator, area: RouteArea): RequestHandler
   };
 }
 
+const RANK: Readonly<Record<AdminRole, number>> = { viewer: 0, member: 1, admin: 2, owner: 3 };
+
+/**
+ * The least role an admin API call needs: admin keys themselves, `owner`; reads, `viewer`; changes to
+ * tenants' API keys (create, limits, rotate, revoke), `member`; every other change, `admin`.
+ */
+export function roleNeeded(method: string, path: string): AdminRole {
+  if (path.startsWith('/admin/v1/admin-keys')) return 'owner';
+  if (method === 'GET' || method === 'HEAD') return 'viewer';
+  if (path.startsWith('/admin/v1/keys')) return 'member';
+  return 'admin';
+}
+
+/** Requires an admin key whose role allows the call (the bootstrap ADMIN_API_KEY is an owner). */
 export function requireAdmin(auth: Authenticator): RequestHandler {
   return (req, res, next) => {
     auth.authenticate(req.headers.authorization).then((p) => {
-      if (p.kind !== 'admin') return next(forbidden('This route needs the admin API key (ADMIN_API_KEY).', 'admin_required'));
+      if (p.kind !== 'admin') return next(forbidden('This route needs an admin API key.', 'admin_required'));
+      const path = (req.originalUrl.split('?')[0] ?? '').replace(/\/+$/, '');
+      const needed = roleNeeded(req.method, path);
+      if (RANK[p.role] < RANK[needed]) return next(forbidden(`This admin key's role "${p.role}" may not ${req.method} ${path}; it needs "${needed}".`, 'role_not_allowed'));
       ctx(res).principal = p;
       next();
     }, next);

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { GatewayError, notFound } from '../../errors.js';
 import type { JobQueue } from '../../jobs/port.js';
 import type { Authenticator } from '../../tenancy/auth.js';
-import type { TenancyRepo } from '../../tenancy/repo.js';
+import { ADMIN_ROLES, type TenancyRepo } from '../../tenancy/repo.js';
 import { requireAdmin, ROUTE_AREAS } from '../middleware/auth.js';
 import { validate } from '../schemas/validate.js';
 
@@ -36,6 +36,8 @@ const scopeSchema = z.union([
   z.string().regex(/^collection:[A-Za-z0-9_-]{1,100}$/, 'collection:<id>'),
   z.literal('memory:user'),
 ]);
+
+export const adminKeySchema = z.strictObject({ name: z.string().max(200).optional(), role: z.enum(ADMIN_ROLES) });
 
 export const keySchema = z.object({
   tenant_id: z.string().min(1),
@@ -116,6 +118,20 @@ export function adminRoutes(deps: { auth: Authenticator; repo: TenancyRepo; jobs
     const { secret_hash, ...key } = await repo.setKeyLimits(req.params.id as string, limits);
     deps.auth.forget(secret_hash);
     res.json({ object: 'api_key', ...key });
+  });
+
+  // Admin API keys with a role (owner only): the bootstrap key makes the first ones.
+  router.post('/admin/v1/admin-keys', async (req, res) => {
+    const body = validate(adminKeySchema, req.body);
+    res.status(201).json({ object: 'admin_key', ...(await repo.createAdminKey(body)) });
+  });
+  router.get('/admin/v1/admin-keys', async (_req, res) => {
+    res.json({ object: 'list', data: (await repo.listAdminKeys()).map((k) => ({ object: 'admin_key', ...k })) });
+  });
+  router.delete('/admin/v1/admin-keys/:id', async (req, res) => {
+    const { secret_hash, ...key } = await repo.revokeAdminKey(req.params.id as string);
+    deps.auth.forget(secret_hash);
+    res.json({ object: 'admin_key', ...key, revoked: true });
   });
 
   // Rotation: a new secret now, the old one still valid for the grace period (default a day).

@@ -11,6 +11,7 @@ import * as m010 from './010_prompts.js';
 import * as m011 from './011_limits.js';
 import * as m012 from './012_quotas.js';
 import * as m013 from './013_request_captures.js';
+import * as m014 from './014_admin_keys.js';
 
 export interface Migration {
   version: number;
@@ -33,4 +34,5 @@ export const migrations: readonly Migration[] = [
   { version: 11, name: 'limits', up: m011.up },
   { version: 12, name: 'quotas', up: m012.up },
   { version: 13, name: 'request_captures', up: m013.up },
+  { version: 14, name: 'admin_keys', up: m014.up },
 ];
