@@ -22,7 +22,7 @@ export type QuotaLimits = Partial<Record<QuotaName, number>> & { alert_at?: numb
 /** Whose quotas a request counts against. */
 export interface QuotaScope {
   tenantId: string;
-  /** `key:<id>` or `tenant:<id>`. */
+  /** `key:<id>`, `team:<tenant>:<id>` or `tenant:<id>`. */
   scope: string;
   limits: QuotaLimits;
   /** "this API key", "this tenant": for messages. */
@@ -159,7 +159,7 @@ export function createQuotas(deps: { sql: Sql; log: Logger; alerts: AlertsConfig
         const micro = Math.round(e.costUsd * MICRO);
         if (tokens === 0 && micro === 0) continue;
         const p = periodsOf(e.at);
-        for (const scope of [`tenant:${e.tenantId}`, ...(e.keyId ? [`key:${e.keyId}`] : [])]) {
+        for (const scope of [`tenant:${e.tenantId}`, ...(e.keyId ? [`key:${e.keyId}`] : []), ...(e.teamId ? [`team:${e.tenantId}:${e.teamId}`] : [])]) {
           for (const period of [p.day, p.month]) {
             const k = `${scope} ${period}`;
             const c = inc.get(k) ?? { tenantId: e.tenantId, scope, period, tokens: 0, micro: 0 };
@@ -182,10 +182,12 @@ export function createQuotas(deps: { sql: Sql; log: Logger; alerts: AlertsConfig
       // The limits of the scopes that moved (the recorder's rows carry none).
       const keyIds = [...new Set(list.filter((c) => c.scope.startsWith('key:')).map((c) => c.scope.slice(4)))];
       const tenantIds = [...new Set(list.map((c) => c.tenantId))];
+      const teams = list.filter((c) => c.scope.startsWith('team:')).map((c) => c.scope);
       const { rows: limitRows } = await tx.query<{ scope: string; limits: QuotaLimits }>(
         `SELECT 'key:' || id AS scope, limits FROM api_keys WHERE id = ANY($1::text[])
-         UNION ALL SELECT 'tenant:' || id, limits FROM tenants WHERE id = ANY($2::text[])`,
-        [keyIds, tenantIds],
+         UNION ALL SELECT 'tenant:' || id, limits FROM tenants WHERE id = ANY($2::text[])
+         UNION ALL SELECT 'team:' || tenant_id || ':' || id, limits FROM teams WHERE 'team:' || tenant_id || ':' || id = ANY($3::text[])`,
+        [keyIds, tenantIds, teams],
       );
       const limitsOf = new Map(limitRows.map((r) => [r.scope, r.limits]));
       const crossed: QuotaAlert[] = [];

@@ -12,7 +12,7 @@ import type { FileError } from '../knowledge/uploads.js';
 import { MEMORY_CATEGORIES, type Memory, type MemoryEvent, type MemoryEventKind } from '../memory/facts/store.js';
 import type { PromptSummary, PromptVersion } from '../prompts/store.js';
 import { type PromptVariable, VARIABLE_TYPES } from '../prompts/template.js';
-import { ADMIN_ROLES, type AdminKeyRecord, type ApiKeyRecord, type Tenant } from '../tenancy/repo.js';
+import { ADMIN_ROLES, type AdminKeyRecord, type ApiKeyRecord, type Team, type Tenant } from '../tenancy/repo.js';
 import * as admin from './routes/admin.js';
 import * as cache from './routes/cache.js';
 import * as collections from './routes/collections.js';
@@ -101,6 +101,7 @@ const schemas: Record<string, JsonSchema> = {
     ...fieldsOf<ApiKeyRecord>({
       id: string,
       tenant_id: string,
+      team_id: nullable(string),
       name: string,
       prefix: describe(string, "The secret's first 12 characters, to recognise it."),
       scopes: arrayOf(string),
@@ -116,6 +117,10 @@ const schemas: Record<string, JsonSchema> = {
     obj({ rotated_from: describe(obj({ id: string, expires_at: nullable(dateTime) }), 'The old key, valid until its new expires_at.') }),
   ),
   ApiKeyRevoked: allOf(ref('ApiKey'), obj({ revoked: constant(true) })),
+  Team: obj({
+    object: constant('team'),
+    ...fieldsOf<Team>({ tenant_id: string, id: string, name: string, limits: ref('Limits'), created_at: dateTime }),
+  }),
   AdminKey: obj({
     object: constant('admin_key'),
     ...fieldsOf<AdminKeyRecord>({
@@ -425,6 +430,42 @@ const OPERATIONS: Operation[] = [
     description: 'Keys are revoked, never deleted, so usage history keeps a name to point at.',
     auth: 'admin',
     ok: { status: 200, description: 'The revoked key.', schema: ref('ApiKeyRevoked') },
+  },
+  // Teams
+  {
+    method: 'post',
+    path: '/admin/v1/tenants/:id/teams',
+    tag: 'Teams',
+    summary: 'Create a team (or project) in a tenant',
+    description: "Keys created with its `team_id` belong to it; the team's limits and quotas are shared by them.",
+    auth: 'admin',
+    body: admin.teamSchema,
+    ok: { status: 201, description: 'The team.', schema: ref('Team') },
+  },
+  {
+    method: 'get',
+    path: '/admin/v1/tenants/:id/teams',
+    tag: 'Teams',
+    summary: "A tenant's teams",
+    auth: 'admin',
+    ok: { status: 200, description: 'The teams.', schema: list(ref('Team')) },
+  },
+  {
+    method: 'patch',
+    path: '/admin/v1/tenants/:id/teams/:team',
+    tag: 'Teams',
+    summary: "Replace a team's limits",
+    auth: 'admin',
+    body: admin.limitsPatchSchema,
+    ok: { status: 200, description: 'The team.', schema: ref('Team') },
+  },
+  {
+    method: 'delete',
+    path: '/admin/v1/tenants/:id/teams/:team',
+    tag: 'Teams',
+    summary: 'Delete a team (its keys stay, without a team)',
+    auth: 'admin',
+    ok: { status: 200, description: 'Deleted.', schema: deleted('team.deleted') },
   },
   // Admin keys
   {

@@ -7,7 +7,15 @@ import type { AdminRole, RateLimits, TenancyRepo } from './repo.js';
 /** Who is calling: the bootstrap admin, or a tenant's API key. */
 export type Principal =
   | { kind: 'admin'; role: AdminRole; keyId: string | null }
-  | { kind: 'key'; tenantId: string; keyId: string; scopes: readonly string[]; limits: { key: RateLimits; tenant: RateLimits } };
+  | {
+      kind: 'key';
+      tenantId: string;
+      keyId: string;
+      /** The key's team, if it has one. */
+      teamId: string | null;
+      scopes: readonly string[];
+      limits: { key: RateLimits; tenant: RateLimits; team: RateLimits };
+    };
 
 interface CacheEntry {
   principal: Principal | null;
@@ -48,7 +56,14 @@ export function createAuthenticator(opts: {
     const key = await repo.findLiveKey(hash);
     const adminKey = key ? undefined : await repo.findLiveAdminKey(hash);
     const principal: Principal | null = key
-      ? { kind: 'key', tenantId: key.tenant_id, keyId: key.id, scopes: key.scopes, limits: { key: key.limits, tenant: key.tenant_limits } }
+      ? {
+          kind: 'key',
+          tenantId: key.tenant_id,
+          keyId: key.id,
+          teamId: key.team_id,
+          scopes: key.scopes,
+          limits: { key: key.limits, tenant: key.tenant_limits, team: key.team_limits ?? {} },
+        }
       : adminKey
         ? { kind: 'admin', role: adminKey.role, keyId: adminKey.id }
         : null;

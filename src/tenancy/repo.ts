@@ -24,9 +24,19 @@ export interface Tenant {
   created_at: string;
 }
 
+export interface Team {
+  tenant_id: string;
+  id: string;
+  name: string;
+  limits: RateLimits;
+  created_at: string;
+}
+
 export interface ApiKeyRecord {
   id: string;
   tenant_id: string;
+  /** The team (or project) the key belongs to, if any. */
+  team_id: string | null;
   name: string;
   prefix: string;
   scopes: string[];
@@ -51,7 +61,8 @@ export interface AdminKeyRecord {
 
 const ADMIN_KEY_COLUMNS = 'id, name, role, prefix, created_at, revoked_at';
 
-const KEY_COLUMNS = 'id, tenant_id, name, prefix, scopes, limits, created_at, expires_at, revoked_at';
+const KEY_COLUMNS = 'id, tenant_id, team_id, name, prefix, scopes, limits, created_at, expires_at, revoked_at';
+const TEAM_COLUMNS = 'tenant_id, id, name, limits, created_at';
 const TENANT_COLUMNS = 'id, name, metadata, limits, created_at';
 
 /** Tenants and API keys in SQL. Secrets never leave `createKey`'s return value. */
@@ -106,13 +117,27 @@ export function createTenancyRepo(sql: Sql) {
       scopes?: string[];
       expiresAt?: Date | null;
       limits?: RateLimits;
+      teamId?: string | undefined;
     }): Promise<ApiKeyRecord & { key: string }> {
       if (!(await this.getTenant(input.tenantId))) throw notFound(`No tenant with id ${input.tenantId}.`, 'tenant_not_found');
+      if (input.teamId !== undefined && !(await this.getTeam(input.tenantId, input.teamId))) {
+        throw notFound(`No team ${input.teamId} in tenant ${input.tenantId}.`, 'team_not_found');
+      }
       const secret = newSecret();
       const { rows } = await sql.query<ApiKeyRecord>(
-        `INSERT INTO api_keys (id, tenant_id, name, prefix, secret_hash, scopes, expires_at, limits)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING ${KEY_COLUMNS}`,
-        [newId('key'), input.tenantId, input.name ?? '', secret.slice(0, 12), hashSecret(secret), JSON.stringify(input.scopes ?? []), input.expiresAt ?? null, JSON.stringify(input.limits ?? {})],
+        `INSERT INTO api_keys (id, tenant_id, name, prefix, secret_hash, scopes, expires_at, limits, team_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING ${KEY_COLUMNS}`,
+        [
+          newId('key'),
+          input.tenantId,
+          input.name ?? '',
+          secret.slice(0, 12),
+          hashSecret(secret),
+          JSON.stringify(input.scopes ?? []),
+          input.expiresAt ?? null,
+          JSON.stringify(input.limits ?? {}),
+          input.teamId ?? null,
+        ],
       );
       return { ...(rows[0] as ApiKeyRecord), key: secret };
     },
@@ -138,9 +163,9 @@ export function createTenancyRepo(sql: Sql) {
         const current = live[0];
         if (!current) throw notFound(`No live API key with id ${id}.`, 'key_not_found');
         const { rows: created } = await tx.query<ApiKeyRecord>(
-          `INSERT INTO api_keys (id, tenant_id, name, prefix, secret_hash, scopes, expires_at, limits)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING ${KEY_COLUMNS}`,
-          [newId('key'), current.tenant_id, current.name, secret.slice(0, 12), hashSecret(secret), JSON.stringify(current.scopes), current.expires_at, JSON.stringify(current.limits)],
+          `INSERT INTO api_keys (id, tenant_id, name, prefix, secret_hash, scopes, expires_at, limits, team_id)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING ${KEY_COLUMNS}`,
+          [newId('key'), current.tenant_id, current.name, secret.slice(0, 12), hashSecret(secret), JSON.stringify(current.scopes), current.expires_at, JSON.stringify(current.limits), current.team_id],
         );
         const { rows: old } = await tx.query<ApiKeyRecord & { secret_hash: string }>(
           `UPDATE api_keys SET expires_at = LEAST(coalesce(expires_at, 'infinity'), now() + make_interval(secs => $2)) WHERE id = $1 RETURNING ${KEY_COLUMNS}, secret_hash`,
@@ -159,6 +184,41 @@ export function createTenancyRepo(sql: Sql) {
       const row = rows[0];
       if (!row) throw notFound(`No API key with id ${id}.`, 'key_not_found');
       return row;
+    },
+
+    async createTeam(tenantId: string, input: { id?: string | undefined; name: string; limits?: RateLimits | undefined }): Promise<Team> {
+      if (!(await this.getTenant(tenantId))) throw notFound(`No tenant with id ${tenantId}.`, 'tenant_not_found');
+      const { rows } = await sql.query<Team>(`INSERT INTO teams (tenant_id, id, name, limits) VALUES ($1, $2, $3, $4) RETURNING ${TEAM_COLUMNS}`, [
+        tenantId,
+        input.id ?? newId('team'),
+        input.name,
+        JSON.stringify(input.limits ?? {}),
+      ]);
+      return rows[0] as Team;
+    },
+
+    async getTeam(tenantId: string, id: string): Promise<Team | undefined> {
+      return (await sql.query<Team>(`SELECT ${TEAM_COLUMNS} FROM teams WHERE tenant_id = $1 AND id = $2`, [tenantId, id])).rows[0];
+    },
+
+    async listTeams(tenantId: string): Promise<Team[]> {
+      return (await sql.query<Team>(`SELECT ${TEAM_COLUMNS} FROM teams WHERE tenant_id = $1 ORDER BY created_at, id`, [tenantId])).rows;
+    },
+
+    async setTeamLimits(tenantId: string, id: string, limits: RateLimits): Promise<Team> {
+      const { rows } = await sql.query<Team>(`UPDATE teams SET limits = $3 WHERE tenant_id = $1 AND id = $2 RETURNING ${TEAM_COLUMNS}`, [tenantId, id, JSON.stringify(limits)]);
+      const row = rows[0];
+      if (!row) throw notFound(`No team ${id} in tenant ${tenantId}.`, 'team_not_found');
+      return row;
+    },
+
+    /** Deletes a team; its keys stay, without a team. */
+    async deleteTeam(tenantId: string, id: string): Promise<void> {
+      await sql.transaction(async (tx) => {
+        const { rowCount } = await tx.query('DELETE FROM teams WHERE tenant_id = $1 AND id = $2', [tenantId, id]);
+        if (rowCount === 0) throw notFound(`No team ${id} in tenant ${tenantId}.`, 'team_not_found');
+        await tx.query('UPDATE api_keys SET team_id = NULL WHERE tenant_id = $1 AND team_id = $2', [tenantId, id]);
+      });
     },
 
     async createAdminKey(input: { name?: string; role: AdminRole }): Promise<AdminKeyRecord & { key: string }> {
@@ -191,12 +251,13 @@ export function createTenancyRepo(sql: Sql) {
     },
 
     /** The key whose secret hashes to `hash`, if it is live (not revoked, not expired). */
-    async findLiveKey(hash: string): Promise<(ApiKeyRecord & { tenant_limits: RateLimits }) | undefined> {
-      const { rows } = await sql.query<ApiKeyRecord & { tenant_limits: RateLimits }>(
+    async findLiveKey(hash: string): Promise<(ApiKeyRecord & { tenant_limits: RateLimits; team_limits: RateLimits | null }) | undefined> {
+      const { rows } = await sql.query<ApiKeyRecord & { tenant_limits: RateLimits; team_limits: RateLimits | null }>(
         `SELECT ${KEY_COLUMNS.split(', ')
           .map((c) => `k.${c}`)
-          .join(', ')}, t.limits AS tenant_limits
+          .join(', ')}, t.limits AS tenant_limits, tm.limits AS team_limits
            FROM api_keys k JOIN tenants t ON t.id = k.tenant_id
+           LEFT JOIN teams tm ON tm.tenant_id = k.tenant_id AND tm.id = k.team_id
           WHERE k.secret_hash = $1 AND k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > now())`,
         [hash],
       );

@@ -7,6 +7,7 @@ export interface UsageEvent {
   tenantId: string;
   requestId: string;
   keyId: string | null;
+  teamId: string | null;
   userId: string | null;
   sessionId: string | null;
   route: string;
@@ -54,8 +55,9 @@ const COLUMNS = [
   'status',
   'error_code',
   'created_at',
+  'team_id',
 ] as const;
-const TYPES = ['text', 'text', 'text', 'text', 'text', 'text', 'text', 'text', 'text', 'int', 'int', 'int', 'jsonb', 'text', 'float8', 'float8', 'float8', 'int', 'text', 'timestamptz'];
+const TYPES = ['text', 'text', 'text', 'text', 'text', 'text', 'text', 'text', 'text', 'int', 'int', 'int', 'jsonb', 'text', 'float8', 'float8', 'float8', 'int', 'text', 'timestamptz', 'text'];
 
 /**
  * Usage rows, written off the request path: `record` appends to a buffer that is flushed every
@@ -100,6 +102,7 @@ export function createUsageRecorder(deps: {
         e.status,
         e.errorCode,
         e.at.toISOString(),
+        e.teamId,
       ];
       for (let i = 0; i < values.length; i++) (cols[i] as SqlParam[]).push(values[i] as SqlParam);
     }

@@ -107,6 +107,8 @@ const BODIES: Array<[string, z.ZodType]> = [
   ['PATCH /admin/v1/keys/:id', admin.limitsPatchSchema],
   ['POST /admin/v1/keys/:id/rotate', admin.rotateSchema],
   ['POST /admin/v1/admin-keys', admin.adminKeySchema],
+  ['POST /admin/v1/tenants/:id/teams', admin.teamSchema],
+  ['PATCH /admin/v1/tenants/:id/teams/:team', admin.limitsPatchSchema],
   ['POST /v1/memories', memories.createSchema],
   ['POST /v1/memories/search', memories.searchSchema],
   ['PATCH /v1/memories/:id', memories.patchSchema],

@@ -39,8 +39,16 @@ const scopeSchema = z.union([
 
 export const adminKeySchema = z.strictObject({ name: z.string().max(200).optional(), role: z.enum(ADMIN_ROLES) });
 
+export const teamSchema = z.strictObject({
+  id: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'letters, digits, _ and -, at most 64').optional(),
+  name: z.string().min(1).max(200),
+  limits: limitsSchema.optional(),
+});
+
 export const keySchema = z.object({
   tenant_id: z.string().min(1),
+  /** The team (or project) of the tenant the key belongs to: its limits and quotas apply too. */
+  team_id: z.string().min(1).max(64).optional(),
   name: z.string().max(200).optional(),
   scopes: z.array(scopeSchema).max(100).optional(),
   expires_at: z.iso.datetime({ offset: true }).optional(),
@@ -99,6 +107,7 @@ export function adminRoutes(deps: { auth: Authenticator; repo: TenancyRepo; jobs
       scopes: body.scopes,
       expiresAt: body.expires_at ? new Date(body.expires_at) : null,
       ...(body.limits ? { limits: body.limits } : {}),
+      teamId: body.team_id,
     });
     res.status(201).json({ object: 'api_key', ...key });
   });
@@ -118,6 +127,31 @@ export function adminRoutes(deps: { auth: Authenticator; repo: TenancyRepo; jobs
     const { secret_hash, ...key } = await repo.setKeyLimits(req.params.id as string, limits);
     deps.auth.forget(secret_hash);
     res.json({ object: 'api_key', ...key });
+  });
+
+  // Teams (or projects) of a tenant: keys belong to one, and its limits and quotas are shared by them.
+  router.post('/admin/v1/tenants/:id/teams', async (req, res) => {
+    const body = validate(teamSchema, req.body);
+    const team = await repo.createTeam(req.params.id as string, body).catch((err: { code?: string }) => {
+      if (err.code === '23505') throw new GatewayError(`Tenant ${req.params.id} already has a team ${body.id}.`, { status: 409, code: 'team_exists', category: 'client' });
+      throw err;
+    });
+    res.status(201).json({ object: 'team', ...team });
+  });
+  router.get('/admin/v1/tenants/:id/teams', async (req, res) => {
+    res.json({ object: 'list', data: (await repo.listTeams(req.params.id as string)).map((t) => ({ object: 'team', ...t })) });
+  });
+  router.patch('/admin/v1/tenants/:id/teams/:team', async (req, res) => {
+    const { limits } = validate(limitsPatchSchema, req.body);
+    const team = await repo.setTeamLimits(req.params.id as string, req.params.team as string, limits);
+    // Keys carry their team's limits in the key cache.
+    deps.auth.forgetTenant(team.tenant_id);
+    res.json({ object: 'team', ...team });
+  });
+  router.delete('/admin/v1/tenants/:id/teams/:team', async (req, res) => {
+    await repo.deleteTeam(req.params.id as string, req.params.team as string);
+    deps.auth.forgetTenant(req.params.id as string);
+    res.json({ id: req.params.team, object: 'team.deleted', deleted: true });
   });
 
   // Admin API keys with a role (owner only): the bootstrap key makes the first ones.

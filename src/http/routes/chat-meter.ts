@@ -48,6 +48,7 @@ export function createMeter(deps: { prices: PriceTable; usage: UsageRecorder; li
       tenantId: c.principal.tenantId,
       requestId: c.id,
       keyId: c.principal.keyId,
+      teamId: c.principal.teamId,
       userId: p.userId ?? null,
       sessionId: p.session?.id ?? null,
       route: m.route ?? 'chat',

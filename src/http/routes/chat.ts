@@ -88,6 +88,9 @@ export function createChatHandler(deps: ChatHandlerDeps) {
     }
     const budgetShare = await deps.quotas.check([
       { tenantId: principal.tenantId, scope: `key:${principal.keyId}`, limits: principal.limits.key, whose: 'this API key' },
+      ...(principal.teamId
+        ? [{ tenantId: principal.tenantId, scope: `team:${principal.tenantId}:${principal.teamId}`, limits: principal.limits.team, whose: `team "${principal.teamId}"` }]
+        : []),
       { tenantId: principal.tenantId, scope: `tenant:${principal.tenantId}`, limits: principal.limits.tenant, whose: 'this tenant' },
     ]);
     stage('limits', limitsStart);
@@ -258,6 +261,7 @@ export function createChatHandler(deps: ChatHandlerDeps) {
       if (l?.tpm) out.push({ scope, kind: 'tokens', limit: l.tpm, label: `tokens per minute of ${whose}` });
     };
     add(`key:${p.keyId}`, p.limits.key, 'this API key');
+    if (p.teamId) add(`team:${p.tenantId}:${p.teamId}`, p.limits.team, `team "${p.teamId}"`);
     add(`tenant:${p.tenantId}`, p.limits.tenant, 'this tenant');
     add(`model:${alias}`, deps.models[alias]?.limits, `model "${alias}"`);
     return out;

@@ -22,7 +22,7 @@ export function requestRoutes(deps: { auth: Authenticator; sql: Sql; usage: Usag
     // The usage row of the last second may still be in this process's buffer.
     await deps.usage.flush();
     const { rows } = await deps.sql.query<Record<string, unknown>>(
-      `SELECT u.tenant_id, u.request_id, u.key_id, u.user_id, u.session_id, u.route, u.alias, u.provider, u.model,
+      `SELECT u.tenant_id, u.request_id, u.key_id, u.team_id, u.user_id, u.session_id, u.route, u.alias, u.provider, u.model,
               u.prompt_tokens, u.cached_tokens, u.completion_tokens, u.context_tokens, u.cache, u.cost_usd, u.saved_usd,
               u.latency_ms, u.status, u.error_code, u.created_at, c.messages AS captured_messages, c.answer AS captured_answer
          FROM usage_events u LEFT JOIN request_captures c ON c.tenant_id = u.tenant_id AND c.request_id = u.request_id

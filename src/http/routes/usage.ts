@@ -12,6 +12,7 @@ export const GROUPS = {
   day: "to_char(date_trunc('day', created_at AT TIME ZONE 'UTC'), 'YYYY-MM-DD')",
   hour: "to_char(date_trunc('hour', created_at AT TIME ZONE 'UTC'), 'YYYY-MM-DD\"T\"HH24:00:00\"Z\"')",
   tenant: 'tenant_id',
+  team: 'team_id',
   alias: 'alias',
   model: 'model',
   provider: 'provider',
@@ -60,7 +61,7 @@ export const METRICS = [
 /**
  * Usage and cost: `GET /v1/usage` for the key's tenant, `GET /admin/v1/usage?tenant_id=` for any (or
  * all). `from`/`to` (ISO date or date-time; default the last 30 days, `to` exclusive), `group_by` (a
- * comma list of day, hour, tenant, alias, model, provider, key, user, session, route, status, cache),
+ * comma list of day, hour, tenant, team, alias, model, provider, key, user, session, route, status, cache),
  * `format=csv` for a spreadsheet.
  */
 export function usageRoutes(deps: { auth: Authenticator; sql: Sql; usage: UsageRecorder }) {

@@ -12,6 +12,7 @@ import * as m011 from './011_limits.js';
 import * as m012 from './012_quotas.js';
 import * as m013 from './013_request_captures.js';
 import * as m014 from './014_admin_keys.js';
+import * as m015 from './015_teams.js';
 
 export interface Migration {
   version: number;
@@ -35,4 +36,5 @@ export const migrations: readonly Migration[] = [
   { version: 12, name: 'quotas', up: m012.up },
   { version: 13, name: 'request_captures', up: m013.up },
   { version: 14, name: 'admin_keys', up: m014.up },
+  { version: 15, name: 'teams', up: m015.up },
 ];
