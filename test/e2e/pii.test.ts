@@ -105,3 +105,61 @@ describe('PII redaction', () => {
     expect(second.body.choices[0].message.content).toBe('I will write to cleo@example.net today.');
   });
 });
+
+describe('PII redaction of every type', () => {
+  // One value of each type (from the labelled fixture), in mask mode: none reaches the upstream, the
+  // transcript, the memory API's store or the request capture.
+  const VALUES: Record<string, string> = {
+    email: 'kgarcia@company.io',
+    phone: '+19348372082',
+    credit_card: '4540-1011-3156-4507',
+    iban: 'IE78QDIJ87587851449401',
+    ip: '2a02:bcde:e579:b693:052e:e73e:3559:e1db',
+    us_ssn: '850-67-5595',
+    uk_nino: 'CJ 60 03 60 D',
+    es_dni: '58022826-J',
+    fr_nir: '248023174766750',
+    employee_id: 'EMP-277621',
+  };
+  let gw: TestGateway;
+  let up: FakeOpenAi;
+
+  beforeAll(async () => {
+    up = await startFakeOpenAi(() => ({ kind: 'text', text: 'Noted.' }));
+    const modes = Object.fromEntries(['email', 'phone', 'credit_card', 'iban', 'ip', 'us_ssn', 'uk_nino', 'es_dni', 'fr_nir'].map((t) => [t, 'mask']));
+    gw = await startGateway({
+      config: {
+        ...upstreamConfig([{ name: 'up', baseUrl: up.url }]),
+        pii: { enabled: true, modes, custom: [{ name: 'employee_id', pattern: '\\bEMP-\\d{6}\\b', mode: 'mask' }] },
+        observability: { capture: { tenants: ['*'] } },
+      },
+    });
+  });
+  afterAll(async () => {
+    await gw?.close();
+    await up?.close();
+  });
+
+  it('masks each type in the request, the transcript, memories and the capture', async () => {
+    const t = await gw.tenant();
+    for (const [type, value] of Object.entries(VALUES)) {
+      const res = await gw.call('POST', '/v1/chat/completions', { key: t.key, body: { model: 'm', session_id: `pii-${type}`, messages: [{ role: 'user', content: `Please note ${value} for me.` }] } });
+      expect(res.status, type).toBe(200);
+      const sent = up.requests.at(-1)?.body.messages.at(-1)?.content as string;
+      expect(sent, type).toBe(`Please note [${type.toUpperCase()}] for me.`);
+      const memo = await gw.call('POST', '/v1/memories', { key: t.key, body: { user: 'u', text: `Their ${type} is ${value}.` } });
+      expect(memo.body.text, type).toBe(`Their ${type} is [${type.toUpperCase()}].`);
+    }
+    await gw.gateway.deps.usage.flush();
+    // Captures are written when each response has closed, off the request path.
+    const captures = async () => (await gw.gateway.deps.sql.query<{ n: number }>('SELECT count(*)::int AS n FROM request_captures WHERE tenant_id = $1', [t.id])).rows[0]?.n;
+    for (let i = 0; i < 100 && (await captures()) !== Object.keys(VALUES).length; i++) await new Promise((r) => setTimeout(r, 20));
+    expect(await captures()).toBe(Object.keys(VALUES).length);
+    for (const table of ['messages', 'memories', 'memory_events', 'request_captures', 'usage_events']) {
+      for (const value of Object.values(VALUES)) {
+        const { rows } = await gw.gateway.deps.sql.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${table} x WHERE x::text LIKE $1`, [`%${value}%`]);
+        expect(rows[0]?.n, `${value} in ${table}`).toBe(0);
+      }
+    }
+  });
+});
