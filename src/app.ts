@@ -45,10 +45,9 @@ import type { PriceTable } from './usage/prices.js';
 import type { UsageRecorder } from './usage/recorder.js';
 import type { RateLimiter } from './governance/ratelimit.js';
 import type { Quotas } from './governance/quotas.js';
-import type { Redactor } from './governance/pii/index.js';
+import { maskMessage, type Redactor } from './governance/pii/index.js';
 import type { Capture } from './observability/capture.js';
 import { requestRoutes } from './http/routes/requests.js';
-import type { ChatMessage } from './providers/types.js';
 
 /** Everything the HTTP app needs, built by the composition root (main.ts) or a test. */
 export interface AppDeps {
@@ -95,7 +94,7 @@ export interface AppDeps {
   /** Redacts PII from upstream requests; absent when redaction is off (or not applied upstream). */
   pii: Redactor | undefined;
   /** Masks PII in what is stored in memory; absent when redaction does not apply to memory. */
-  maskForMemory: ((m: ChatMessage) => ChatMessage) | undefined;
+  memoryMasker: Pick<Redactor, 'mask'> | undefined;
   /** Prompt/answer capture for the tenants that turned it on. */
   capture: Capture;
 }
@@ -106,6 +105,7 @@ export interface AppDeps {
  * goes through express.
  */
 export function createApp(deps: AppDeps): RequestListener {
+  const { memoryMasker } = deps;
   // Built first: the prompt API answers its runs through the chat handler.
   const chat = createChatHandler({
     auth: deps.auth,
@@ -150,7 +150,7 @@ export function createApp(deps: AppDeps): RequestListener {
   app.use(metricsRoutes({ metrics: deps.metrics }));
   app.use(modelRoutes({ auth: deps.auth, router: deps.router }));
   app.use(embeddingsRoutes({ auth: deps.auth, embedder: deps.embedder }));
-  app.use(sessionRoutes({ auth: deps.auth, transcript: deps.transcript, memory: deps.memory, router: deps.router, indexer: deps.indexer, summaries: deps.summaries, cache: deps.cache, maskForMemory: deps.maskForMemory }));
+  app.use(sessionRoutes({ auth: deps.auth, transcript: deps.transcript, memory: deps.memory, router: deps.router, indexer: deps.indexer, summaries: deps.summaries, cache: deps.cache, maskForMemory: memoryMasker ? (m) => maskMessage(memoryMasker, m) : undefined }));
   app.use(contextRoutes({ auth: deps.auth, chat: deps.chat }));
   app.use(
     collectionRoutes({
@@ -164,7 +164,7 @@ export function createApp(deps: AppDeps): RequestListener {
       upload: deps.config.knowledge.upload,
     }),
   );
-  app.use(memoryRoutes({ auth: deps.auth, store: deps.memories, index: deps.factIndex, embedder: deps.embedder, log: deps.log, cache: deps.cache, maskText: maskTextOf(deps.maskForMemory) }));
+  app.use(memoryRoutes({ auth: deps.auth, store: deps.memories, index: deps.factIndex, embedder: deps.embedder, log: deps.log, cache: deps.cache, maskText: memoryMasker?.mask }));
   app.use(adminRoutes({ auth: deps.auth, repo: deps.tenancy, jobs: deps.jobs }));
   app.use(cacheAdminRoutes({ auth: deps.auth, cache: deps.cache }));
   app.use(promptRoutes({ auth: deps.auth, prompts: deps.prompts, router: deps.router, chat }));
@@ -177,9 +177,4 @@ export function createApp(deps: AppDeps): RequestListener {
     if (req.method === 'POST' && (req.url === '/v1/chat/completions' || req.url?.startsWith('/v1/chat/completions?'))) chat(req, res);
     else app(req, res);
   };
-}
-
-/** A text masker from the message masker (memory texts are plain strings). */
-function maskTextOf(mask: ((m: ChatMessage) => ChatMessage) | undefined): ((text: string) => string) | undefined {
-  return mask ? (text) => mask({ role: 'user', content: text }).content as string : undefined;
 }

@@ -190,13 +190,14 @@ export async function createGateway(config: Config, log: Logger, opts: { sql?: S
   const context = createContextPipeline({ config, memory, embedder, stages, knowledge, summaries: summary.enabled ? summaryStore : undefined, log });
   // PII redaction, when on: upstream requests (placeholders restored in answers) and memory writes.
   const redactor = config.pii.enabled ? createRedactor(config.pii) : undefined;
-  const maskForMemory = redactor && config.pii.apply.memory ? (m: ChatMessage) => maskMessage(redactor, m) : undefined;
+  const memoryMasker = redactor && config.pii.apply.memory ? redactor : undefined;
+  const maskForMemory = memoryMasker ? (m: ChatMessage) => maskMessage(memoryMasker, m) : undefined;
   const chat = createChatService({ config, router, memory, context, embedder, maskForMemory });
   // Building a BPE table takes up to 2 s: pay it at start-up, not on the first session request.
   for (const alias of router.aliases()) getTokenizer(router.resolve(alias).info.encoding);
   getTokenizer('o200k_base');
 
-  const deps: AppDeps = { config, log, sql, hot, auth, tenancy, transcript, memory, router, chat, embedder, context, indexer, vectors, collections, documents, ingestor, parser, chunkSearch, docVectors: docStore.store, jobs, summaries: summaryStore, memories: memoryStore, factIndex, cache, metrics, usage, prices, limiter, quotas, pii: redactor && config.pii.apply.upstream ? redactor : undefined, maskForMemory, capture, prompts: createPromptStore(sql) };
+  const deps: AppDeps = { config, log, sql, hot, auth, tenancy, transcript, memory, router, chat, embedder, context, indexer, vectors, collections, documents, ingestor, parser, chunkSearch, docVectors: docStore.store, jobs, summaries: summaryStore, memories: memoryStore, factIndex, cache, metrics, usage, prices, limiter, quotas, pii: redactor && config.pii.apply.upstream ? redactor : undefined, memoryMasker, capture, prompts: createPromptStore(sql) };
   return {
     app: createApp(deps),
     deps,
