@@ -2,6 +2,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { createPgSql } from '../../src/store/pg/adapter.js';
 import { createPgliteSql } from '../../src/store/pglite/adapter.js';
 import { dropSchema, TEST_DATABASE_URL, uniqueName } from '../helpers/env.js';
+import { startRelay } from '../helpers/relay.js';
 import { sqlContract } from './sql.contract.js';
 
 const schemas: string[] = [];
@@ -20,6 +21,32 @@ sqlContract('pg (real Postgres, a unique schema per case)', {
 
 sqlContract('PGlite (in memory, with pgvector)', {
   open: () => createPgliteSql({ dataDir: undefined, schema: uniqueName('c') }),
+});
+
+describe('pg adapter when the connection is lost', () => {
+  it('fails the transaction and the lock holder in flight, without an uncaught error, and works again after', async () => {
+    const relay = await startRelay(new URL(TEST_DATABASE_URL), 5432);
+    const url = new URL(TEST_DATABASE_URL);
+    url.host = new URL(relay.url).host;
+    const schema = uniqueName('c');
+    schemas.push(schema);
+    const sql = await createPgSql({ url: url.toString(), schema, poolSize: 2 });
+    try {
+      const inFlight = [
+        sql.transaction((tx) => tx.query('SELECT pg_sleep(5)')),
+        sql.withLock('lost', (tx) => tx.query('SELECT pg_sleep(5)')),
+      ].map((p) => p.then(() => 'done', (err: Error) => err.message));
+      await new Promise((r) => setTimeout(r, 300));
+      relay.cut();
+      // Vitest fails the run on an uncaught exception, which is what an unhandled client 'error' is.
+      expect(await Promise.all(inFlight)).toEqual([expect.stringMatching(/terminated|unavailable/i), expect.stringMatching(/terminated|unavailable/i)]);
+      await relay.restore();
+      expect((await sql.transaction((tx) => tx.query<{ one: number }>('SELECT 1 AS one'))).rows).toEqual([{ one: 1 }]);
+    } finally {
+      await sql.close();
+      await relay.close();
+    }
+  });
 });
 
 describe('PGlite settings', () => {

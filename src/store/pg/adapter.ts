@@ -61,10 +61,19 @@ export async function createPgSql(opts: PgOptions): Promise<Sql> {
     const client = await pool.connect().catch((err: unknown) => {
       throw mapSqlError(err);
     });
+    // The pool listens for errors on idle clients only: a connection lost while checked out (a
+    // Postgres restart mid-transaction) would otherwise be an uncaught 'error' that ends the process.
+    // The query in flight rejects on its own; the broken client is destroyed, not reused.
+    let lost: Error | undefined;
+    const onError = (err: Error) => {
+      lost = err;
+    };
+    client.on('error', onError);
     try {
       return await fn(client);
     } finally {
-      client.release();
+      client.off('error', onError);
+      client.release(lost);
     }
   }
 
