@@ -8,9 +8,12 @@
  *            --chunks 100000 (search corpus) --base-passages 2000 --queries 200 --diag-queries 50
  *            --hnsw rebuild|incremental --files-per-request 10
  *            --skip ingest,pdf,search,rss --data DIR (LoCoMo files, default ../shared/bench/locomo)
+ *            --database-url URL (Postgres with pgvector instead of the embedded PGlite; the run's tables go
+ *            in a schema of their own, dropped at the end)
  *
  * Runs the built gateway (dist/) on the embedded default (PGlite + pgvector in a temporary directory,
- * USE-lite embeddings on 2 worker threads), listening on 127.0.0.1:0, and measures through HTTP:
+ * USE-lite embeddings on 2 worker threads) — or on Postgres with `--database-url` — listening on
+ * 127.0.0.1:0, and measures through HTTP:
  *  - ingest, markdown: `--docs` documents of ~2,000 words of LoCoMo turns (sessions as headings),
  *    uploaded as multipart files (`--files-per-request` per request, 2 requests in flight); the time
  *    from the first upload until every document is ready → docs/s, pages/s (a page = 500 words),
@@ -45,6 +48,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import pg from 'pg';
 import { makePdf } from '../helpers/pdf.mjs';
 import { procStatus, writeResults } from './lib/harness.mjs';
 
@@ -74,6 +78,7 @@ export async function runKnowledgeBench(argv = process.argv.slice(2)) {
       'files-per-request': { type: 'string', default: '10' },
       skip: { type: 'string', default: '' },
       data: { type: 'string', default: resolve(root, '../shared/bench/locomo') },
+      'database-url': { type: 'string' },
     },
   });
   const skip = new Set(a.skip.split(',').filter(Boolean));
@@ -81,11 +86,18 @@ export async function runKnowledgeBench(argv = process.argv.slice(2)) {
   if (!['rebuild', 'incremental'].includes(a.hnsw)) throw new Error(`--hnsw ${a.hnsw}: rebuild or incremental`);
   const corpus = loadCorpus(a.data);
   const command = `node ${relative(process.cwd(), process.argv[1] ?? 'test/bench/knowledge.bench.mjs')} ${process.argv.slice(2).join(' ')}`.trim();
-  const out = { bench: 'knowledge', command, started_at: new Date().toISOString(), loadavg_start: loadavg().map((x) => round(x, 2)) };
+  const db = a['database-url'] ? { url: a['database-url'], schema: `bench_knowledge_${process.pid}` } : undefined;
+  const out = {
+    bench: 'knowledge',
+    command,
+    started_at: new Date().toISOString(),
+    database: db ? 'postgres + pgvector' : 'pglite + pgvector (embedded)',
+    loadavg_start: loadavg().map((x) => round(x, 2)),
+  };
   const work = mkdtempSync(join(tmpdir(), 'knowledge-bench-'));
   try {
     if (!(skip.has('ingest') && skip.has('pdf') && skip.has('search'))) {
-      const gw = await startGateway(join(work, 'data'));
+      const gw = await startGateway(join(work, 'data'), db);
       try {
         const filesPerRequest = Number(a['files-per-request']);
         if (!skip.has('ingest')) out.markdown = await ingestPart(gw, corpus, { format: 'markdown', n: Number(a.docs), filesPerRequest, dir: join(work, 'md') });
@@ -109,10 +121,12 @@ export async function runKnowledgeBench(argv = process.argv.slice(2)) {
         fileMb: Number(a['upload-file-mb']),
         minutes: a['upload-only'] ? 0 : Number(a['ingest-minutes']),
         dir: join(work, 'upload'),
+        db: db && { ...db, schema: `${db.schema}_rss` },
       });
     }
   } finally {
     rmSync(work, { recursive: true, force: true });
+    if (db) await dropSchemas(db.url, [db.schema, `${db.schema}_rss`]);
   }
   out.loadavg_end = loadavg().map((x) => round(x, 2));
   writeResults('knowledge', out, report(out));
@@ -124,8 +138,11 @@ export async function runKnowledgeBench(argv = process.argv.slice(2)) {
 
 // ————— the gateway —————
 
-/** The built gateway on the embedded default in `dataDir`, on 127.0.0.1:0, with a tenant and a key. */
-async function startGateway(dataDir) {
+/**
+ * The built gateway on 127.0.0.1:0 with a tenant and a key: on the embedded default in `dataDir`, or on
+ * Postgres (`db.url`) in schema `db.schema`.
+ */
+async function startGateway(dataDir, db) {
   const dist = (p) => import(pathToFileURL(join(root, 'dist', p)).href);
   const { loadConfig } = await dist('src/config/load.js');
   const { createGateway } = await dist('src/gateway.js');
@@ -134,7 +151,7 @@ async function startGateway(dataDir) {
     {},
     {
       server: { host: '127.0.0.1', port: 0 },
-      database: { dataDir },
+      database: db ? { url: db.url, schema: db.schema } : { dataDir },
       auth: { adminApiKey: 'bench-admin-key-0123456789' },
       providers: { none: { kind: 'openai', baseUrl: 'http://127.0.0.1:9/v1', apiKey: 'unused' } },
       models: { bench: { targets: [{ provider: 'none', model: 'gpt-4o-mini' }] } },
@@ -372,9 +389,8 @@ async function searchPart(gw, corpus, { chunks: nChunks, bases: nBases, queries:
     const lap = performance.now();
     console.error('  building the HNSW index');
     // Room for the graph in memory, else pgvector finishes the build on disk, much slower.
-    await sql.query("SET maintenance_work_mem = '512MB'");
-    await sql.query(`CREATE INDEX ${vecTable}_hnsw ON ${vecTable} USING hnsw (embedding vector_cosine_ops)`);
-    await sql.query('RESET maintenance_work_mem');
+    // One script, so the setting and the build share a connection on a pooled Postgres too.
+    await sql.exec(`SET maintenance_work_mem = '512MB'; CREATE INDEX ${vecTable}_hnsw ON ${vecTable} USING hnsw (embedding vector_cosine_ops); RESET maintenance_work_mem`);
     indexS = (performance.now() - lap) / 1000;
     console.error(`  HNSW index built in ${round(indexS, 0)} s`);
   }
@@ -439,6 +455,17 @@ async function searchPart(gw, corpus, { chunks: nChunks, bases: nBases, queries:
   return out;
 }
 
+/** Drops the run's schemas on Postgres (the embedded database goes with its temporary directory). */
+async function dropSchemas(url, schemas) {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    for (const s of schemas) await client.query(`DROP SCHEMA IF EXISTS ${s} CASCADE`);
+  } finally {
+    await client.end();
+  }
+}
+
 /** `v` plus isotropic gaussian noise of norm ~0.3, renormalised: a near neighbour of its base. */
 function noisy(v) {
   const n = v.length;
@@ -456,7 +483,7 @@ function noisy(v) {
 
 // ————— RSS during a large upload —————
 
-async function rssPart(corpus, { mb, fileMb, minutes, dir }) {
+async function rssPart(corpus, { mb, fileMb, minutes, dir, db }) {
   mkdirSync(dir, { recursive: true });
   const nFiles = Math.max(1, Math.round(mb / fileMb));
   const t = Date.now();
@@ -469,7 +496,7 @@ async function rssPart(corpus, { mb, fileMb, minutes, dir }) {
   const totalBytes = files.reduce((s, f) => s + f.bytes, 0);
   console.error(`rss: ${nFiles} files, ${round(totalBytes / MB, 1)} MB written in ${round((Date.now() - t) / 1000, 1)} s; starting the gateway process`);
 
-  const child = await startChildGateway(join(dir, 'data'));
+  const child = await startChildGateway(join(dir, 'data'), db);
   const samples = [];
   const t0 = Date.now();
   let phase = 'idle';
@@ -545,8 +572,9 @@ async function rssPart(corpus, { mb, fileMb, minutes, dir }) {
 }
 
 /** This file as a child process serving the gateway (see `serveChild`), with its url and key. */
-async function startChildGateway(dataDir) {
-  const proc = spawn(process.execPath, [fileURLToPath(import.meta.url), '--serve-child', dataDir], { stdio: ['ignore', 'pipe', 'inherit'] });
+async function startChildGateway(dataDir, db) {
+  const args = [fileURLToPath(import.meta.url), '--serve-child', dataDir, ...(db ? [db.url, db.schema] : [])];
+  const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
   const exited = new Promise((r) => proc.once('exit', r));
   const hello = await new Promise((resolveHello, reject) => {
     let buf = '';
@@ -568,8 +596,8 @@ async function startChildGateway(dataDir) {
 }
 
 /** Child mode: the gateway alone in this process until SIGTERM; the first stdout line says where. */
-async function serveChild(dataDir) {
-  const gw = await startGateway(dataDir);
+async function serveChild(dataDir, db) {
+  const gw = await startGateway(dataDir, db);
   process.on('SIGTERM', () => {
     // The data directory is temporary: no need to wait for the ingestion in flight to finish.
     rmSync(dataDir, { recursive: true, force: true });
@@ -801,5 +829,5 @@ function report(out) {
   return lines.join('\n');
 }
 
-if (process.argv[2] === '--serve-child') await serveChild(process.argv[3]);
+if (process.argv[2] === '--serve-child') await serveChild(process.argv[3], process.argv[4] ? { url: process.argv[4], schema: process.argv[5] } : undefined);
 else if (import.meta.url === pathToFileURL(process.argv[1]).href) await runKnowledgeBench();
