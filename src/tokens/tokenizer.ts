@@ -1,4 +1,3 @@
-import { Tiktoken } from 'js-tiktoken/lite';
 import cl100k from 'js-tiktoken/ranks/cl100k_base';
 import o200k from 'js-tiktoken/ranks/o200k_base';
 import type { ChatMessage } from '../providers/types.js';
@@ -18,10 +17,20 @@ export const TOKENS_PER_MESSAGE = 3;
 export const TOKENS_PER_NAME = 1;
 export const REPLY_PRIMING_TOKENS = 3;
 
-const ranks = { o200k_base: o200k, cl100k_base: cl100k } as const;
+/**
+ * js-tiktoken's rank files, read directly: its `Tiktoken` keys every token by a decimal byte list
+ * and keeps a rank → bytes map besides (~230 MB of RSS for both encodings).
+ */
+interface RankFile {
+  pat_str: string;
+  /** Lines of `<tag> <offset> <base64> <base64> …` (the tag is unused): the i-th token of a line has rank offset + i. */
+  bpe_ranks: string;
+}
+
+const rankFiles: Record<Encoding, RankFile> = { o200k_base: o200k, cl100k_base: cl100k };
 const cache = new Map<Encoding, Tokenizer>();
 
-/** One tokenizer per encoding per process; building the BPE table takes ~100 ms, so it is shared. */
+/** One tokenizer per encoding per process; building a rank table takes ~0.2–0.3 s, so it is shared. */
 export function getTokenizer(encoding: Encoding): Tokenizer {
   let t = cache.get(encoding);
   if (!t) {
@@ -32,7 +41,7 @@ export function getTokenizer(encoding: Encoding): Tokenizer {
 }
 
 function createTokenizer(encoding: Encoding): Tokenizer {
-  const count = createCounter(new Tiktoken(ranks[encoding]));
+  const count = createCounter(rankFiles[encoding]);
   return {
     encoding,
     count,
@@ -55,67 +64,71 @@ export function messageText(m: Pick<ChatMessage, 'content'>): string {
   return out;
 }
 
-/** What the counter reads of js-tiktoken's encoder: its split pattern and its byte-pair ranks. */
-interface TiktokenInternals {
-  patStr: string;
-  rankMap: Map<string, number>;
-}
+// Any UTF-16 code unit outside ASCII, lone surrogates included (no `u` flag on purpose).
+const NON_ASCII = /[\u0080-\uffff]/;
 
 /**
- * Counts exactly what `Tiktoken.encode(text, [], [])` would return, without its per-call costs:
- * js-tiktoken compiles the split pattern and a special-token regex on every call, which made a
- * short message cost ~60 µs. Here the pattern is compiled once and only the count is built.
- * Special-token strings count as ordinary text, as they do with `encode(text, [], [])`.
+ * Counts exactly what js-tiktoken's `encode(text, [], [])` returns: special-token strings count as
+ * ordinary text. Tokens are keyed by their bytes as a binary string (one char per byte), so an ASCII
+ * piece is its own key and the common case is one Map lookup with no byte encoding. The split
+ * pattern is compiled once; js-tiktoken compiles it on every call (~60 µs a short message).
  * test/unit/tokenizer.test.ts checks the counts against js-tiktoken's own encode.
  */
-function createCounter(bpe: Tiktoken): (text: string) => number {
-  const { patStr, rankMap } = bpe as unknown as TiktokenInternals;
-  const split = new RegExp(patStr, 'ug');
-  const utf8 = new TextEncoder();
-  // Most pieces are whole tokens that are valid UTF-8 on their own (" the", "hello"): index those
-  // by their text so the common case is one Map lookup, with no byte encoding or key building.
-  const whole = new Set<string>();
-  const strict = new TextDecoder('utf-8', { fatal: true });
-  for (const key of rankMap.keys()) {
-    try {
-      whole.add(strict.decode(Uint8Array.from(key.split(','), Number)));
-    } catch {
-      // a byte sequence that is not valid UTF-8 alone: only reachable through the byte path
-    }
-  }
+function createCounter(file: RankFile): (text: string) => number {
+  const ranks = rankTable(file.bpe_ranks);
+  const split = new RegExp(file.pat_str, 'ug');
   return (text: string): number => {
-    if (text.length === 0) return 0;
+    // One scan of the text spares the per-piece check in the (usual) all-ASCII case.
+    const ascii = !NON_ASCII.test(text);
     let n = 0;
-    for (const match of text.matchAll(split)) {
-      if (whole.has(match[0])) {
-        n++;
-        continue;
-      }
-      const piece = utf8.encode(match[0]);
-      n += rankMap.has(piece.join(',')) ? 1 : mergedPieceCount(piece, rankMap);
+    // exec rather than match(): a large document's pieces are never all held in one array.
+    split.lastIndex = 0;
+    for (let m = split.exec(text); m !== null; m = split.exec(text)) {
+      const bytes = ascii || !NON_ASCII.test(m[0]) ? m[0] : utf8Binary(m[0]);
+      n += ranks.has(bytes) ? 1 : mergedCount(bytes, ranks);
     }
     return n;
   };
 }
 
-/** Tokens a piece splits into under byte-pair merging (tiktoken's `bytePairMerge`, counting only). */
-function mergedPieceCount(piece: Uint8Array, ranks: Map<string, number>): number {
-  if (piece.length === 1) return ranks.has(piece.join(',')) ? 1 : 0;
-  const starts = Array.from({ length: piece.length + 1 }, (_, i) => i);
-  while (starts.length > 2) {
-    let minRank = Number.POSITIVE_INFINITY;
-    let at = -1;
-    for (let i = 0; i < starts.length - 2; i++) {
-      const rank = ranks.get(piece.slice(starts[i] as number, starts[i + 2] as number).join(','));
-      if (rank !== undefined && rank < minRank) {
-        minRank = rank;
-        at = i;
-      }
-    }
-    if (at === -1) break;
-    starts.splice(at + 1, 1);
+/** Rank by token, each token keyed by its binary string; one flat Map is the whole cost of an encoding. */
+function rankTable(bpeRanks: string): Map<string, number> {
+  const ranks = new Map<string, number>();
+  for (const line of bpeRanks.split('\n')) {
+    const fields = line.split(' ');
+    const offset = Number.parseInt(fields[1] ?? '', 10);
+    // atob decodes base64 straight to the binary string: the same key as Buffer.from(…).toString('latin1')
+    // without a Buffer per token (~10 MB less peak RSS). Later duplicates win, as in js-tiktoken (there are none).
+    for (let i = 2; i < fields.length; i++) ranks.set(atob(fields[i] ?? ''), offset + i - 2);
   }
-  let n = 0;
-  for (let i = 0; i < starts.length - 1; i++) if (ranks.has(piece.slice(starts[i] as number, starts[i + 1] as number).join(','))) n++;
-  return n;
+  return ranks;
+}
+
+/** A string's UTF-8 bytes as a binary string; a lone surrogate becomes U+FFFD, as with TextEncoder. */
+function utf8Binary(text: string): string {
+  return Buffer.from(text, 'utf8').toString('latin1');
+}
+
+/**
+ * Tokens a piece splits into under byte-pair merging, as js-tiktoken's `bytePairMerge` does it:
+ * merge the adjacent pair of lowest rank (the leftmost on a tie) until no pair is a token. Only
+ * the two pairs next to a merge change, so their ranks are kept rather than looked up again,
+ * which keeps long pieces (a run of 300 'x') from costing a lookup per pair per merge. Every
+ * single byte is a token in both encodings, so every part left is one token.
+ */
+function mergedCount(bytes: string, ranks: Map<string, number>): number {
+  // Part i spans bytes starts[i] to starts[i + 1]; pairRank[i] ranks part i merged with part i + 1.
+  const starts = Array.from({ length: bytes.length + 1 }, (_, i) => i);
+  const rankOf = (i: number): number => ranks.get(bytes.slice(starts[i], starts[i + 2])) ?? Number.POSITIVE_INFINITY;
+  const pairRank = Array.from({ length: bytes.length - 1 }, (_, i) => rankOf(i));
+  while (pairRank.length > 0) {
+    let at = 0;
+    for (let i = 1; i < pairRank.length; i++) if ((pairRank[i] as number) < (pairRank[at] as number)) at = i;
+    if (pairRank[at] === Number.POSITIVE_INFINITY) break;
+    starts.splice(at + 1, 1);
+    pairRank.splice(at, 1);
+    if (at < pairRank.length) pairRank[at] = rankOf(at);
+    if (at > 0) pairRank[at - 1] = rankOf(at - 1);
+  }
+  return starts.length - 1;
 }
