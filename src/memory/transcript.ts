@@ -1,4 +1,5 @@
 import { notFound } from '../errors.js';
+import { createGroup } from '../store/group.js';
 import type { Sql, SqlExecutor } from '../store/sql.js';
 import { type NewTurn, TURN_COLUMNS, type Turn, type TurnRow, turnFromRow } from './turns.js';
 
@@ -23,14 +24,41 @@ export interface TranscriptHooks {
   afterAppend?: (tenantId: string, sessionId: string, tailTokens: number) => void;
 }
 
-export function createTranscript(sql: Sql, hooks: TranscriptHooks = {}) {
-  /** Appends within `db`; `told` receives the tail for the hook, to be called once the write is committed. */
-  async function append(db: SqlExecutor, tenantId: string, sessionId: string, userId: string | null, turns: NewTurn[], told: (tail: number) => void): Promise<Turn[]> {
-    if (turns.length === 0) return [];
-    // Timestamps are set here, not by now() in SQL, so the stored turns can be returned without
-    // reading the rows back: the statement returns only the sequence numbers it assigned.
-    const now = new Date().toISOString();
-    const input = turns.map((t, i) => ({
+/** One session's append, as a batch carries it. */
+interface AppendCall {
+  tenantId: string;
+  sessionId: string;
+  userId: string | null;
+  turns: NewTurn[];
+}
+
+/** What an append learns: the first seq it was given, and the session's tokens since its newest summary. */
+interface Appended {
+  first: number;
+  tail: number;
+}
+
+// Session appends and last_seq reads are grouped (src/store/group.ts): under load one statement serves
+// every request that arrived while the previous one was on its way.
+const GROUP = { maxBatch: 64, inFlight: 2 } as const;
+
+/**
+ * Appends each call's turns to its session in one statement (one transaction): every session row is
+ * upserted and its `last_seq` advanced under the row lock — in key order, so two gateways' batches
+ * cannot deadlock — and the messages are numbered from it. A session appears at most once per batch.
+ */
+async function appendMany(db: SqlExecutor, calls: readonly AppendCall[], now: string): Promise<Appended[]> {
+  const sessions = calls.map((c, k) => ({
+    k,
+    tenant_id: c.tenantId,
+    id: c.sessionId,
+    user_id: c.userId,
+    n: c.turns.length,
+    tokens: c.turns.reduce((n, t) => n + t.tokenCount, 0),
+  }));
+  const turns = calls.flatMap((c, k) =>
+    c.turns.map((t, i) => ({
+      k,
       i: i + 1,
       role: t.role,
       content: t.content,
@@ -40,42 +68,79 @@ export function createTranscript(sql: Sql, hooks: TranscriptHooks = {}) {
       external_id: t.externalId,
       created_at: t.createdAt ?? now,
       metadata: t.metadata ?? {},
-    }));
-    const tokens = turns.reduce((n, t) => n + t.tokenCount, 0);
-    const { rows } = await db.query<{ first: number; tail_tokens: string | number }>(
-      `WITH s AS (
-         INSERT INTO sessions (tenant_id, id, user_id, last_seq, tail_tokens) VALUES ($1, $2, $3, $4, $6)
-         ON CONFLICT (tenant_id, id) DO UPDATE
-           SET last_seq = sessions.last_seq + $4, tail_tokens = sessions.tail_tokens + $6, updated_at = now(),
-               user_id = COALESCE(sessions.user_id, EXCLUDED.user_id)
-         RETURNING last_seq, user_id, tail_tokens),
-       ins AS (
-         INSERT INTO messages (tenant_id, session_id, user_id, seq, role, content, fields, token_count, token_encoding, external_id, created_at, metadata)
-         SELECT $1, $2, s.user_id, s.last_seq - $4 + t.i, t.role, t.content, t.fields, t.token_count, t.token_encoding, t.external_id, t.created_at, t.metadata
-         FROM s, jsonb_to_recordset($5::jsonb) AS t(i int, role text, content text, fields jsonb, token_count int,
-                token_encoding text, external_id text, created_at timestamptz, metadata jsonb))
-       SELECT last_seq - $4 + 1 AS first, tail_tokens FROM s`,
-      [tenantId, sessionId, userId, turns.length, JSON.stringify(input), tokens],
-      { prepare: 'transcript_append' },
-    );
-    told(Number((rows[0] as { tail_tokens: string | number }).tail_tokens));
-    const first = (rows[0] as { first: number }).first;
-    return turns.map((t, i) => ({
-      seq: first + i,
-      role: t.role,
-      content: t.content,
-      fields: t.fields,
-      tokenCount: t.tokenCount,
-      tokenEncoding: t.tokenEncoding,
-      externalId: t.externalId,
-      createdAt: new Date(input[i]?.created_at as string).toISOString(),
-    }));
-  }
+    })),
+  );
+  const { rows } = await db.query<{ k: number; first: number; tail_tokens: string | number }>(
+    `WITH b AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS b(k int, tenant_id text, id text, user_id text, n int, tokens int)),
+     s AS (
+       INSERT INTO sessions (tenant_id, id, user_id, last_seq, tail_tokens)
+       SELECT tenant_id, id, user_id, n, tokens FROM b ORDER BY tenant_id, id
+       ON CONFLICT (tenant_id, id) DO UPDATE
+         SET last_seq = sessions.last_seq + EXCLUDED.last_seq, tail_tokens = sessions.tail_tokens + EXCLUDED.tail_tokens, updated_at = now(),
+             user_id = COALESCE(sessions.user_id, EXCLUDED.user_id)
+       RETURNING tenant_id, id, last_seq, user_id, tail_tokens),
+     sb AS (SELECT b.k, b.n, s.tenant_id, s.id, s.last_seq, s.user_id, s.tail_tokens FROM s JOIN b USING (tenant_id, id)),
+     ins AS (
+       INSERT INTO messages (tenant_id, session_id, user_id, seq, role, content, fields, token_count, token_encoding, external_id, created_at, metadata)
+       SELECT sb.tenant_id, sb.id, sb.user_id, sb.last_seq - sb.n + t.i, t.role, t.content, t.fields, t.token_count, t.token_encoding, t.external_id, t.created_at, t.metadata
+       FROM sb JOIN jsonb_to_recordset($2::jsonb) AS t(k int, i int, role text, content text, fields jsonb, token_count int,
+              token_encoding text, external_id text, created_at timestamptz, metadata jsonb) ON t.k = sb.k)
+     SELECT k, last_seq - n + 1 AS first, tail_tokens FROM sb`,
+    [JSON.stringify(sessions), JSON.stringify(turns)],
+    { prepare: 'transcript_append' },
+  );
+  const out: Appended[] = [];
+  for (const r of rows) out[r.k] = { first: r.first, tail: Number(r.tail_tokens) };
+  return out;
+}
+
+/** The turns as stored: numbered from `first`, stamped with the time the append gave them. */
+function storedTurns(turns: readonly NewTurn[], first: number, now: string): Turn[] {
+  return turns.map((t, i) => ({
+    seq: first + i,
+    role: t.role,
+    content: t.content,
+    fields: t.fields,
+    tokenCount: t.tokenCount,
+    tokenEncoding: t.tokenEncoding,
+    externalId: t.externalId,
+    createdAt: new Date(t.createdAt ?? now).toISOString(),
+  }));
+}
+
+export function createTranscript(sql: Sql, hooks: TranscriptHooks = {}) {
+  // Timestamps are set here, not by now() in SQL, so the stored turns can be returned without
+  // reading the rows back. A batch shares one timestamp: its calls commit together.
+  const groupedAppend = createGroup<AppendCall, Appended & { now: string }>(
+    async (calls) => {
+      const now = new Date().toISOString();
+      return (await appendMany(sql, calls, now)).map((a) => ({ ...a, now }));
+    },
+    { ...GROUP, key: (c) => `${c.tenantId}\u0000${c.sessionId}` },
+  );
+  const groupedLastSeq = createGroup<{ tenantId: string; sessionId: string }, number>(
+    async (keys) => {
+      const { rows } = await sql.query<{ k: number; last_seq: number }>(
+        `SELECT k.k::int - 1 AS k, s.last_seq FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS k(tenant_id, id, k)
+         JOIN sessions s ON s.tenant_id = k.tenant_id AND s.id = k.id`,
+        [keys.map((k) => k.tenantId), keys.map((k) => k.sessionId)],
+        { prepare: 'session_last_seqs' },
+      );
+      const seqs = keys.map(() => 0);
+      for (const r of rows) seqs[r.k] = r.last_seq;
+      return seqs;
+    },
+    GROUP,
+  );
 
   return {
     /** Appends turns to a session, creating it on first use. Returns them with their seq. */
-    append: (tenantId: string, sessionId: string, userId: string | null, turns: NewTurn[]) =>
-      append(sql, tenantId, sessionId, userId, turns, (tail) => hooks.afterAppend?.(tenantId, sessionId, tail)),
+    async append(tenantId: string, sessionId: string, userId: string | null, turns: NewTurn[]): Promise<Turn[]> {
+      if (turns.length === 0) return [];
+      const { first, tail, now } = await groupedAppend({ tenantId, sessionId, userId, turns });
+      hooks.afterAppend?.(tenantId, sessionId, tail);
+      return storedTurns(turns, first, now);
+    },
 
     /**
      * Bulk import: appends the turns whose external id the session does not hold yet, so an
@@ -94,10 +159,11 @@ export function createTranscript(sql: Sql, hooks: TranscriptHooks = {}) {
           for (const r of rows) existing.add(r.external_id);
         }
         const fresh = turns.filter((t) => !t.externalId || !existing.has(t.externalId));
-        const imported = await append(tx, tenantId, sessionId, userId, fresh, (t) => {
-          tail = t;
-        });
-        return { imported, skipped: turns.length - fresh.length };
+        if (fresh.length === 0) return { imported: [], skipped: turns.length };
+        const now = new Date().toISOString();
+        const [appended] = await appendMany(tx, [{ tenantId, sessionId, userId, turns: fresh }], now);
+        tail = appended?.tail;
+        return { imported: storedTurns(fresh, appended?.first ?? 0, now), skipped: turns.length - fresh.length };
       });
       // Told after the commit: a job woken earlier could run before the turns are visible.
       if (tail !== undefined) hooks.afterAppend?.(tenantId, sessionId, tail);
@@ -105,12 +171,7 @@ export function createTranscript(sql: Sql, hooks: TranscriptHooks = {}) {
     },
 
     /** The session's newest seq; 0 when the session has no turns or does not exist. */
-    async lastSeq(tenantId: string, sessionId: string): Promise<number> {
-      const { rows } = await sql.query<{ last_seq: number }>('SELECT last_seq FROM sessions WHERE tenant_id = $1 AND id = $2', [tenantId, sessionId], {
-        prepare: 'session_last_seq',
-      });
-      return rows[0]?.last_seq ?? 0;
-    },
+    lastSeq: (tenantId: string, sessionId: string): Promise<number> => groupedLastSeq({ tenantId, sessionId }),
 
     /** The newest `limit` turns, oldest first. */
     async recent(tenantId: string, sessionId: string, limit: number): Promise<Turn[]> {
