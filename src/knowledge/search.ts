@@ -48,10 +48,14 @@ type Scored = { id: string; score: number };
 
 const BM25_K1 = 1.2;
 const BM25_B = 0.75;
-/** Chunks a query term may be counted in; a term in more is too common to choose candidates by. */
-const DF_CAP = 1_000;
+/**
+ * Chunks read to choose full-text candidates: the rarest query terms choose them, as many terms as
+ * hold this many chunks together. A question of common words only ("what did Caroline like?") takes
+ * the chunks holding its two rarest together, still at most this many.
+ */
+const CANDIDATE_POSTINGS = 2_000;
 /** Full-text candidates rescored with term frequencies (the rest are ranked by the terms they hold). */
-const RESCORED = 200;
+const RESCORED = 100;
 /** How long corpus statistics (chunk count, mean length) are reused, and the chunks the mean is taken over. */
 const STATS_TTL_MS = 60_000;
 const STATS_SAMPLE = 2_000;
@@ -114,7 +118,7 @@ export function createChunkSearch(deps: {
       sql
         .query<{ n: number; avgdl: number }>(
           `SELECT (SELECT coalesce(sum(chunk_count), 0)::int FROM documents WHERE tenant_id = $1 AND collection_id = ANY($2::text[]) AND status = 'ready') AS n,
-                  (SELECT coalesce(avg(length(s.search)), 0)::float8 FROM (SELECT c.search FROM chunks c WHERE c.tenant_id = $1 AND c.collection_id = ANY($2::text[]) LIMIT ${STATS_SAMPLE}) s) AS avgdl`,
+                  (SELECT coalesce(avg(s.lexemes), 0)::float8 FROM (SELECT c.lexemes FROM chunks c WHERE c.tenant_id = $1 AND c.collection_id = ANY($2::text[]) LIMIT ${STATS_SAMPLE}) s) AS avgdl`,
           [tenantId, ids],
         )
         .then((r) => r.rows[0] ?? { n: 0, avgdl: 0 }),
@@ -123,44 +127,70 @@ export function createChunkSearch(deps: {
   /**
    * Full-text candidates ranked by BM25: each query term weighs its IDF, saturated by how often it
    * occurs and damped by the chunk's length (Postgres's ts_rank has no IDF, so a common word counts
-   * as much as a rare name). Document frequencies are counted through the GIN index, each up to
-   * DF_CAP: a term in more chunks than that (a name on every page) is too common to choose
-   * candidates — only the rarer terms do, and the common ones still add to the score — so the work
-   * stays bounded however large the collection.
+   * as much as a rare name). Document frequencies come from `chunk_lexemes` (kept by triggers).
+   *
+   * Two stages bound the work however large the collection: the rarest terms choose candidates
+   * through the GIN index, at most CANDIDATE_POSTINGS chunks, ranked by the IDF of the terms they
+   * hold over their length (a plain column: no tsvector is read); then the best RESCORED of those
+   * are scored by full BM25 over every query term, reading their term frequencies.
    */
   async function bm25(tenantId: string, ids: string[], query: string, filter: MetadataFilter | undefined) {
     const none = { rows: [] as Scored[] };
     const { n, avgdl } = await corpusStats(tenantId, ids);
     if (n === 0) return none;
-    const { rows: terms } = await sql.query<{ lexeme: string; f: number }>(
-      `SELECT q.lexeme, (SELECT count(*)::int FROM (SELECT 1 FROM chunks c WHERE c.tenant_id = $1 AND c.collection_id = ANY($2::text[]) AND c.search @@ q.tq LIMIT ${DF_CAP}) s) AS f
-       FROM (SELECT DISTINCT lexeme, quote_literal(lexeme)::tsquery AS tq FROM unnest(to_tsvector('english', $3))) q`,
+    const { rows: terms } = await sql.query<{ lexeme: string; df: number }>(
+      `SELECT q.lexeme, coalesce((SELECT sum(l.df)::int FROM chunk_lexemes l WHERE l.tenant_id = $1 AND l.collection_id = ANY($2::text[]) AND l.lexeme = q.lexeme), 0) AS df
+       FROM (SELECT DISTINCT lexeme FROM unnest(to_tsvector('english', $3))) q`,
       [tenantId, ids, query],
+      { prepare: 'bm25_terms' },
     );
-    const found = terms.filter((t) => t.f > 0);
-    if (found.length === 0) return none;
-    const selective = found.filter((t) => t.f < DF_CAP);
-    const match = selective.length > 0 ? selective.map((t) => tsLexeme(t.lexeme)).join(' | ') : found.map((t) => tsLexeme(t.lexeme)).join(' & ');
-    const idf = found.map((t) => Math.log(1 + (Math.max(n, t.f) - t.f + 0.5) / (t.f + 0.5)));
-    const meta = metadataCondition(filter, 8);
+    const found = terms.filter((t) => t.df > 0).sort((a, b) => a.df - b.df || (a.lexeme < b.lexeme ? -1 : 1));
+    const first = found[0];
+    if (!first) return none;
+    const idf = (df: number) => Math.log(1 + (Math.max(n, df) - df + 0.5) / (df + 0.5));
+    const choosers: Array<{ tsquery: string; weight: number }> = [];
+    const second = found[1];
+    if (first.df > CANDIDATE_POSTINGS && second) {
+      choosers.push({ tsquery: `${tsLexeme(first.lexeme)} & ${tsLexeme(second.lexeme)}`, weight: idf(first.df) + idf(second.df) });
+    } else {
+      let postings = 0;
+      for (const t of found) {
+        if (choosers.length > 0 && postings + t.df > CANDIDATE_POSTINGS) break;
+        choosers.push({ tsquery: tsLexeme(t.lexeme), weight: idf(t.df) });
+        postings += t.df;
+      }
+    }
+    // Without a filter, whether a candidate's document is ready is checked for the rescored few only.
+    const meta = metadataCondition(filter, 9);
+    const documentJoin = "JOIN documents d ON d.tenant_id = c.tenant_id AND d.id = c.document_id AND d.status = 'ready'";
     return sql.query<Scored>(
-      `WITH q AS (SELECT lexeme, idf, quote_literal(lexeme)::tsquery AS tq FROM unnest($6::text[], $7::float8[]) AS q(lexeme, idf)),
-            m AS (SELECT c.id, length(c.search) AS len, c.search
-                  FROM chunks c JOIN documents d ON d.tenant_id = c.tenant_id AND d.id = c.document_id AND d.status = 'ready'
-                  WHERE c.tenant_id = $1 AND c.collection_id = ANY($2::text[]) AND c.search @@ $3::tsquery${meta.sql}),
-            h AS (SELECT m.id, m.len, q.lexeme, q.idf FROM m JOIN q ON m.search @@ q.tq),
-            -- First by which terms a chunk holds (cheap: no chunk is unpacked), then the best of
-            -- those by full BM25, with how often each term occurs.
+      `WITH q AS (SELECT lexeme, idf FROM unnest($6::text[], $7::float8[]) AS q(lexeme, idf)),
+            h AS (SELECT m.id, m.len, g.weight
+                  FROM unnest($3::text[], $8::float8[]) AS g(tq, weight),
+                  LATERAL (SELECT c.id, c.lexemes AS len FROM chunks c ${filter ? documentJoin : ''}
+                           WHERE c.tenant_id = $1 AND c.collection_id = ANY($2::text[]) AND c.search @@ g.tq::tsquery${meta.sql}
+                           LIMIT ${CANDIDATE_POSTINGS}) m),
             top AS (SELECT h.id, h.len FROM h GROUP BY h.id, h.len
-                    ORDER BY sum(h.idf) / (1 - ${BM25_B} + ${BM25_B} * h.len / $5::float8) DESC, h.id LIMIT ${RESCORED}),
+                    ORDER BY sum(h.weight) / (1 - ${BM25_B} + ${BM25_B} * h.len / $5::float8) DESC, h.id LIMIT ${RESCORED}),
             tf AS (SELECT t.id, t.len, u.lexeme, coalesce(array_length(u.positions, 1), 1) AS f
-                   FROM top t JOIN chunks c ON c.id = t.id, unnest(c.search) u WHERE u.lexeme = ANY($6::text[]))
+                   FROM top t JOIN chunks c ON c.id = t.id ${filter ? '' : documentJoin}, unnest(c.search) u WHERE u.lexeme = ANY($6::text[]))
        SELECT tf.id::text AS id, sum(q.idf * tf.f * ${BM25_K1 + 1} / (tf.f + ${BM25_K1} * (1 - ${BM25_B} + ${BM25_B} * tf.len / $5::float8))) AS score
        FROM tf JOIN q USING (lexeme)
        GROUP BY tf.id, tf.len
        ORDER BY score DESC, tf.id
        LIMIT $4`,
-      [tenantId, ids, match, CANDIDATES, avgdl || 1, found.map((t) => t.lexeme), idf, ...meta.params],
+      [
+        tenantId,
+        ids,
+        choosers.map((c) => c.tsquery),
+        CANDIDATES,
+        avgdl || 1,
+        found.map((t) => t.lexeme),
+        found.map((t) => idf(t.df)),
+        choosers.map((c) => c.weight),
+        ...meta.params,
+      ],
+      filter ? undefined : { prepare: 'bm25_rank' },
     );
   }
 

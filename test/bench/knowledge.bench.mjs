@@ -79,6 +79,7 @@ export async function runKnowledgeBench(argv = process.argv.slice(2)) {
       skip: { type: 'string', default: '' },
       data: { type: 'string', default: resolve(root, '../shared/bench/locomo') },
       'database-url': { type: 'string' },
+      'keep-schema': { type: 'boolean', default: false },
     },
   });
   const skip = new Set(a.skip.split(',').filter(Boolean));
@@ -126,7 +127,8 @@ export async function runKnowledgeBench(argv = process.argv.slice(2)) {
     }
   } finally {
     rmSync(work, { recursive: true, force: true });
-    if (db) await dropSchemas(db.url, [db.schema, `${db.schema}_rss`]);
+    if (db && a['keep-schema']) console.error(`kept schema ${db.schema} (drop it when done)`);
+    else if (db) await dropSchemas(db.url, [db.schema, `${db.schema}_rss`]);
   }
   out.loadavg_end = loadavg().map((x) => round(x, 2));
   writeResults('knowledge', out, report(out));

@@ -13,6 +13,7 @@ import * as m012 from './012_quotas.js';
 import * as m013 from './013_request_captures.js';
 import * as m014 from './014_admin_keys.js';
 import * as m015 from './015_teams.js';
+import * as m016 from './016_chunk_lexemes.js';
 
 export interface Migration {
   version: number;
@@ -37,4 +38,5 @@ export const migrations: readonly Migration[] = [
   { version: 13, name: 'request_captures', up: m013.up },
   { version: 14, name: 'admin_keys', up: m014.up },
   { version: 15, name: 'teams', up: m015.up },
+  { version: 16, name: 'chunk_lexemes', up: m016.up },
 ];
