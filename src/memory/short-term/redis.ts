@@ -61,6 +61,8 @@ export async function createRedisShortTermStore(opts: RedisStoreOptions): Promis
     commandTimeout: opts.commandTimeoutMs,
     connectTimeout: 2000,
     lazyConnect: false,
+    // Commands issued in one tick (the appends of requests answered together) leave in one write.
+    enableAutoPipelining: true,
   }) as ScriptedRedis;
   // Errors surface on each command; the connection keeps retrying in the background.
   redis.on('error', () => {});
