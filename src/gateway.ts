@@ -49,6 +49,10 @@ import { createRedactor, maskMessage } from './governance/pii/index.js';
 import type { ChatMessage } from './providers/types.js';
 import { createPromptStore } from './prompts/store.js';
 import type { VectorStore } from './vector/port.js';
+import { createTtlMemo } from './memo.js';
+
+/** How often a session past the summary trigger asks the queue for a summary job. */
+const SUMMARY_ASK_MS = 2_000;
 
 export interface Gateway {
   app: RequestListener;
@@ -92,10 +96,16 @@ export async function createGateway(config: Config, log: Logger, opts: { sql?: S
   const facts = config.memory.facts;
   const extracting = facts.enabled && facts.model !== undefined;
   const notQueued = (what: string) => (err: unknown) => log.warn({ err: (err as Error).message }, `${what} job not enqueued; the sweep will`);
+  // The queue drops a summary job already waiting for the session, but asking costs a Redis script on
+  // every append past the trigger: a session asks at most once per SUMMARY_ASK_MS (a failed ask is retried).
+  const summaryAsks = createTtlMemo<unknown>(SUMMARY_ASK_MS);
   const transcript = createTranscript(sql, {
     afterAppend: (tenantId, sessionId, tailTokens) => {
       const job = { tenantId, sessionId };
-      if (summary.enabled && tailTokens >= summary.triggerTokens) jobs.enqueue(SUMMARIZE_JOB, job, { key: summaryKey(job) }).catch(notQueued('summary'));
+      if (summary.enabled && tailTokens >= summary.triggerTokens) {
+        const key = summaryKey(job);
+        summaryAsks.get(key, () => jobs.enqueue(SUMMARIZE_JOB, job, { key })).catch(notQueued('summary'));
+      }
       if (extracting) jobs.enqueue(EXTRACT_FACTS_JOB, job, { key: factsKey(job), delayMs: facts.debounceMs }).catch(notQueued('fact extraction'));
     },
   });

@@ -1,4 +1,4 @@
-import { type Turn, toMessage, turnKey, turnTokens } from '../memory/turns.js';
+import { replayMessage, type Turn, turnKey, turnTokens } from '../memory/turns.js';
 import type { ChatMessage } from '../providers/types.js';
 import { REPLY_PRIMING_TOKENS } from '../tokens/tokenizer.js';
 import { type AssembledContext, type AssemblyInput, type Candidate, type Provenance, RETRIEVED_SECTIONS, type RetrievedSection, type SectionName } from './types.js';
@@ -45,23 +45,34 @@ export function assembleContext(input: AssemblyInput): AssembledContext {
   };
 
   const blocks = new Map<RetrievedSection, Block>();
-  const replayed = new Set<number>();
   const history = input.history;
+  // Which history turns are replayed, by index (a flag per turn: cheaper than a Set on the hot path).
+  const replayed = new Uint8Array(history.length);
   let recentStart = history.length;
-  const inHistory = new Set<string>();
+  // The recent turns' keys, for leaving out retrieved memories that are replayed anyway; built only
+  // when a section has candidates (most requests have none).
+  let inHistory: { from: number; keys: Set<string> } | undefined;
+  const replayedKeys = (): Set<string> => {
+    if (inHistory?.from !== recentStart) {
+      inHistory = { from: recentStart, keys: new Set(input.sessionId ? history.slice(recentStart).map((t) => turnKey(input.sessionId as string, t.seq)) : []) };
+    }
+    return inHistory.keys;
+  };
 
   /** Fills a section up to `cap` tokens in all (continuing a block already filled); returns the tokens added. */
   const fillBlock = (section: RetrievedSection, cap: number): number => {
+    const candidates = input.candidates[section];
+    if (!candidates || candidates.length === 0) return 0;
     const block: Block = blocks.get(section) ?? { section, items: [], groups: new Set(), tokens: 0 };
     const before = block.tokens;
     const taken = new Set(block.items.map((i) => i.c));
     const headingCost = tokenizer.countMessage({ role: 'system', content: input.headings[section] });
     let misses = 0;
-    for (const c of input.candidates[section] ?? []) {
+    for (const c of candidates) {
       // Past the first item that did not fit, a few smaller ones may still fill the gap; then stop
       // (counting every remaining candidate would cost more than the tokens it could save).
       if (misses >= MAX_MISSES || cap - block.tokens < MIN_LINE_TOKENS) break;
-      if (taken.has(c) || (c.turnKey && inHistory.has(c.turnKey))) continue;
+      if (taken.has(c) || (c.turnKey && replayedKeys().has(c.turnKey))) continue;
       const lineCost = tokenizer.count(c.cite ? `${marker(block.items.length + 1)}${c.text}` : c.text) + 1;
       const groupCost = c.group !== undefined && !block.groups.has(c.group) ? tokenizer.count(c.group) + 1 : 0;
       const cost = lineCost + groupCost + (block.items.length === 0 ? headingCost : 0);
@@ -128,10 +139,7 @@ export function assembleContext(input: AssemblyInput): AssembledContext {
       used += cost;
       recentStart = i;
     }
-    for (let i = recentStart; i < history.length; i++) {
-      replayed.add(i);
-      if (input.sessionId) inHistory.add(turnKey(input.sessionId, (history[i] as Turn).seq));
-    }
+    replayed.fill(1, recentStart);
     remaining -= used;
     carry = Math.max(0, cap - used) + memoryCarry;
   }
@@ -151,7 +159,7 @@ export function assembleContext(input: AssemblyInput): AssembledContext {
     const cost = turnTokens(t, tokenizer);
     if (cost > remaining) break;
     remaining -= cost;
-    replayed.add(i);
+    replayed[i] = 1;
   }
   // Behind a summary there are no older turns to replay: the rest goes to retrieved memories.
   if (summarized > 0) {
@@ -166,7 +174,7 @@ export function assembleContext(input: AssemblyInput): AssembledContext {
   }
 }
 
-function render(input: AssemblyInput, blocks: Map<RetrievedSection, Block>, replayed: Set<number>, recentStart: number, systemTokens: number, messageTokens: number): AssembledContext {
+function render(input: AssemblyInput, blocks: Map<RetrievedSection, Block>, replayed: Uint8Array, recentStart: number, systemTokens: number, messageTokens: number): AssembledContext {
   const { tokenizer, history, sessionId } = input;
   const tokens = { system: systemTokens, messages: messageTokens, facts: 0, summary: 0, recent: 0, episodic: 0, documents: 0, older: 0, total: 0, budget: input.budget };
   const items: Provenance[] = [];
@@ -195,9 +203,12 @@ function render(input: AssemblyInput, blocks: Map<RetrievedSection, Block>, repl
   }
 
   const replay: ChatMessage[] = [];
+  // Replayed turns are listed in `items` only when someone reads it (POST /v1/context): a chat answer
+  // reports the range, and a long session would otherwise build an object per turn per request.
+  const replayIndex: number[] = [];
   let lastKept: Turn | undefined;
   for (let i = 0; i < history.length; i++) {
-    if (!replayed.has(i)) continue;
+    if (replayed[i] !== 1) continue;
     const t = history[i] as Turn;
     // A tool result whose call is not in the prompt would be rejected upstream: leave it out.
     if (t.role === 'tool' && !(lastKept && (lastKept.role === 'tool' || (lastKept.role === 'assistant' && lastKept.fields?.tool_calls)))) continue;
@@ -205,16 +216,37 @@ function render(input: AssemblyInput, blocks: Map<RetrievedSection, Block>, repl
     const cost = turnTokens(t, tokenizer);
     const section: SectionName = i >= recentStart ? 'recent' : 'older';
     tokens[section] += cost;
-    replay.push(toMessage(t));
-    items.push({ kind: 'turn', id: turnId(sessionId, t.seq), section, session_id: sessionId, seq: t.seq, external_id: t.externalId, created_at: t.createdAt, tokens: cost });
+    replay.push(replayMessage(t));
+    replayIndex.push(i);
   }
 
   tokens.total = tokens.system + tokens.messages + tokens.facts + tokens.summary + tokens.recent + tokens.episodic + tokens.documents + tokens.older;
+  let all: Provenance[] | undefined;
   return {
     messages: [...input.system, ...retrieved, ...replay, ...input.messages],
     tokens,
-    items,
+    retrieved: items,
+    get items(): Provenance[] {
+      all ??= [
+        ...items,
+        ...replayIndex.map((i): Provenance => {
+          const t = history[i] as Turn;
+          return {
+            kind: 'turn',
+            id: turnId(sessionId, t.seq),
+            section: i >= recentStart ? 'recent' : 'older',
+            session_id: sessionId,
+            seq: t.seq,
+            external_id: t.externalId,
+            created_at: t.createdAt,
+            tokens: turnTokens(t, tokenizer),
+          };
+        }),
+      ];
+      return all;
+    },
     historyTurns: replay.length,
+    historyRange: { first_seq: history[replayIndex[0] ?? -1]?.seq ?? null, last_seq: history[replayIndex.at(-1) ?? -1]?.seq ?? null },
   };
 }
 

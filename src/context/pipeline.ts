@@ -179,7 +179,8 @@ export function createContextPipeline(deps: {
       headings: req.options?.citations ? CITING_HEADINGS : HEADINGS,
     });
     const report = { ...retrieval, documents: { ran: documents.ran, reason: documents.reason, collections: documents.ids.length, ids: documents.ran ? documents.ids : [] } };
-    return { ...assembled, retrieval: degraded.length > 0 ? { ...report, degraded } : report };
+    // Assigned, not spread: spreading would read `items` and build the turn list it defers.
+    return Object.assign(assembled, { retrieval: degraded.length > 0 ? { ...report, degraded } : report });
   }
 
   /**
@@ -250,7 +251,7 @@ export function createContextPipeline(deps: {
         'context.tokens': built.tokens.total,
         'context.budget': built.tokens.budget,
         'context.history_turns': built.historyTurns,
-        'context.items': built.items.length,
+        'context.items': built.retrieved.length + built.historyTurns,
         'context.retrieval': built.retrieval.ran,
         'context.documents': built.retrieval.documents.ran,
         'context.degraded': built.retrieval.degraded?.join(','),
@@ -290,7 +291,7 @@ export interface Citation {
 /** The numbered sources of a context assembled with `citations: true`, in marker order. */
 export function citationsOf(context: AssembledContext): Citation[] {
   const out: Citation[] = [];
-  for (const i of context.items) {
+  for (const i of context.retrieved) {
     if (i.citation === undefined) continue;
     out.push({
       marker: i.citation,

@@ -101,9 +101,14 @@ export interface AssembledContext {
   messages: ChatMessage[];
   /** Tokens per section; `total` is what the prompt costs, never more than `budget`. */
   tokens: Record<SectionName, number> & { total: number; budget: number };
-  items: Provenance[];
+  /** Everything in the prompt: the retrieved items, then each replayed turn (built when first read). */
+  readonly items: Provenance[];
+  /** The retrieved items alone (facts, summary, memories, documents): what an answer reports. */
+  retrieved: Provenance[];
   /** Turns of the session replayed as history (recent + older). */
   historyTurns: number;
+  /** The seq of the first and last replayed turn (null without history). */
+  historyRange: { first_seq: number | null; last_seq: number | null };
 }
 
 /** What a retrieval stage is given: the request's scope and its query, embedded at most once. */

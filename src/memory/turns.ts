@@ -46,7 +46,24 @@ export function toNewTurn(m: ChatMessage, tokenizer: Tokenizer, extra: { externa
   };
 }
 
-/** The chat message a stored turn replays as. */
+// Turns are never changed once stored, so a turn's message is built once: a busy session's history is
+// replayed on every request (GC was the largest cost of the session path before this).
+const messages = new WeakMap<Turn, ChatMessage>();
+
+/**
+ * The chat message a stored turn replays as, shared by every prompt that replays the turn: callers
+ * must not change it (redaction and provider translation build new messages).
+ */
+export function replayMessage(t: Turn): ChatMessage {
+  let m = messages.get(t);
+  if (!m) {
+    m = toMessage(t);
+    messages.set(t, m);
+  }
+  return m;
+}
+
+/** The chat message a stored turn replays as (a new object). */
 export function toMessage(t: Turn): ChatMessage {
   const f = t.fields;
   const m: ChatMessage = { role: t.role, content: f?.parts ?? (t.content === '' && f?.tool_calls ? null : t.content) };

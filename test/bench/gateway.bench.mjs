@@ -156,8 +156,10 @@ async function startOurs(ctx, { cpuProf } = {}) {
       models: { [MODEL]: { targets: [{ provider: 'fake', model: MODEL }] } },
       // This bench measures the foundation's overhead next to Portkey. Episodic memory embeds every
       // stored turn (~60 turns/s on this machine) on the proxy's own pinned core; its cost is measured
-      // by context.bench.mjs instead.
+      // by context.bench.mjs instead. Background jobs (rolling summaries) run in workers apart from the
+      // gateways, as in docker compose: the gateway still enqueues them, and nothing here works them off.
       memory: { episodic: { enabled: false } },
+      jobs: { process: false },
       embeddings: { preload: false },
     }),
   );

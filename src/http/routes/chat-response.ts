@@ -78,7 +78,7 @@ export function setContextHeaders(res: ServerResponse, context: BuiltContext): v
   const t = context.tokens;
   res.setHeader('x-context-tokens', Object.entries(t).map(([k, v]) => `${k}=${v}`).join(', '));
   res.setHeader('x-session-history-turns', String(context.historyTurns));
-  const retrieved = context.items.filter((i) => i.section !== 'recent' && i.section !== 'older');
+  const retrieved = context.retrieved;
   if (retrieved.length > 0) res.setHeader('x-context-provenance', retrieved.slice(0, MAX_HEADER_IDS).map((i) => encodeURIComponent(i.id)).join(','));
   if (context.retrieval.degraded) res.setHeader('x-context-degraded', context.retrieval.degraded.join(','));
 }
@@ -90,13 +90,12 @@ export function setContextHeaders(res: ServerResponse, context: BuiltContext): v
  */
 export function withContext(completion: ChatCompletion, context: BuiltContext, cite: boolean): ChatCompletion {
   const { total: _total, ...sections } = context.tokens;
-  const replayed = context.items.filter((i) => i.section === 'recent' || i.section === 'older');
   return {
     ...completion,
     usage: completion.usage ? { ...completion.usage, context: sections } : completion.usage,
     context: {
-      items: context.items.filter((i) => i.section !== 'recent' && i.section !== 'older'),
-      history: { turns: replayed.length, first_seq: replayed[0]?.seq ?? null, last_seq: replayed.at(-1)?.seq ?? null },
+      items: context.retrieved,
+      history: { turns: context.historyTurns, ...context.historyRange },
     },
     ...(cite ? { citations: citationsOf(context) } : {}),
   } as ChatCompletion;
