@@ -16,6 +16,7 @@ export interface UpstreamResponse {
   body: Dispatcher.ResponseData['body'];
 }
 
+/** Posts `payload` as JSON (a string is sent as it is: already JSON). */
 export async function postJson(
   url: string,
   headers: Record<string, string>,
@@ -26,7 +27,7 @@ export async function postJson(
     const res = await request(url, {
       method: 'POST',
       headers: { 'content-type': 'application/json', ...headers },
-      body: JSON.stringify(payload),
+      body: typeof payload === 'string' ? payload : JSON.stringify(payload),
       signal,
       dispatcher: agent,
     });
