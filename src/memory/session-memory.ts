@@ -12,6 +12,9 @@ import type { NewTurn, Turn } from './turns.js';
  * that failed while Redis was away, a Redis restart or flush, another gateway's write, a deleted
  * session — so a Redis outage costs latency, never a turn.
  */
+/** How far behind SQL the process's copy of a session may be and still be caught up by reading the difference. */
+const CATCH_UP_TURNS = 16;
+
 export function createSessionMemory(deps: {
   transcript: Transcript;
   hot: ShortTermStore;
@@ -34,6 +37,13 @@ export function createSessionMemory(deps: {
       if (mine) {
         const lastSeq = await transcript.lastSeq(tenantId, sessionId);
         if (mine.lastSeq === lastSeq) return mine.turns;
+        // Behind by a few turns — a concurrent request's append committed but not yet added here, or
+        // another gateway's — read just those; anything else (a deleted or re-imported session) starts over.
+        if (mine.lastSeq < lastSeq && lastSeq - mine.lastSeq <= CATCH_UP_TURNS) {
+          const missing = await transcript.page(tenantId, sessionId, { afterSeq: mine.lastSeq, limit: lastSeq - mine.lastSeq });
+          const caught = missing.length === lastSeq - mine.lastSeq ? local.append(tenantId, sessionId, missing) : undefined;
+          if (caught) return caught;
+        }
         local.drop(tenantId, sessionId);
       }
       let hotFailed = false;
@@ -82,10 +92,12 @@ export type SessionMemory = ReturnType<typeof createSessionMemory>;
 function createLocalCopies(maxSessions: number, maxTurns: number) {
   const copies = new Map<string, { turns: Turn[]; lastSeq: number }>();
   const key = (tenantId: string, sessionId: string) => `${tenantId}\u0000${sessionId}`;
-  const set = (k: string, turns: Turn[], lastSeq: number) => {
+  const set = (k: string, turns: Turn[], lastSeq: number): Turn[] => {
+    const kept = turns.length > maxTurns ? turns.slice(-maxTurns) : turns;
     copies.delete(k);
-    copies.set(k, { turns: turns.length > maxTurns ? turns.slice(-maxTurns) : turns, lastSeq });
+    copies.set(k, { turns: kept, lastSeq });
     if (copies.size > maxSessions) copies.delete(copies.keys().next().value as string);
+    return kept;
   };
   return {
     get(tenantId: string, sessionId: string) {
@@ -101,15 +113,22 @@ function createLocalCopies(maxSessions: number, maxTurns: number) {
     set(tenantId: string, sessionId: string, turns: Turn[], lastSeq: number) {
       if (maxSessions > 0) set(key(tenantId, sessionId), turns, lastSeq);
     },
-    /** Extends a copy with turns just stored, when they follow it; otherwise forgets it. */
-    append(tenantId: string, sessionId: string, stored: Turn[]) {
+    /**
+     * Extends a copy with turns just stored, when they follow it (turns it holds already change
+     * nothing); otherwise forgets it. Returns the extended turns, if it was.
+     */
+    append(tenantId: string, sessionId: string, stored: Turn[]): Turn[] | undefined {
       const k = key(tenantId, sessionId);
       const c = copies.get(k);
       const first = stored[0];
       const last = stored[stored.length - 1];
-      if (!c || !first || !last) return;
-      if (first.seq !== c.lastSeq + 1) copies.delete(k);
-      else set(k, [...c.turns, ...stored], last.seq);
+      if (!c || !first || !last) return undefined;
+      if (last.seq <= c.lastSeq && first.seq > c.lastSeq - c.turns.length) return c.turns;
+      if (first.seq !== c.lastSeq + 1) {
+        copies.delete(k);
+        return undefined;
+      }
+      return set(k, [...c.turns, ...stored], last.seq);
     },
     drop(tenantId: string, sessionId: string) {
       copies.delete(key(tenantId, sessionId));
