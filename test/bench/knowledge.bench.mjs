@@ -28,8 +28,8 @@
  *    to its base); a chunk's text is its base passage shifted by a few turns. Then
  *    POST /v1/collections/:id/search (top_k 8, default highlights) closed loop (c=1) for `--queries`
  *    LoCoMo questions: hybrid with the query embedded, hybrid again (query vector from the LRU),
- *    lexical only, vector only — after one ANALYZE of the seeded tables (what the ingestor and the
- *    vector store do every 5,000 rows written through the API). Then, on the first `--diag-queries`:
+ *    lexical only, vector only — after one VACUUM ANALYZE of the seeded tables (what autovacuum, or on
+ *    PGlite the gateway's analyzer every 5,000 rows written, does). Then, on the first `--diag-queries`:
  *    hybrid without highlights. The HNSW index is
  *    built once after the rows by default (`--hnsw incremental` keeps it during the inserts: slower).
  *    100k chunks seed in ~5 minutes.
@@ -80,6 +80,7 @@ export async function runKnowledgeBench(argv = process.argv.slice(2)) {
       data: { type: 'string', default: resolve(root, '../shared/bench/locomo') },
       'database-url': { type: 'string' },
       'keep-schema': { type: 'boolean', default: false },
+      embedder: { type: 'string', default: 'use-lite' },
     },
   });
   const skip = new Set(a.skip.split(',').filter(Boolean));
@@ -87,12 +88,15 @@ export async function runKnowledgeBench(argv = process.argv.slice(2)) {
   if (!['rebuild', 'incremental'].includes(a.hnsw)) throw new Error(`--hnsw ${a.hnsw}: rebuild or incremental`);
   const corpus = loadCorpus(a.data);
   const command = `node ${relative(process.cwd(), process.argv[1] ?? 'test/bench/knowledge.bench.mjs')} ${process.argv.slice(2).join(' ')}`.trim();
-  const db = a['database-url'] ? { url: a['database-url'], schema: `bench_knowledge_${process.pid}` } : undefined;
+  if (!['use-lite', 'minilm-shape'].includes(a.embedder)) throw new Error(`--embedder ${a.embedder}: use-lite or minilm-shape`);
+  const embeddings = a.embedder === 'minilm-shape' ? await miniLmEmbeddings() : undefined;
+  const db = a['database-url'] ? { url: a['database-url'], schema: `bench_knowledge_${process.pid}`, embeddings } : embeddings && { embeddings };
   const out = {
     bench: 'knowledge',
     command,
     started_at: new Date().toISOString(),
-    database: db ? 'postgres + pgvector' : 'pglite + pgvector (embedded)',
+    database: db?.url ? 'postgres + pgvector' : 'pglite + pgvector (embedded)',
+    embedder: embeddings ? `transformers, ${embeddings.label}` : 'use-lite (bundled, 2 worker threads)',
     loadavg_start: loadavg().map((x) => round(x, 2)),
   };
   const work = mkdtempSync(join(tmpdir(), 'knowledge-bench-'));
@@ -127,8 +131,8 @@ export async function runKnowledgeBench(argv = process.argv.slice(2)) {
     }
   } finally {
     rmSync(work, { recursive: true, force: true });
-    if (db && a['keep-schema']) console.error(`kept schema ${db.schema} (drop it when done)`);
-    else if (db) await dropSchemas(db.url, [db.schema, `${db.schema}_rss`]);
+    if (db?.url && a['keep-schema']) console.error(`kept schema ${db.schema} (drop it when done)`);
+    else if (db?.url) await dropSchemas(db.url, [db.schema, `${db.schema}_rss`]);
   }
   out.loadavg_end = loadavg().map((x) => round(x, 2));
   writeResults('knowledge', out, report(out));
@@ -153,11 +157,11 @@ async function startGateway(dataDir, db) {
     {},
     {
       server: { host: '127.0.0.1', port: 0 },
-      database: db ? { url: db.url, schema: db.schema } : { dataDir },
+      database: db?.url ? { url: db.url, schema: db.schema } : { dataDir },
       auth: { adminApiKey: 'bench-admin-key-0123456789' },
       providers: { none: { kind: 'openai', baseUrl: 'http://127.0.0.1:9/v1', apiKey: 'unused' } },
       models: { bench: { targets: [{ provider: 'none', model: 'gpt-4o-mini' }] } },
-      embeddings: { preload: true },
+      embeddings: db?.embeddings ? { kind: 'transformers', modelDir: db.embeddings.dir, model: db.embeddings.name } : { preload: true },
       log: { level: 'warn' },
     },
   );
@@ -428,11 +432,11 @@ async function searchPart(gw, corpus, { chunks: nChunks, bases: nBases, queries:
     out[label] = { ...stats(ms), mean_hits: round(hits / qs.length, 1) };
     console.error(`search ${label}: p50 ${out[label].p50} ms, p95 ${out[label].p95} ms, p99 ${out[label].p99} ms (${out[label].mean_hits} hits)`);
   };
-  // Ingested through the API, the tables would have statistics: the ingestor and the vector store
-  // ANALYZE after every 5,000 rows they write (PGlite has no autovacuum). Seeded here through SQL,
-  // they are analysed once, the same way.
+  // Ingested through the API, the tables would be vacuumed and analysed: by autovacuum on Postgres,
+  // and on PGlite (no autovacuum) by the gateway's analyzer after every 5,000 rows written. Seeded
+  // here through SQL, they are vacuumed and analysed once, the same way.
   const lap = performance.now();
-  for (const table of ['documents', 'chunks', `vec_${documents.spec.name}`]) await sql.query(`ANALYZE ${table}`);
+  for (const table of ['documents', 'chunks', 'chunk_lexemes', `vec_${documents.spec.name}`]) await sql.exec(`VACUUM ANALYZE ${table}`);
   out.analyze_seconds = round((performance.now() - lap) / 1000, 1);
   await measure('hybrid_query_embedded', 'hybrid');
   await measure('hybrid_vector_cached', 'hybrid');
@@ -455,6 +459,13 @@ async function searchPart(gw, corpus, { chunks: nChunks, bases: nBases, queries:
   out.target_p95_ms = 30;
   out.target_met = out.hybrid_query_embedded.p95 <= 30;
   return out;
+}
+
+/** The all-MiniLM-L6-v2-shaped model (random weights), built once into the temporary directory. */
+async function miniLmEmbeddings() {
+  const { ensureMiniLmShape, MINILM_SHAPE_LABEL } = await import('./lib/minilm-shape.mjs');
+  const { dir, name } = await ensureMiniLmShape();
+  return { dir, name, label: MINILM_SHAPE_LABEL };
 }
 
 /** Drops the run's schemas on Postgres (the embedded database goes with its temporary directory). */
@@ -575,7 +586,7 @@ async function rssPart(corpus, { mb, fileMb, minutes, dir, db }) {
 
 /** This file as a child process serving the gateway (see `serveChild`), with its url and key. */
 async function startChildGateway(dataDir, db) {
-  const args = [fileURLToPath(import.meta.url), '--serve-child', dataDir, ...(db ? [db.url, db.schema] : [])];
+  const args = [fileURLToPath(import.meta.url), '--serve-child', dataDir, JSON.stringify(db ?? null)];
   const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
   const exited = new Promise((r) => proc.once('exit', r));
   const hello = await new Promise((resolveHello, reject) => {
@@ -800,7 +811,7 @@ function report(out) {
       ].map(([k, r]) => `| ${k} | ${r.p50} | ${r.p95} | ${r.p99} | ${r.mean} | ${r.mean_hits} |`),
       '',
       `${s.queries} LoCoMo questions. Seeded through SQL and the vector store in ${s.seed_seconds} s (${s.seed_chunks_per_second} chunks/s), then ` +
-        `documents, chunks and the vector table analysed once (${s.analyze_seconds} s), as the ingestor and the vector store do every 5,000 rows they write; ` +
+        `documents, chunks, chunk_lexemes and the vector table vacuumed and analysed once (${s.analyze_seconds} s), as autovacuum (or, on PGlite, the gateway after every 5,000 rows written) would; ` +
         `a question's full-text query (any of its words) matches ${s.lexical_matches.p50} chunks at the median, ${s.lexical_matches.p95} at p95 ` +
         '(speaker names open every turn, so a question naming a speaker matches most chunks of that conversation); ' +
         `${s.hnsw === 'rebuild' ? `HNSW index built once after the rows (${s.hnsw_build_seconds} s)` : 'HNSW index updated row by row'}; chunk texts are LoCoMo passages; vectors: ${s.vectors} (${s.base_passages} base passages embedded in ${s.base_embed_seconds} s). ` +
@@ -831,5 +842,5 @@ function report(out) {
   return lines.join('\n');
 }
 
-if (process.argv[2] === '--serve-child') await serveChild(process.argv[3], process.argv[4] ? { url: process.argv[4], schema: process.argv[5] } : undefined);
+if (process.argv[2] === '--serve-child') await serveChild(process.argv[3], JSON.parse(process.argv[4] ?? 'null') ?? undefined);
 else if (import.meta.url === pathToFileURL(process.argv[1]).href) await runKnowledgeBench();
