@@ -25,7 +25,7 @@ export function createGroup<In, Out>(run: (items: In[]) => Promise<Out[]>, opts:
   async function settle(batch: Waiting[]): Promise<void> {
     try {
       const outs = await run(batch.map((w) => w.item));
-      batch.forEach((w, i) => w.resolve(outs[i] as Out));
+      for (const [i, w] of batch.entries()) w.resolve(outs[i] as Out);
     } catch (err) {
       if (batch.length === 1) (batch[0] as Waiting).reject(err);
       else for (const w of batch) await settle([w]);
