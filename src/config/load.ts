@@ -115,7 +115,12 @@ function checkReferences(config: Config): void {
 }
 
 function formatIssues(error: z.ZodError, file: string | undefined): string {
-  const lines = error.issues.map((i) => `  ${i.path.join('.') || '(root)'}: ${i.message}`);
+  // An unknown key is most often a misspelt one: name it in full, so the line says what to fix.
+  const lines = error.issues.flatMap((i) =>
+    i.code === 'unrecognized_keys'
+      ? i.keys.map((k) => `  ${[...i.path, k].join('.')}: unknown setting (misspelt, or not a setting of ${i.path.join('.') || 'the configuration'})`)
+      : [`  ${i.path.join('.') || '(root)'}: ${i.message}`],
+  );
   return `Invalid configuration${file ? ` (CONFIG_FILE ${file} and environment)` : ' (environment)'}:\n${lines.join('\n')}`;
 }
 

@@ -6,7 +6,7 @@ import { piiConfigSchema } from '../governance/pii/config.js';
  * Every field has a default so `npm start` works with no config at all.
  */
 
-const providerSchema = z.object({
+const providerSchema = z.strictObject({
   kind: z.enum(['openai', 'anthropic']),
   /** OpenAI-compatible base URL including `/v1` (OpenAI, vLLM, Ollama, llama.cpp, LM Studio…). */
   baseUrl: z.url().optional(),
@@ -16,7 +16,7 @@ const providerSchema = z.object({
   headers: z.record(z.string(), z.string()).default({}),
 });
 
-const targetSchema = z.object({
+const targetSchema = z.strictObject({
   provider: z.string().min(1),
   model: z.string().min(1),
   /**
@@ -42,7 +42,7 @@ const cacheOverrideSchema = z.strictObject({
   threshold: z.number().min(0).max(1).optional(),
 });
 
-const modelSchema = z.object({
+const modelSchema = z.strictObject({
   targets: z.array(targetSchema).min(1),
   /** Tokens the model accepts (prompt + completion); looked up in the model registry when absent. */
   contextWindow: z.number().int().positive().optional(),
@@ -63,9 +63,9 @@ const modelSchema = z.object({
   cache: cacheOverrideSchema.optional(),
 });
 
-export const configSchema = z.object({
+export const configSchema = z.strictObject({
   server: z
-    .object({
+    .strictObject({
       host: z.string().default('0.0.0.0'),
       port: z.coerce.number().int().min(0).max(65535).default(8080),
       /** Largest request body accepted; chat apps that send whole documents raise it. */
@@ -73,7 +73,7 @@ export const configSchema = z.object({
     })
     .prefault({}),
   database: z
-    .object({
+    .strictObject({
       /** Postgres URL; when absent the embedded PGlite database under dataDir is used. */
       url: z.string().optional(),
       dataDir: z.string().default('./data'),
@@ -88,7 +88,7 @@ export const configSchema = z.object({
     })
     .prefault({}),
   redis: z
-    .object({
+    .strictObject({
       url: z.string().optional(),
       keyPrefix: z.string().default('cgw:'),
       /** A Redis call slower than this is treated as Redis being down (the SQL path answers). */
@@ -96,7 +96,7 @@ export const configSchema = z.object({
     })
     .prefault({}),
   jobs: z
-    .object({
+    .strictObject({
       /**
        * Whether this process runs background jobs (summaries). On by default, so one gateway is
        * complete; with separate workers (`npm run worker`, docker compose) set it off on the gateways.
@@ -113,7 +113,7 @@ export const configSchema = z.object({
     })
     .prefault({}),
   auth: z
-    .object({
+    .strictObject({
       /** Bootstrap admin key (from ADMIN_API_KEY); without it the admin API is closed. */
       adminApiKey: z.string().min(16, 'at least 16 characters').optional(),
       /** How long a verified key stays cached in-process before it is read again from SQL. */
@@ -125,7 +125,7 @@ export const configSchema = z.object({
   prices: z.record(z.string(), priceSchema).default({}),
   models: z.record(z.string(), modelSchema).default({}),
   router: z
-    .object({
+    .strictObject({
       /** Attempts per target after the first, on transient errors only (router/retry.ts). */
       retries: z.number().int().min(0).max(10).default(1),
       backoffMs: z.number().int().min(0).default(100),
@@ -135,7 +135,7 @@ export const configSchema = z.object({
     })
     .prefault({}),
   session: z
-    .object({
+    .strictObject({
       /** Turns kept in the Redis hot copy of a session. */
       hotTurns: z.number().int().positive().default(200),
       /**
@@ -150,7 +150,7 @@ export const configSchema = z.object({
     })
     .prefault({}),
   embeddings: z
-    .object({
+    .strictObject({
       /** 'use-lite': bundled Universal Sentence Encoder Lite, zero downloads. 'transformers': any ONNX feature-extraction model. */
       kind: z.enum(['use-lite', 'transformers']).default('use-lite'),
       /** transformers: hub id or folder under modelDir (default Xenova/all-MiniLM-L6-v2). */
@@ -169,7 +169,7 @@ export const configSchema = z.object({
     })
     .prefault({}),
   vector: z
-    .object({
+    .strictObject({
       /**
        * Where vectors live. 'auto': pgvector in the SQL database when it has the extension (always on
        * the embedded PGlite), otherwise the in-memory store, which the indexer refills from SQL at start.
@@ -183,18 +183,18 @@ export const configSchema = z.object({
        * chunks of uploaded documents), `cache` (the semantic cache's questions).
        */
       collections: z
-        .object({
-          memories: z.object({ kind: z.enum(['auto', 'pgvector', 'qdrant', 'memory']), url: z.url().optional(), apiKey: z.string().min(1).optional() }).optional(),
-          documents: z.object({ kind: z.enum(['auto', 'pgvector', 'qdrant', 'memory']), url: z.url().optional(), apiKey: z.string().min(1).optional() }).optional(),
-          cache: z.object({ kind: z.enum(['auto', 'pgvector', 'qdrant', 'memory']), url: z.url().optional(), apiKey: z.string().min(1).optional() }).optional(),
+        .strictObject({
+          memories: z.strictObject({ kind: z.enum(['auto', 'pgvector', 'qdrant', 'memory']), url: z.url().optional(), apiKey: z.string().min(1).optional() }).optional(),
+          documents: z.strictObject({ kind: z.enum(['auto', 'pgvector', 'qdrant', 'memory']), url: z.url().optional(), apiKey: z.string().min(1).optional() }).optional(),
+          cache: z.strictObject({ kind: z.enum(['auto', 'pgvector', 'qdrant', 'memory']), url: z.url().optional(), apiKey: z.string().min(1).optional() }).optional(),
         })
         .prefault({}),
     })
     .prefault({}),
   memory: z
-    .object({
+    .strictObject({
       episodic: z
-        .object({
+        .strictObject({
           /** Embed every turn and retrieve older turns by relevance. Off: history is recency only. */
           enabled: z.boolean().default(true),
           /** Turns embedded per indexer batch. */
@@ -213,7 +213,7 @@ export const configSchema = z.object({
         .prefault({}),
       /** Rolling session summaries, made off the request path by the `summarize` job. */
       summary: z
-        .object({
+        .strictObject({
           enabled: z.boolean().default(true),
           /** A session is summarised once the tokens of its turns after the newest summary reach this. */
           triggerTokens: z.number().int().min(100).default(3000),
@@ -236,7 +236,7 @@ export const configSchema = z.object({
        * and facts come only from the memory API. The facts section of a prompt draws on either.
        */
       facts: z
-        .object({
+        .strictObject({
           enabled: z.boolean().default(true),
           /** Model alias that extracts and reconciles facts. */
           model: z.string().min(1).optional(),
@@ -258,14 +258,14 @@ export const configSchema = z.object({
     })
     .prefault({}),
   context: z
-    .object({
+    .strictObject({
       /**
        * Share of the context budget each section may use, in priority order after the system prompt
        * and the new messages (always included). What a section leaves unused flows to the next; older
        * turns (recency beyond the recent section) take whatever is left at the end.
        */
       shares: z
-        .object({
+        .strictObject({
           facts: z.number().min(0).max(1).default(0.1),
           summary: z.number().min(0).max(1).default(0.15),
           recent: z.number().min(0).max(1).default(0.35),
@@ -278,9 +278,9 @@ export const configSchema = z.object({
     })
     .prefault({}),
   knowledge: z
-    .object({
+    .strictObject({
       search: z
-        .object({
+        .strictObject({
           /**
            * Weight of full text against vectors when hybrid results are fused (relative scores). 0.7
            * suits the offline default embedder (BENCHMARKS.md: 0.6 and 0.5 measured lower); about 0.5
@@ -291,7 +291,7 @@ export const configSchema = z.object({
         .prefault({}),
       /** Limits of one file upload; each refusal names the limit and what was sent. */
       upload: z
-        .object({
+        .strictObject({
           maxFileBytes: z.number().int().positive().default(50 * 1024 * 1024),
           maxFiles: z.number().int().positive().default(20),
           /** Characters of text extracted from one file. */
@@ -314,7 +314,7 @@ export const configSchema = z.object({
    * here, per model alias in `models.<alias>.cache` (the alias wins).
    */
   cache: z
-    .object({
+    .strictObject({
       /**
        * Off by default: a cache returns one stored answer to every asker of the same question, which
        * a deployment should choose (CACHE_ENABLED=true, or per tenant / model alias).
@@ -356,17 +356,17 @@ export const configSchema = z.object({
    */
   pii: piiConfigSchema.prefault({}),
   observability: z
-    .object({
+    .strictObject({
       /**
        * Prompt and answer capture for the tenants listed (`*`: all), PII masked (every detector, whatever
        * `pii` says), kept `retentionDays`; read with GET /admin/v1/requests/:id. Off by default.
        */
-      capture: z.object({ tenants: z.array(z.string().min(1)).default([]), retentionDays: z.number().int().min(1).max(365).default(7) }).prefault({}),
+      capture: z.strictObject({ tenants: z.array(z.string().min(1)).default([]), retentionDays: z.number().int().min(1).max(365).default(7) }).prefault({}),
     })
     .prefault({}),
   /** Where quota alerts go (a soft limit reached, a quota used up): a webhook, signed, with retries. */
   alerts: z
-    .object({
+    .strictObject({
       webhookUrl: z.url().optional(),
       /** Key of the HMAC-SHA256 `x-gateway-signature: t=<unix s>,v1=<hex of "t.body">` header. */
       secret: z.string().min(16, 'at least 16 characters').optional(),
@@ -376,7 +376,7 @@ export const configSchema = z.object({
     })
     .prefault({}),
   log: z
-    .object({
+    .strictObject({
       level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     })
     .prefault({}),

@@ -58,6 +58,14 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ CONFIG_FILE: '/does/not/exist.yaml' })).toThrow(/cannot be read/);
   });
 
+  it('refuses an unknown (misspelt) setting at any depth, naming it', () => {
+    expect(() => loadConfig({ CONFIG_FILE: tmp('t.yaml', 'jobs:\n  enabled: false\n') })).toThrow(/jobs\.enabled: unknown setting/);
+    expect(() => loadConfig({}, { routr: { retries: 1 } })).toThrow(/routr: unknown setting/);
+    expect(() => loadConfig({}, { models: { m: { targets: [{ provider: 'p', model: 'x', wieght: 2 }] } } })).toThrow(/models\.m\.targets\.0\.wieght: unknown setting/);
+    // Maps keyed by name (providers, models, prices, tenants) still take any name.
+    expect(loadConfig({}, { providers: { 'my-vllm': { kind: 'openai', baseUrl: 'http://127.0.0.1:9/v1' } } }).providers['my-vllm']?.kind).toBe('openai');
+  });
+
   it('reads the vector store per use and the context settings, naming a wrong key', () => {
     const c = loadConfig({ VECTOR_STORE: 'memory', QDRANT_URL: 'http://q:6333' }, { vector: { collections: { memories: { kind: 'qdrant' } } }, context: { shares: { recent: 0.5 } } });
     expect(c.vector).toMatchObject({ kind: 'memory', url: 'http://q:6333', collections: { memories: { kind: 'qdrant' } } });
