@@ -1,10 +1,26 @@
 import { rm } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Worker } from 'node:worker_threads';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createEmbedder } from '../../src/embeddings/factory.js';
 import { dot, type Embedder } from '../../src/embeddings/port.js';
 import { createTransformersEmbedder } from '../../src/embeddings/transformers/adapter.js';
 import { type TinyModel, writeTinyModel } from '../helpers/tiny-model.js';
+
+// Records the worker threads the adapter starts (behaviour unchanged), so a test can kill one as a crash would.
+const started = vi.hoisted(() => [] as Worker[]);
+vi.mock('../../src/jobs/threads.js', async (importOriginal) => {
+  const real = await importOriginal<typeof import('../../src/jobs/threads.js')>();
+  return {
+    ...real,
+    startScriptWorker: (...args: Parameters<typeof real.startScriptWorker>) => {
+      const w = real.startScriptWorker(...args);
+      started.push(w);
+      return w;
+    },
+  };
+});
 
 // The real transformers.js + onnxruntime-node code path, on a 2 KB model the test writes: nothing is downloaded.
 describe('transformers.js embedder (tiny local BERT-like model)', () => {
@@ -83,9 +99,41 @@ describe('transformers.js embedder (tiny local BERT-like model)', () => {
     }
   });
 
-  it('fails clearly when the model is not in the local directory (no download is attempted)', async () => {
-    await expect(createTransformersEmbedder({ model: 'no-such-model', modelDir: tiny.dir })).rejects.toThrow(
-      /no-such-model.*EMBEDDINGS_MODEL_DIR.*not found locally/s,
+  it('runs the model on a worker thread: the calling thread never even loads onnxruntime-node', async () => {
+    // onnxruntime's session.run is one synchronous native call (its backend only defers it with setImmediate),
+    // so whichever thread runs it has its event loop frozen for the whole batch: it must not be this one.
+    // onnxruntime-node is CommonJS, so had this thread imported it, it would be in this thread's require cache.
+    const vs = await e.embed(Array.from({ length: 64 }, (_, i) => `text ${i} ${'the cat sat on the mat in the park '.repeat(40)}`));
+    expect(vs).toHaveLength(64);
+    const loaded = Object.keys(createRequire(import.meta.url).cache);
+    expect(loaded.filter((f) => f.includes('onnxruntime'))).toEqual([]);
+  });
+
+  it('a worker thread that dies rejects the embeds it held, and the next embed starts a new one', async () => {
+    const f = await createTransformersEmbedder({ model: tiny.name, modelDir: tiny.dir, threads: 1 });
+    try {
+      const [before] = await f.embed(['hello world']);
+      const first = started.at(-1)!;
+      const pending = f.embed(Array.from({ length: 500 }, () => 'the dog ran in the park '.repeat(20)));
+      void first.terminate();
+      await expect(pending).rejects.toThrow(`The transformers.js worker thread for "${tiny.name}" stopped (exit code 1); the next embed starts a new one.`);
+      const [after] = await f.embed(['hello world']);
+      expect(started.at(-1)).not.toBe(first);
+      expect(Array.from(after!)).toEqual(Array.from(before!));
+    } finally {
+      await f.close();
+    }
+    await expect(f.embed(['tea'])).rejects.toThrow(/closed/);
+  });
+
+  it('fails clearly when the model is not in the local directory, naming the model and the folder (no download is attempted)', async () => {
+    const missing = await createTransformersEmbedder({ model: 'no-such-model', modelDir: tiny.dir }).catch((err: Error) => err);
+    expect(missing).toBeInstanceOf(Error);
+    expect((missing as Error).message).toContain(`"no-such-model" from ${tiny.dir}/no-such-model (EMBEDDINGS_MODEL_DIR`);
+    expect((missing as Error).message).toMatch(/not found locally/);
+    const noRoot = join(tiny.dir, 'no-such-dir');
+    await expect(createTransformersEmbedder({ model: tiny.name, modelDir: noRoot })).rejects.toThrow(
+      `Could not load the embedding model "${tiny.name}" from ${noRoot}/${tiny.name} (EMBEDDINGS_MODEL_DIR`,
     );
   });
 });

@@ -2,10 +2,13 @@
  * transformers.js adapter: any feature-extraction model (ONNX) by hub id or local directory, mean
  * pooling + L2 normalisation. `@huggingface/transformers` is the maintained successor of
  * `@xenova/transformers` (same API and authors; @xenova has had no release since 2.17.2) and runs on
- * onnxruntime-node, whose inference runs on native threads, so it is already off the event loop.
+ * onnxruntime-node, whose `session.run` is one synchronous native call: on the calling thread a large
+ * batch froze the event loop for all of it (~17 s for 64 texts of ~400 tokens on all-MiniLM-L6-v2). So the
+ * model lives on one worker thread (worker.ts, thread.ts); this thread only posts texts and receives vectors.
  */
-import { env, type FeatureExtractionPipeline, pipeline } from '@huggingface/transformers';
 import type { Embedder, EmbedOptions } from '../port.js';
+import type { ModelInit, TransformersDtype } from './protocol.js';
+import { type ModelThread, startModelThread } from './thread.js';
 
 export const DEFAULT_TRANSFORMERS_MODEL = 'Xenova/all-MiniLM-L6-v2';
 
@@ -21,8 +24,8 @@ export interface TransformersOptions {
   /** Where downloaded models are cached (transformers.js default: node_modules/@huggingface/transformers/.cache). */
   cacheDir?: string;
   /** Weights variant: 'fp32' reads onnx/model.onnx, 'q8' onnx/model_quantized.onnx. Default fp32. */
-  dtype?: 'fp32' | 'fp16' | 'q8' | 'int8' | 'uint8' | 'q4';
-  /** onnxruntime intra-op threads. Default: onnxruntime's own (all cores). */
+  dtype?: TransformersDtype;
+  /** onnxruntime intra-op threads (inside the one worker thread). Default: onnxruntime's own (all cores). */
   threads?: number;
   /** Prefixes for asymmetric models (e5: 'query: ' / 'passage: '). Default none. */
   queryPrefix?: string;
@@ -30,48 +33,38 @@ export interface TransformersOptions {
 }
 
 /**
- * Loads the model, runs one probe text to learn the vector size (configs do not all name it), and
- * returns the Embedder. transformers.js keeps its settings in a process-wide `env`: the last
- * adapter created decides `localModelPath`/`allowRemoteModels`, which is fine for one model per process.
+ * Loads the model on a worker thread, runs one probe text to learn the vector size (configs do not all
+ * name it), and returns the Embedder. Embeds queue in order on that one thread (onnxruntime already
+ * uses several cores per run). If the thread dies (a crash, out of memory), the embeds it held reject
+ * and the next embed starts a new thread, loading the model again.
  */
 export async function createTransformersEmbedder(opts: TransformersOptions = {}): Promise<Embedder> {
   const model = opts.model ?? DEFAULT_TRANSFORMERS_MODEL;
-  if (opts.modelDir) {
-    env.localModelPath = opts.modelDir.endsWith('/') ? opts.modelDir : `${opts.modelDir}/`;
-    env.allowLocalModels = true;
-    env.allowRemoteModels = false;
-  }
-  if (opts.cacheDir) env.cacheDir = opts.cacheDir;
+  const init: ModelInit = { model, modelDir: opts.modelDir, cacheDir: opts.cacheDir, dtype: opts.dtype ?? 'fp32', threads: opts.threads };
 
-  let extractor: FeatureExtractionPipeline;
-  try {
-    extractor = await pipeline('feature-extraction', model, {
-      dtype: opts.dtype ?? 'fp32',
-      device: 'cpu',
-      ...(opts.modelDir ? { local_files_only: true } : {}),
-      ...(opts.threads ? { session_options: { intraOpNumThreads: opts.threads, interOpNumThreads: 1 } } : {}),
-    });
-  } catch (err) {
-    const where = opts.modelDir
-      ? `from ${opts.modelDir}/${model} (EMBEDDINGS_MODEL_DIR; it needs onnx/model.onnx, config.json, tokenizer.json, tokenizer_config.json)`
-      : 'from the Hugging Face hub (set EMBEDDINGS_MODEL_DIR where there is no internet)';
-    throw new Error(`Could not load the embedding model "${model}" ${where}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
-  }
-
-  async function run(texts: string[]): Promise<Float32Array[]> {
-    const out = await extractor(texts, { pooling: 'mean', normalize: true });
-    const [rows, dims] = out.dims as [number, number];
-    const data = out.data as Float32Array;
-    const vectors: Float32Array[] = [];
-    // Copies, so a caller holding one vector does not pin the whole batch's buffer.
-    for (let i = 0; i < rows; i++) vectors.push(data.slice(i * dims, (i + 1) * dims));
-    return vectors;
-  }
-
-  const probe = await run(['dimension probe']);
-  const dimensions = probe[0]?.length ?? 0;
-  if (!dimensions) throw new Error(`The model "${model}" returned no features; is it a feature-extraction model?`);
+  let thread = await startModelThread(init);
+  let restarting: Promise<ModelThread> | undefined;
   let closed = false;
+
+  async function live(): Promise<ModelThread> {
+    if (!thread.dead) return thread;
+    // A failed restart is not kept: the call after it tries again.
+    restarting ??= startModelThread(init).finally(() => {
+      restarting = undefined;
+    });
+    thread = await restarting;
+    return thread;
+  }
+
+  const probe = await thread.embed(['dimension probe']).catch(async (err: unknown) => {
+    await thread.close();
+    throw err;
+  });
+  const dimensions = probe[0]?.length ?? 0;
+  if (!dimensions) {
+    await thread.close();
+    throw new Error(`The model "${model}" returned no features; is it a feature-extraction model?`);
+  }
 
   return {
     model,
@@ -80,12 +73,13 @@ export async function createTransformersEmbedder(opts: TransformersOptions = {})
       if (closed) throw new Error('The transformers.js embedder is closed.');
       if (texts.length === 0) return [];
       const prefix = (o?.kind === 'query' ? opts.queryPrefix : opts.documentPrefix) ?? '';
-      return run(prefix ? texts.map((t) => prefix + t) : [...texts]);
+      return (await live()).embed(prefix ? texts.map((t) => prefix + t) : [...texts]);
     },
     async close() {
       if (closed) return;
       closed = true;
-      await extractor.dispose();
+      const last = restarting ? await restarting.catch(() => thread) : thread;
+      await last.close();
     },
   };
 }

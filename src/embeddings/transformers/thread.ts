@@ -1,0 +1,103 @@
+import type { Worker } from 'node:worker_threads';
+import { startScriptWorker } from '../../jobs/threads.js';
+import type { ModelInit, ModelMessage, ModelRequest } from './protocol.js';
+
+/** The loaded model on its worker thread. */
+export interface ModelThread {
+  /** Rejects with the thread's death if it dies first (or already died). */
+  embed(texts: string[]): Promise<Float32Array[]>;
+  /** Lets the embeds already sent finish, disposes the model and ends the thread. */
+  close(): Promise<void>;
+  /** Why the thread can no longer embed (it died or was closed); undefined while it can. */
+  readonly dead: Error | undefined;
+}
+
+interface Pending {
+  resolve(vectors: Float32Array[]): void;
+  reject(err: Error): void;
+}
+
+/** The error the adapter has always thrown for a model that cannot be loaded: which model, and where it looked. */
+export function loadError(init: ModelInit, message: string, cause?: Error): Error {
+  const where = init.modelDir
+    ? `from ${init.modelDir}/${init.model} (EMBEDDINGS_MODEL_DIR; it needs onnx/model.onnx, config.json, tokenizer.json, tokenizer_config.json)`
+    : 'from the Hugging Face hub (set EMBEDDINGS_MODEL_DIR where there is no internet)';
+  return new Error(`Could not load the embedding model "${init.model}" ${where}: ${message}`, { cause });
+}
+
+/** Starts a worker thread and resolves once it has loaded the model; rejects with `loadError` if it cannot. */
+export function startModelThread(init: ModelInit): Promise<ModelThread> {
+  const worker: Worker = startScriptWorker(import.meta.url, 'worker', { workerData: init });
+  const pending = new Map<number, Pending>();
+  let nextId = 1;
+  let dead: Error | undefined;
+  let crash: Error | undefined;
+  let loaded = false;
+  let disposed: (() => void) | undefined;
+  // The thread keeps the process alive only while something awaits it (the load, an embed, close): a
+  // script that is done must be able to exit with an idle embedder still open.
+  const settle = () => {
+    if (pending.size === 0 && !disposed) worker.unref();
+  };
+
+  const thread: ModelThread = {
+    get dead() {
+      return dead;
+    },
+    embed(texts) {
+      if (dead) return Promise.reject(dead);
+      return new Promise((resolve, reject) => {
+        const id = nextId++;
+        pending.set(id, { resolve, reject });
+        worker.ref();
+        worker.postMessage({ type: 'embed', id, texts } satisfies ModelRequest);
+      });
+    },
+    async close() {
+      if (dead) return;
+      dead = new Error(`The transformers.js embedder for "${init.model}" is closed.`);
+      worker.ref();
+      // Resolved by 'disposed', or by the thread's exit if it dies first.
+      await new Promise<void>((resolve) => {
+        disposed = resolve;
+        worker.postMessage({ type: 'dispose' } satisfies ModelRequest);
+      });
+      await worker.terminate();
+    },
+  };
+
+  return new Promise((resolveLoad, rejectLoad) => {
+    worker.on('message', (m: ModelMessage) => {
+      if (m.type === 'ready') {
+        loaded = true;
+        settle();
+        return resolveLoad(thread);
+      }
+      if (m.type === 'load-error') {
+        loaded = true;
+        const cause = Object.assign(new Error(m.message), m.stack ? { stack: m.stack } : {});
+        rejectLoad(loadError(init, m.message, cause));
+        dead = cause;
+        void worker.terminate();
+        return;
+      }
+      if (m.type === 'disposed') return disposed?.();
+      const job = pending.get(m.id);
+      pending.delete(m.id);
+      settle();
+      if (m.type === 'result') job?.resolve(m.vectors);
+      else job?.reject(new Error(`transformers.js could not embed the texts: ${m.message}`));
+    });
+    worker.on('error', (err) => {
+      crash = err;
+    });
+    worker.on('exit', (code) => {
+      const why = `The transformers.js worker thread for "${init.model}" stopped (exit code ${code}${crash ? `: ${crash.message}` : ''})`;
+      if (!loaded) rejectLoad(loadError(init, why, crash));
+      if (!dead) dead = new Error(`${why}; the next embed starts a new one.`, { cause: crash });
+      for (const job of pending.values()) job.reject(dead);
+      pending.clear();
+      disposed?.();
+    });
+  });
+}
