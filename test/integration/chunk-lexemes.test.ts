@@ -1,30 +1,13 @@
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { migrate } from '../../src/store/migrate.js';
-import { createPgSql } from '../../src/store/pg/adapter.js';
-import { createPgliteSql } from '../../src/store/pglite/adapter.js';
 import type { Sql } from '../../src/store/sql.js';
-import { dropSchema, TEST_DATABASE_URL, uniqueName } from '../helpers/env.js';
+import { sqlAdapters } from '../helpers/sql-adapters.js';
 
 // The document frequencies BM25 reads (chunk_lexemes, kept by statement triggers on chunks) must
 // equal a recount from the chunks after every kind of write: inserts, a text update, a document
 // deleted (cascade), a collection deleted.
 
-const schemas: string[] = [];
-afterAll(async () => {
-  for (const s of schemas) await dropSchema(s);
-});
-
-const adapters: Array<[string, () => Promise<Sql>]> = [
-  [
-    'pg',
-    () => {
-      const schema = uniqueName('t');
-      schemas.push(schema);
-      return createPgSql({ url: TEST_DATABASE_URL, schema, poolSize: 2 });
-    },
-  ],
-  ['PGlite', () => createPgliteSql({ dataDir: undefined, schema: 'public' })],
-];
+const adapters = sqlAdapters(2);
 
 /** Lexemes whose kept df differs from a recount, as "collection/lexeme kept≠counted". */
 async function drift(sql: Sql): Promise<string[]> {

@@ -1,32 +1,14 @@
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createTranscript } from '../../src/memory/transcript.js';
 import { toNewTurn } from '../../src/memory/turns.js';
 import { migrate } from '../../src/store/migrate.js';
-import { createPgSql } from '../../src/store/pg/adapter.js';
-import { createPgliteSql } from '../../src/store/pglite/adapter.js';
-import type { Sql } from '../../src/store/sql.js';
 import { getTokenizer } from '../../src/tokens/tokenizer.js';
-import { dropSchema, TEST_DATABASE_URL, uniqueName } from '../helpers/env.js';
+import { sqlAdapters } from '../helpers/sql-adapters.js';
 
 const tokenizer = getTokenizer('o200k_base');
 const turn = (content: string, externalId: string | null = null) => ({ ...toNewTurn({ role: 'user', content }, tokenizer), externalId });
 
-const schemas: string[] = [];
-afterAll(async () => {
-  for (const s of schemas) await dropSchema(s);
-});
-
-const adapters: Array<[string, () => Promise<Sql>]> = [
-  [
-    'pg',
-    () => {
-      const schema = uniqueName('t');
-      schemas.push(schema);
-      return createPgSql({ url: TEST_DATABASE_URL, schema, poolSize: 4 });
-    },
-  ],
-  ['PGlite', () => createPgliteSql({ dataDir: undefined, schema: 'public' })],
-];
+const adapters = sqlAdapters(4);
 
 describe.each(adapters)('transcript appends grouped into shared statements (%s)', (_name, open) => {
   it('numbers concurrent appends to many sessions without gaps, and fails only the bad one', async () => {
