@@ -34,8 +34,11 @@ export function createSessionMemory(deps: {
   return {
     async recent(tenantId: string, sessionId: string): Promise<Turn[]> {
       const mine = local.get(tenantId, sessionId);
+      // SQL's last_seq, once read: a stale copy of ours falls through to the hot copy with it, not a second read.
+      let known: number | undefined;
       if (mine) {
         const lastSeq = await transcript.lastSeq(tenantId, sessionId);
+        known = lastSeq;
         if (mine.lastSeq === lastSeq) return mine.turns;
         // Behind by a few turns — a concurrent request's append committed but not yet added here, or
         // another gateway's — read just those; anything else (a deleted or re-imported session) starts over.
@@ -53,7 +56,7 @@ export function createSessionMemory(deps: {
           warn('recent', err);
           return undefined;
         }),
-        transcript.lastSeq(tenantId, sessionId),
+        known ?? transcript.lastSeq(tenantId, sessionId),
       ]);
       if (cached && cached.lastSeq === lastSeq) {
         local.set(tenantId, sessionId, cached.turns, lastSeq);
