@@ -1,17 +1,27 @@
 import type { ChatChunk, ChatCompletion, ChatMessage, FinishReason, ToolCall, Usage } from '../providers/types.js';
 
 /**
- * Rebuilds the assistant message of a streamed answer from its chunks (choice 0), so it can be
- * stored once the stream completes. Tool-call fragments are joined by their index.
+ * Keeps a streamed answer's chunks (the `data:` JSON of each event) and rebuilds from them, on
+ * demand, what the gateway needs once the stream has ended: the assistant message (choice 0, tool
+ * calls joined by their index) for a session or the cache, the usage the upstream reported, and the
+ * answer's text for metering.
+ *
+ * Nothing is parsed while the stream runs. A pass-through stream needs only its usage, or, when the
+ * upstream reports none, its text to count; `text()` reads plain content deltas without building the
+ * chunk objects, so metering does not allocate a parsed copy of every chunk.
  */
 export function createStreamAccumulator() {
-  let content = '';
-  const calls: ToolCall[] = [];
-  let finish: FinishReason = null;
-  let usage: Usage | undefined;
-  let head: Pick<ChatChunk, 'id' | 'created' | 'model'> | undefined;
+  const chunks: string[] = [];
+  let parsed: Parsed | undefined;
+  let usageRead: { count: number; usage: Usage | undefined } | undefined;
+
+  const whole = (): Parsed => {
+    if (!parsed || parsed.count !== chunks.length) parsed = parse(chunks);
+    return parsed;
+  };
 
   const message = (): ChatMessage => {
+    const { content, calls } = whole();
     const m: ChatMessage = { role: 'assistant', content: content === '' && calls.length > 0 ? null : content };
     const toolCalls = calls.filter(Boolean);
     if (toolCalls.length > 0) m.tool_calls = toolCalls;
@@ -20,27 +30,30 @@ export function createStreamAccumulator() {
 
   return {
     add(chunkJson: string): void {
-      const chunk = JSON.parse(chunkJson) as ChatChunk;
-      head ??= { id: chunk.id, created: chunk.created, model: chunk.model };
-      if (chunk.usage) usage = chunk.usage;
-      const choice = chunk.choices?.find((c) => c.index === 0);
-      if (!choice) return;
-      if (choice.finish_reason) finish = choice.finish_reason;
-      const d = choice.delta;
-      if (typeof d?.content === 'string') content += d.content;
-      for (const tc of d?.tool_calls ?? []) {
-        calls[tc.index] ??= { id: '', type: 'function', function: { name: '', arguments: '' } };
-        const call = calls[tc.index] as ToolCall;
-        if (tc.id) call.id = tc.id;
-        if (tc.function?.name) call.function.name += tc.function.name;
-        if (tc.function?.arguments) call.function.arguments += tc.function.arguments;
-      }
+      chunks.push(chunkJson);
     },
     message,
-    finishReason: (): FinishReason => finish,
-    usage: (): Usage | undefined => usage,
+    finishReason: (): FinishReason => whole().finish,
+    /** The last usage the upstream reported (OpenAI sends it in a final chunk), without parsing the rest. */
+    usage(): Usage | undefined {
+      if (usageRead?.count !== chunks.length) usageRead = { count: chunks.length, usage: lastUsage(chunks) };
+      return usageRead.usage;
+    },
+    /** The answer's text (choice 0's content), as `message().content` would give it. */
+    text(): string {
+      if (parsed?.count === chunks.length) return parsed.content;
+      let text = '';
+      for (const data of chunks) {
+        const fast = plainDeltaContent(data);
+        if (fast === undefined) return whole().content;
+        text += fast;
+      }
+      return text;
+    },
     /** The whole answer as a non-streamed completion would have carried it (for the cache). */
     completion(): ChatCompletion {
+      const { head, finish } = whole();
+      const usage = this.usage();
       const m = message();
       return {
         id: head?.id ?? '',
@@ -52,4 +65,78 @@ export function createStreamAccumulator() {
       };
     },
   };
+}
+
+function lastUsage(chunks: readonly string[]): Usage | undefined {
+  for (let i = chunks.length - 1; i >= 0; i--) {
+    const data = chunks[i] as string;
+    if (!data.includes('"usage":{')) continue;
+    const usage = (JSON.parse(data) as ChatChunk).usage;
+    if (usage) return usage;
+  }
+  return undefined;
+}
+
+interface Parsed {
+  /** How many chunks this was parsed from (more may arrive after a read). */
+  count: number;
+  content: string;
+  calls: ToolCall[];
+  finish: FinishReason;
+  head: Pick<ChatChunk, 'id' | 'created' | 'model'> | undefined;
+}
+
+function parse(chunks: readonly string[]): Parsed {
+  const out: Parsed = { count: chunks.length, content: '', calls: [], finish: null, head: undefined };
+  for (const data of chunks) {
+    const chunk = JSON.parse(data) as ChatChunk;
+    out.head ??= { id: chunk.id, created: chunk.created, model: chunk.model };
+    const choice = chunk.choices?.find((c) => c.index === 0);
+    if (!choice) continue;
+    if (choice.finish_reason) out.finish = choice.finish_reason;
+    const d = choice.delta;
+    if (typeof d?.content === 'string') out.content += d.content;
+    for (const tc of d?.tool_calls ?? []) {
+      out.calls[tc.index] ??= { id: '', type: 'function', function: { name: '', arguments: '' } };
+      const call = out.calls[tc.index] as ToolCall;
+      if (tc.id) call.id = tc.id;
+      if (tc.function?.name) call.function.name += tc.function.name;
+      if (tc.function?.arguments) call.function.arguments += tc.function.arguments;
+    }
+  }
+  return out;
+}
+
+const CONTENT_KEY = '"content":';
+const CHOICE_0 = '"choices":[{"index":0,';
+
+/**
+ * The text a chunk adds to choice 0's content, read without parsing the chunk, or `undefined` when
+ * the chunk is not the plain shape this can read for certain (the caller then parses).
+ *
+ * Plain means: one choice, written `"choices":[{"index":0,` as OpenAI, vLLM and Ollama write it, and at most one `content` key anywhere in the chunk, whose
+ * value is a string or null. Inside a JSON string every `"` is escaped, so `"content":` can only be a
+ * key (and one `"index":` means one choice); the value ends at the first quote not escaped by an odd
+ * run of backslashes.
+ */
+export function plainDeltaContent(data: string): string | undefined {
+  const first = data.indexOf('"index":');
+  if (first === -1) return data.includes('"choices":[]') ? '' : undefined;
+  if (!data.startsWith(CHOICE_0, first - 12) || data.indexOf('"index":', first + 1) !== -1) return undefined;
+  const at = data.indexOf(CONTENT_KEY, 0);
+  if (at === -1) return '';
+  if (data.indexOf(CONTENT_KEY, at + 1) !== -1) return undefined;
+  const start = at + CONTENT_KEY.length;
+  if (data.startsWith('null', start)) return '';
+  if (data.charCodeAt(start) !== 34) return undefined; // not a string: an array of parts
+  let end = data.indexOf('"', start + 1);
+  while (end !== -1) {
+    let backslashes = 0;
+    while (data.charCodeAt(end - 1 - backslashes) === 92) backslashes++;
+    if (backslashes % 2 === 0) break;
+    end = data.indexOf('"', end + 1);
+  }
+  if (end === -1) return undefined;
+  const escape = data.indexOf('\\', start + 1);
+  return escape !== -1 && escape < end ? (JSON.parse(data.slice(start, end + 1)) as string) : data.slice(start + 1, end);
 }

@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import { createStreamAccumulator } from '../../src/chat/accumulate.js';
 import { assembleContext } from '../../src/context/assemble.js';
 import { dayHeading, episodicCandidates } from '../../src/context/stages/episodic.js';
 import type { AssemblyInput, Candidate } from '../../src/context/types.js';
@@ -158,21 +157,6 @@ describe('assembleContext: retrieved sections', () => {
     const b = assembleContext(input({ budget: 300, history, candidates: { episodic: cands } }));
     expect(b).toEqual(a);
     expect(turnKey('s1', 3)).toBe(cands[0]?.turnKey);
-  });
-});
-
-describe('stream accumulator', () => {
-  it('rebuilds content and tool calls from chunks', () => {
-    const acc = createStreamAccumulator();
-    const chunk = (delta: object, finish: string | null = null) => JSON.stringify({ id: 'x', object: 'chat.completion.chunk', created: 0, model: 'm', choices: [{ index: 0, delta, finish_reason: finish }] });
-    acc.add(chunk({ role: 'assistant', content: '' }));
-    acc.add(chunk({ content: 'Hel' }));
-    acc.add(chunk({ content: 'lo' }));
-    acc.add(chunk({ tool_calls: [{ index: 0, id: 'c1', type: 'function', function: { name: 'f', arguments: '{"a"' } }] }));
-    acc.add(chunk({ tool_calls: [{ index: 0, function: { arguments: ':1}' } }] }));
-    acc.add(chunk({}, 'tool_calls'));
-    expect(acc.message()).toEqual({ role: 'assistant', content: 'Hello', tool_calls: [{ id: 'c1', type: 'function', function: { name: 'f', arguments: '{"a":1}' } }] });
-    expect(acc.finishReason()).toBe('tool_calls');
   });
 });
 

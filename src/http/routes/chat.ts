@@ -201,7 +201,7 @@ export function createChatHandler(deps: ChatHandlerDeps) {
     // Every stream is read for its usage (what the upstream reports, else the tokenizer counts what
     // was sent), also when the client leaves before the end.
     const acc = createStreamAccumulator();
-    m.answer = () => contentOf(acc.message().content);
+    m.answer = () => acc.text();
     Object.defineProperty(m, 'usage', { get: () => acc.usage(), enumerable: true });
     // Between chunks the upstream gets the same allowance as for its first byte.
     const idle = setTimeout(() => {
