@@ -1,3 +1,4 @@
+import { markReplayed } from '../providers/replayed.js';
 import type { ChatMessage, ContentPart, Role, ToolCall } from '../providers/types.js';
 import type { Encoding } from '../tokens/models.js';
 import { messageText, type Tokenizer } from '../tokens/tokenizer.js';
@@ -57,7 +58,7 @@ const messages = new WeakMap<Turn, ChatMessage>();
 export function replayMessage(t: Turn): ChatMessage {
   let m = messages.get(t);
   if (!m) {
-    m = toMessage(t);
+    m = markReplayed(toMessage(t));
     messages.set(t, m);
   }
   return m;

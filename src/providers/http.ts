@@ -16,7 +16,7 @@ export interface UpstreamResponse {
   body: Dispatcher.ResponseData['body'];
 }
 
-/** Posts `payload` as JSON (a string is sent as it is: already JSON). */
+/** Posts `payload` as JSON (a string or bytes are sent as they are: already JSON). */
 export async function postJson(
   url: string,
   headers: Record<string, string>,
@@ -27,7 +27,7 @@ export async function postJson(
     const res = await request(url, {
       method: 'POST',
       headers: { 'content-type': 'application/json', ...headers },
-      body: typeof payload === 'string' ? payload : JSON.stringify(payload),
+      body: typeof payload === 'string' || payload instanceof Uint8Array ? payload : JSON.stringify(payload),
       signal,
       dispatcher: agent,
     });

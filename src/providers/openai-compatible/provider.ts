@@ -1,5 +1,6 @@
 import { postJson, readJson, statusError, transportError } from '../http.js';
 import { createSseParser } from '../sse.js';
+import { chatBody } from './body.js';
 import type { ChatCompletion, ChatRequest, ChunkStream, LlmProvider, ProviderCall } from '../types.js';
 
 export interface OpenAiCompatibleOptions {
@@ -24,36 +25,16 @@ export function createOpenAiCompatibleProvider(opts: OpenAiCompatibleOptions): L
   return {
     kind: 'openai',
     async complete({ body, signal }: ProviderCall): Promise<ChatCompletion> {
-      const res = await postJson(url, headers, chatBodyJson(body.stream ? { ...body, stream: false } : body), signal);
+      const res = await postJson(url, headers, chatBody(body.stream ? { ...body, stream: false } : body), signal);
       if (res.status < 200 || res.status >= 300) throw await statusError(res, opts.name);
       return readJson<ChatCompletion>(res, opts.name, signal);
     },
     async stream({ body, signal }: ProviderCall): Promise<ChunkStream> {
-      const res = await postJson(url, { ...headers, accept: 'text/event-stream' }, chatBodyJson(body.stream ? body : { ...body, stream: true }), signal);
+      const res = await postJson(url, { ...headers, accept: 'text/event-stream' }, chatBody(body.stream ? body : { ...body, stream: true }), signal);
       if (res.status < 200 || res.status >= 300) throw await statusError(res, opts.name);
       return chunks(res.body, signal);
     },
   };
-}
-
-// A message's JSON, by message object. A session's replayed turns are the same objects on every
-// request (memory/turns.ts replayMessage), so a long history is serialised once, not per request.
-const messageJson = new WeakMap<object, string>();
-
-/** The request body as JSON, each message's JSON reused when that message object was sent before. */
-export function chatBodyJson(body: ChatRequest): string {
-  const { messages, ...rest } = body;
-  const parts: string[] = [];
-  for (const m of messages) {
-    let json = messageJson.get(m);
-    if (json === undefined) {
-      json = JSON.stringify(m);
-      messageJson.set(m, json);
-    }
-    parts.push(json);
-  }
-  const fields = JSON.stringify(rest);
-  return `{"messages":[${parts.join(',')}]${fields === '{}' ? '}' : `,${fields.slice(1)}`}`;
 }
 
 async function* chunks(body: AsyncIterable<Buffer>, signal: AbortSignal): ChunkStream {
