@@ -14,9 +14,7 @@ export const SSE_HEADERS = {
  * client reads slowly.
  */
 export async function writeEvents(res: ServerResponse, batch: readonly string[]): Promise<void> {
-  let text = '';
-  for (const data of batch) text += `data: ${data}\n\n`;
-  if (res.write(text)) return;
+  if (res.write(formatEvents(batch))) return;
   await new Promise<void>((resolve) => {
     const done = (): void => {
       res.off('drain', done);
@@ -26,6 +24,13 @@ export async function writeEvents(res: ServerResponse, batch: readonly string[])
     res.on('drain', done);
     res.on('close', done);
   });
+}
+
+/** A batch of `data:` events as they go on the wire. */
+export function formatEvents(batch: readonly string[]): string {
+  let text = '';
+  for (const data of batch) text += `data: ${data}\n\n`;
+  return text;
 }
 
 /**

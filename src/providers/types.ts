@@ -127,7 +127,13 @@ export interface ProviderCall {
  * need the content parse it); batches make the cost one await and one socket write per read
  * rather than per chunk.
  */
-export type ChunkStream = AsyncIterable<readonly string[]>;
+/**
+ * A streamed answer: batches of chunk JSON (`data:` payloads, in order), one batch per network read.
+ * The batch that ends the stream may say so (`last`), letting the gateway send it with the stream's
+ * end in one write; the stream still ends only when the iterator does.
+ */
+export type ChunkBatch = readonly string[] & { readonly last?: boolean };
+export type ChunkStream = AsyncIterable<ChunkBatch>;
 
 export interface LlmProvider {
   /** Adapter kind, e.g. `openai` or `anthropic`. */

@@ -11,6 +11,7 @@ describe('POST /v1/chat/completions through the gateway', () => {
   beforeAll(async () => {
     up = await startFakeOpenAi((req) => {
       const last = req.body.messages.at(-1)?.content;
+      if (last === 'cut after done') return { kind: 'cut', text: 'all of it arrived' };
       if (last === 'weather?') return { kind: 'tool_calls', calls: [{ id: 'call_1', name: 'get_weather', arguments: '{"city":"Paris"}' }] };
       return { kind: 'text', text: `You said: ${typeof last === 'string' ? last : 'parts'}` };
     });
@@ -45,6 +46,25 @@ describe('POST /v1/chat/completions through the gateway', () => {
     expect(text).toBe('You said: stream me please');
     expect(chunks).toBeGreaterThan(3);
     expect(finish).toBe('stop');
+  });
+
+  it('sends the whole answer before the error when the upstream drops its connection after [DONE]', async () => {
+    // The last batch goes out with [DONE] in one write; a failure in between must not lose it.
+    const stream = await t.client.chat.completions.create({ model: 'fast', stream: true, messages: [{ role: 'user', content: 'cut after done' }] });
+    let text = '';
+    let finish: string | null = null;
+    let failed: unknown;
+    try {
+      for await (const chunk of stream) {
+        text += chunk.choices[0]?.delta.content ?? '';
+        finish = chunk.choices[0]?.finish_reason ?? finish;
+      }
+    } catch (err) {
+      failed = err;
+    }
+    expect(text).toBe('all of it arrived');
+    expect(finish).toBe('stop');
+    expect(failed).toBeInstanceOf(Error);
   });
 
   it('passes tools, tool_choice and response_format through and returns tool calls (JSON and stream)', async () => {

@@ -22,7 +22,9 @@ export type FakeReply =
   /** Accepts the request and never answers (timeouts, client aborts). */
   | { kind: 'hang' }
   /** Streams `chunks` text deltas, then hangs without finishing. */
-  | { kind: 'stall'; chunks: string[] };
+  | { kind: 'stall'; chunks: string[] }
+  /** Streams `text` to its `[DONE]`, then drops the connection before the response ends. */
+  | { kind: 'cut'; text: string };
 
 export interface FakeOpenAi {
   url: string;
@@ -85,7 +87,7 @@ async function respond(res: ServerResponse, req: RecordedRequest, reply: FakeRep
     const message =
       reply.kind === 'tool_calls'
         ? { role: 'assistant', content: null, tool_calls: reply.calls.map((c) => ({ id: c.id, type: 'function', function: { name: c.name, arguments: c.arguments } })) }
-        : { role: 'assistant', content: reply.kind === 'text' ? reply.text : reply.chunks.join('') };
+        : { role: 'assistant', content: reply.kind === 'stall' ? reply.chunks.join('') : reply.text };
     const finish = reply.kind === 'tool_calls' ? 'tool_calls' : reply.kind === 'text' ? (reply.finish ?? 'stop') : 'stop';
     res.writeHead(200, { 'content-type': 'application/json' });
     res.end(JSON.stringify({ id, object: 'chat.completion', created, model, choices: [{ index: 0, message, finish_reason: finish, logprobs: null }], usage: { prompt_tokens: 10, completion_tokens: 5, total_tokens: 15 } }));
@@ -111,7 +113,11 @@ async function respond(res: ServerResponse, req: RecordedRequest, reply: FakeRep
       if (reply.kind === 'text' && reply.chunkDelayMs) await sleep(reply.chunkDelayMs);
     }
     if (reply.kind === 'stall') return;
-    send({}, reply.finish ?? 'stop');
+    send({}, reply.kind === 'text' ? (reply.finish ?? 'stop') : 'stop');
+  }
+  if (reply.kind === 'cut') {
+    res.write('data: [DONE]\n\n', () => setTimeout(() => res.socket?.destroy(), 20));
+    return;
   }
   if (req.body?.stream_options?.include_usage) {
     res.write(`data: ${JSON.stringify({ id, object: 'chat.completion.chunk', created, model, choices: [], usage: { prompt_tokens: 10, completion_tokens: 5, total_tokens: 15 } })}\n\n`);

@@ -26,7 +26,7 @@ import { accessLog, createContext, type RequestContext } from '../request-contex
 import { sendError, sendJson } from '../respond.js';
 import { chatRequestSchema, sessionIdSchema } from '../schemas/chat.js';
 import { validate } from '../schemas/validate.js';
-import { endWithError, SSE_HEADERS, writeEvents } from '../sse.js';
+import { endWithError, formatEvents, SSE_HEADERS, writeEvents } from '../sse.js';
 import { contentOf, createMeter, type Metered } from './chat-meter.js';
 import { rateLimited, setCacheHeaders, setContextHeaders, setRateLimitHeaders, sourcesChunk, withContext, withExtra } from './chat-response.js';
 
@@ -208,6 +208,8 @@ export function createChatHandler(deps: ChatHandlerDeps) {
       attempt.abort(new GatewayError(`The upstream stopped sending for ${deps.streamIdleTimeoutMs} ms.`, { status: 504, code: UPSTREAM_CODES.timeout, category: 'upstream' }));
     }, deps.streamIdleTimeoutMs);
     res.writeHead(200, SSE_HEADERS);
+    // Without a session to persist first, the last batch goes out with [DONE] in one write.
+    let held = '';
     // The sources come first, in a chunk without choices (as usage chunks are), so SDKs read on.
     if (cite && prepared.context) res.write(`data: ${JSON.stringify(sourcesChunk(c, prepared))}\n\n`);
     try {
@@ -216,7 +218,9 @@ export function createChatHandler(deps: ChatHandlerDeps) {
       for await (const batch of attempt.result) {
         idle.refresh();
         for (const data of batch) acc.add(data);
-        await writeEvents(res, restore ? batch.map(restore) : batch);
+        const out = restore ? batch.map(restore) : batch;
+        if (batch.last && !prepared.session) held = formatEvents(out);
+        else await writeEvents(res, out);
       }
       clearTimeout(idle);
       // The answer is durable before the client sees [DONE].
@@ -224,7 +228,7 @@ export function createChatHandler(deps: ChatHandlerDeps) {
         const message = acc.message();
         await chat.persist(caller, prepared, vault && typeof message.content === 'string' ? { ...message, content: vault.restore(message.content) } : message);
       }
-      res.end('data: [DONE]\n\n');
+      res.end(`${held}data: [DONE]\n\n`);
       countUsage(prepared.resolved.alias, acc.usage());
       // Only a stream that ran to its end is stored (save checks it finished).
       if (caching) deps.cache.save(caller.tenantId, prepared, lookup, acc.completion());
@@ -232,6 +236,8 @@ export function createChatHandler(deps: ChatHandlerDeps) {
       const err = asGatewayError(raw);
       c.logFields.code = err.code;
       if (err.code !== UPSTREAM_CODES.aborted) c.log.warn({ code: err.code }, 'stream failed after it started');
+      // A failure after the last batch came (the upstream's connection, say): the client still gets it first.
+      if (held !== '' && !res.writableEnded && !res.destroyed) res.write(held);
       endWithError(res, err);
     } finally {
       clearTimeout(idle);

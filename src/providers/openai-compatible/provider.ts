@@ -53,7 +53,7 @@ async function* chunks(body: AsyncIterable<Buffer>, signal: AbortSignal): ChunkS
         }
         batch.push(ev.data);
       }
-      if (batch.length > 0) yield batch;
+      if (batch.length > 0) yield done ? Object.assign(batch, { last: true }) : batch;
     }
   } catch (err) {
     throw transportError(err, signal);
