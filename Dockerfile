@@ -38,10 +38,14 @@ RUN npm run build \
 # app: the runtime, without build tools or dev dependencies, running as the unprivileged `node` user
 # (uid 1000, shipped by the node image).
 FROM ${NODE_IMAGE} AS app
+# MALLOC_ARENA_MAX: glibc gives every thread that allocates its own malloc arena and rarely returns their
+# memory; the gateway runs worker threads (embeddings, document parsing). Two arenas took ~60 MB off the
+# gateway's RSS after a 200 MB document upload (BENCHMARKS.md, knowledge ingestion).
 ENV NODE_ENV=production \
     HOST=0.0.0.0 \
     PORT=8080 \
-    DATA_DIR=/app/data
+    DATA_DIR=/app/data \
+    MALLOC_ARENA_MAX=2
 WORKDIR /app
 # Code and dependencies stay owned by root (read-only for the app user); only DATA_DIR is writable.
 COPY --from=build /app/package.json ./package.json

@@ -611,6 +611,14 @@ async function startChildGateway(dataDir, db) {
 /** Child mode: the gateway alone in this process until SIGTERM; the first stdout line says where. */
 async function serveChild(dataDir, db) {
   const gw = await startGateway(dataDir, db);
+  if (process.env.BENCH_HEAP_LOG) {
+    const t0 = Date.now();
+    setInterval(() => {
+      const m = process.memoryUsage();
+      const mb = (x) => Math.round(x / 1048576);
+      console.error(`heap t=${Math.round((Date.now() - t0) / 1000)}s rss=${mb(m.rss)} heapUsed=${mb(m.heapUsed)} heapTotal=${mb(m.heapTotal)} external=${mb(m.external)} arrayBuffers=${mb(m.arrayBuffers)}`);
+    }, 1000).unref();
+  }
   process.on('SIGTERM', () => {
     // The data directory is temporary: no need to wait for the ingestion in flight to finish.
     rmSync(dataDir, { recursive: true, force: true });
