@@ -14,6 +14,13 @@ const providerSchema = z.strictObject({
   /** Name of an environment variable holding the key, so config files carry no secrets. */
   apiKeyEnv: z.string().min(1).optional(),
   headers: z.record(z.string(), z.string()).default({}),
+  /**
+   * OpenAI-compatible upstreams: ask for the token usage of every stream (`stream_options.include_usage`),
+   * so a streamed answer is metered with the upstream's own counts (reasoning and cached tokens
+   * included) rather than the gateway's count of the text it saw. The usage chunk reaches the client
+   * only when it asked for it. Turn off for an upstream that refuses the field.
+   */
+  streamUsage: z.boolean().default(true),
 });
 
 const targetSchema = z.strictObject({

@@ -11,7 +11,7 @@ export function createProviders(config: Config): Map<string, LlmProvider> {
       name,
       p.kind === 'anthropic'
         ? createAnthropicProvider({ apiKey: p.apiKey ?? '', headers: p.headers, ...(p.baseUrl ? { baseUrl: p.baseUrl } : {}) })
-        : createOpenAiCompatibleProvider({ name, baseUrl: p.baseUrl as string, apiKey: p.apiKey, headers: p.headers }),
+        : createOpenAiCompatibleProvider({ name, baseUrl: p.baseUrl as string, apiKey: p.apiKey, headers: p.headers, streamUsage: p.streamUsage }),
     );
   }
   return out;

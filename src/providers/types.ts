@@ -130,9 +130,21 @@ export interface ProviderCall {
 /**
  * A streamed answer: batches of chunk JSON (`data:` payloads, in order), one batch per network read.
  * The batch that ends the stream may say so (`last`), letting the gateway send it with the stream's
- * end in one write; the stream still ends only when the iterator does.
+ * end in one write; the stream still ends only when the iterator does. `usage` is the stream's
+ * final usage chunk when the client did not ask for one (`stream_options.include_usage`): adapters
+ * get it anyway, for the gateway's metering, and it is not in the batch the client is sent.
  */
-export type ChunkBatch = readonly string[] & { readonly last?: boolean };
+export type ChunkBatch = readonly string[] & { readonly last?: boolean; readonly usage?: string };
+
+/** A batch with what it says about the stream; no properties when there is nothing to say. */
+export function chunkBatch(chunks: string[], last: boolean, usage: string | undefined): ChunkBatch {
+  if (last) Object.assign(chunks, { last });
+  if (usage !== undefined) Object.assign(chunks, { usage });
+  return chunks;
+}
+
+/** OpenAI's usage chunk: no choices, only `usage` (what `include_usage` adds at the end of a stream). */
+export const isUsageChunk = (data: string): boolean => data.includes('"choices":[]') && data.includes('"usage":{');
 export type ChunkStream = AsyncIterable<ChunkBatch>;
 
 export interface LlmProvider {

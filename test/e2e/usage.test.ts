@@ -18,9 +18,11 @@ describe('usage and cost', () => {
     const provider = { kind: 'openai', baseUrl: up.url, apiKey: 'sk-test-0123456789' };
     gw = await startGateway({
       config: {
-        providers: { up: provider },
+        providers: { up: provider, quiet: { ...provider, streamUsage: false } },
         models: {
           m: { targets: [{ provider: 'up', model: 'gpt-4o-mini-2024-07-18', retries: 0 }] },
+          // An upstream that must not be sent stream_options: its streams are counted by the tokenizer.
+          q: { targets: [{ provider: 'quiet', model: 'gpt-4o-mini-2024-07-18', retries: 0 }] },
           local: { targets: [{ provider: 'up', model: 'llama3.1:8b' }] },
           priced: { targets: [{ provider: 'up', model: 'gpt-4o' }], price: { input: 100, output: 1000 } },
         },
@@ -59,9 +61,27 @@ describe('usage and cost', () => {
     expect((await rows()).find((r) => r.request_id === local.headers.get('x-request-id'))?.cost_usd).toBe(0);
   });
 
-  it('counts a stream without upstream usage with the tokenizer, and a stream the client left', async () => {
+  it("meters a stream with the upstream's usage, which the client gets only when it asked", async () => {
     const res = await chat({ model: 'm', stream: true }, { 'cache-control': 'no-store' });
     expect(res.status).toBe(200);
+    expect(up.requests.at(-1)?.body.stream_options).toEqual({ include_usage: true });
+    const sse = res.body as string;
+    expect(sse).toContain('Hello');
+    expect(sse).not.toContain('"usage":{');
+    expect(sse.trimEnd().endsWith('data: [DONE]')).toBe(true);
+    const row = (await rows()).find((r) => r.request_id === res.headers.get('x-request-id'));
+    // The fake upstream's own counts, not the tokenizer's.
+    expect(row).toMatchObject({ prompt_tokens: 10, completion_tokens: 5 });
+
+    const asked = await chat({ model: 'm', stream: true, stream_options: { include_usage: true } }, { 'cache-control': 'no-store' });
+    expect(asked.body as string).toContain('"usage":{"prompt_tokens":10,"completion_tokens":5');
+    expect((await rows()).find((r) => r.request_id === asked.headers.get('x-request-id'))).toMatchObject({ prompt_tokens: 10, completion_tokens: 5 });
+  });
+
+  it('counts a stream without upstream usage with the tokenizer, and a stream the client left', async () => {
+    const res = await chat({ model: 'q', stream: true }, { 'cache-control': 'no-store' });
+    expect(res.status).toBe(200);
+    expect(up.requests.at(-1)?.body.stream_options).toBeUndefined();
     const tok = getTokenizer('o200k_base');
     const row = (await rows()).find((r) => r.request_id === res.headers.get('x-request-id'));
     expect(row?.completion_tokens).toBe(tok.count('Hello from upstream.'));
@@ -118,7 +138,8 @@ describe('usage and cost', () => {
     const expected = all.filter((r) => r.alias === 'm' && r.status === 200);
     expect(m200.requests).toBe(expected.length);
     expect(m200.completion_tokens).toBe(expected.reduce((s, r) => s + Number(r.completion_tokens), 0));
-    expect(m200.cost_usd).toBeCloseTo(expected.reduce((s, r) => s + Number(r.cost_usd), 0), 6);
+    // The API rounds costs to 6 decimals.
+    expect(m200.cost_usd).toBeCloseTo(expected.reduce((s, r) => s + Number(r.cost_usd), 0), 5);
     expect(m200.cache_hits).toBe(expected.filter((r) => r.cache !== null).length);
     const total = await gw.call('GET', '/v1/usage', { key: t.key });
     expect(total.body.data).toHaveLength(1);

@@ -60,6 +60,19 @@ describe('anthropic provider against the fake Messages API', () => {
     expect(chunks.at(-1)).toMatchObject({ choices: [], usage: { prompt_tokens: 5, completion_tokens: 4, total_tokens: 9 } });
   });
 
+  it('keeps the usage for the gateway, out of what the client is sent, when include_usage is not asked', async () => {
+    const { provider } = await setup({ handler: () => ({ content: [{ type: 'text', text: 'One two.' }], usage: { input_tokens: 7, output_tokens: 2 } }) });
+    const hidden: string[] = [];
+    const sent: ChatChunk[] = [];
+    for await (const batch of await provider.stream(call({ stream: true }))) {
+      if (batch.usage) hidden.push(batch.usage);
+      for (const s of batch) sent.push(JSON.parse(s) as ChatChunk);
+    }
+    expect(sent.some((c) => c.usage)).toBe(false);
+    expect(sent.at(-1)?.choices[0]?.finish_reason).toBe('stop');
+    expect(hidden.map((h) => JSON.parse(h))).toEqual([expect.objectContaining({ choices: [], usage: expect.objectContaining({ prompt_tokens: 7, completion_tokens: 2, total_tokens: 9 }) })]);
+  });
+
   it('streams tool calls whose argument deltas join into the input', async () => {
     const { provider } = await setup({ handler: () => weather });
     const chunks = await collect(await provider.stream(call({ stream: true })));

@@ -218,9 +218,12 @@ export function createChatHandler(deps: ChatHandlerDeps) {
       for await (const batch of attempt.result) {
         idle.refresh();
         for (const data of batch) acc.add(data);
+        // A usage chunk the client did not ask for is metered, not sent.
+        if (batch.usage !== undefined) acc.add(batch.usage);
+        if (batch.length === 0 && !batch.last) continue;
         const out = restore ? batch.map(restore) : batch;
         if (batch.last && !prepared.session) held = formatEvents(out);
-        else await writeEvents(res, out);
+        else if (out.length > 0) await writeEvents(res, out);
       }
       clearTimeout(idle);
       // The answer is durable before the client sees [DONE].

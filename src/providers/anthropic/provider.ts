@@ -1,6 +1,6 @@
 import { type UpstreamResponse, postJson, readJson, statusError } from '../http.js';
 import { parseSse } from '../sse.js';
-import type { ChatCompletion, ChunkStream, LlmProvider, ProviderCall } from '../types.js';
+import { type ChatCompletion, type ChunkStream, chunkBatch, isUsageChunk, type LlmProvider, type ProviderCall } from '../types.js';
 import { toAnthropicRequest } from './request.js';
 import { type AnthropicResponse, fromAnthropicResponse } from './response.js';
 import { translateStream } from './stream.js';
@@ -48,16 +48,14 @@ export function createAnthropicProvider(opts: AnthropicProviderOptions): LlmProv
     },
     async stream(call: ProviderCall): Promise<ChunkStream> {
       const res = await send(call, true);
-      return inBatchesOfOne(
-        translateStream(parseSse(res.body, call.signal), call.body.model, {
-          includeUsage: call.body.stream_options?.include_usage === true,
-        }),
-      );
+      // The usage chunk is always made (the gateway meters with it), and sent on only when the client asked.
+      const clientAsked = call.body.stream_options?.include_usage === true;
+      return inBatchesOfOne(translateStream(parseSse(res.body, call.signal), call.body.model, { includeUsage: true }), !clientAsked);
     },
   };
 }
 
 /** Anthropic events translate one at a time; each becomes a batch of one chunk. */
-async function* inBatchesOfOne(chunks: AsyncIterable<string>): ChunkStream {
-  for await (const c of chunks) yield [c];
+async function* inBatchesOfOne(chunks: AsyncIterable<string>, hideUsage: boolean): ChunkStream {
+  for await (const c of chunks) yield hideUsage && isUsageChunk(c) ? chunkBatch([], false, c) : [c];
 }

@@ -1,7 +1,7 @@
 import { postJson, readJson, statusError, transportError } from '../http.js';
-import { createSseParser } from '../sse.js';
+import { createSseParser, type SseEvent } from '../sse.js';
 import { chatBody } from './body.js';
-import type { ChatCompletion, ChatRequest, ChunkStream, LlmProvider, ProviderCall } from '../types.js';
+import { type ChatCompletion, type ChatRequest, type ChunkBatch, type ChunkStream, chunkBatch, isUsageChunk, type LlmProvider, type ProviderCall } from '../types.js';
 
 export interface OpenAiCompatibleOptions {
   /** Base URL including the API version path, e.g. `https://api.openai.com/v1`, `http://127.0.0.1:11434/v1`. */
@@ -10,6 +10,8 @@ export interface OpenAiCompatibleOptions {
   headers?: Record<string, string>;
   /** Name used in error messages (never the URL: it may carry credentials). */
   name: string;
+  /** Ask for every stream's usage (see the `streamUsage` setting); default true. */
+  streamUsage?: boolean;
 }
 
 /**
@@ -30,35 +32,44 @@ export function createOpenAiCompatibleProvider(opts: OpenAiCompatibleOptions): L
       return readJson<ChatCompletion>(res, opts.name, signal);
     },
     async stream({ body, signal }: ProviderCall): Promise<ChunkStream> {
-      const res = await postJson(url, { ...headers, accept: 'text/event-stream' }, chatBody(body.stream ? body : { ...body, stream: true }), signal);
+      // The usage is asked for when the client did not ask: the gateway meters with it, the client never sees it.
+      const hideUsage = opts.streamUsage !== false && body.stream_options?.include_usage !== true;
+      const sent: ChatRequest = hideUsage ? { ...body, stream: true, stream_options: { ...body.stream_options, include_usage: true } } : body.stream ? body : { ...body, stream: true };
+      const res = await postJson(url, { ...headers, accept: 'text/event-stream' }, chatBody(sent), signal);
       if (res.status < 200 || res.status >= 300) throw await statusError(res, opts.name);
-      return chunks(res.body, signal);
+      return chunks(res.body, signal, hideUsage);
     },
   };
 }
 
-async function* chunks(body: AsyncIterable<Buffer>, signal: AbortSignal): ChunkStream {
+async function* chunks(body: AsyncIterable<Buffer>, signal: AbortSignal, hideUsage: boolean): ChunkStream {
   const parser = createSseParser();
   // After `[DONE]` the body is read to its end rather than left: leaving a `for await` early
   // destroys the stream with an error whose stack trace cost ~9% of a stream's CPU.
   let done = false;
+  const take = (events: SseEvent[]): ChunkBatch | undefined => {
+    const batch: string[] = [];
+    let usage: string | undefined;
+    for (const ev of events) {
+      if (ev.data === '[DONE]') {
+        done = true;
+        break;
+      }
+      if (hideUsage && isUsageChunk(ev.data)) usage = ev.data;
+      else batch.push(ev.data);
+    }
+    return batch.length > 0 || usage !== undefined || done ? chunkBatch(batch, done, usage) : undefined;
+  };
   try {
     for await (const buf of body) {
       if (done) continue;
-      const batch: string[] = [];
-      for (const ev of parser.feed(buf)) {
-        if (ev.data === '[DONE]') {
-          done = true;
-          break;
-        }
-        batch.push(ev.data);
-      }
-      if (batch.length > 0) yield done ? Object.assign(batch, { last: true }) : batch;
+      const batch = take(parser.feed(buf));
+      if (batch) yield batch;
     }
   } catch (err) {
     throw transportError(err, signal);
   }
   if (done) return;
-  const rest = parser.end().flatMap((ev) => (ev.data === '[DONE]' ? [] : [ev.data]));
-  if (rest.length > 0) yield rest;
+  const rest = take(parser.end());
+  if (rest) yield rest;
 }
