@@ -249,8 +249,23 @@ export function createChatHandler(deps: ChatHandlerDeps) {
   }
 
   type Stage = 'limits' | 'context' | 'cache' | 'upstream' | 'persist';
+  // The hot path's metrics with their labels bound once: an observe with a labels object hashes them every time.
+  const stages = Object.fromEntries((['limits', 'context', 'cache', 'upstream', 'persist'] as const).map((s) => [s, deps.metrics.stageSeconds.labels({ stage: s })])) as Record<
+    Stage,
+    ReturnType<typeof deps.metrics.stageSeconds.labels>
+  >;
+  const requestSeconds = deps.metrics.requestSeconds.labels({ route: '/v1/chat/completions' });
+  const requestsByStatus = new Map<number, ReturnType<typeof deps.metrics.requests.labels>>();
+  const countRequest = (status: number): void => {
+    let counter = requestsByStatus.get(status);
+    if (!counter) {
+      counter = deps.metrics.requests.labels({ route: '/v1/chat/completions', method: 'POST', status: String(status) });
+      requestsByStatus.set(status, counter);
+    }
+    counter.inc();
+  };
   function stage(name: Stage, start: number): void {
-    deps.metrics.stageSeconds.observe({ stage: name }, (performance.now() - start) / 1000);
+    stages[name].observe((performance.now() - start) / 1000);
   }
   /** Runs a stage, timed whether it succeeds or fails. */
   async function timed<T>(name: Stage, fn: () => Promise<T>): Promise<T> {
@@ -284,8 +299,8 @@ export function createChatHandler(deps: ChatHandlerDeps) {
     res.setHeader('x-request-id', c.id);
     res.once('finish', () => {
       accessLog(deps.log, req.method ?? 'POST', '/v1/chat/completions', res.statusCode, c);
-      deps.metrics.requests.inc({ route: '/v1/chat/completions', method: 'POST', status: String(res.statusCode) });
-      deps.metrics.requestSeconds.observe({ route: '/v1/chat/completions' }, (performance.now() - c.startedAt) / 1000);
+      countRequest(res.statusCode);
+      requestSeconds.observe((performance.now() - c.startedAt) / 1000);
     });
     // 'close' comes after 'finish', or alone when the client left first (a 499 in the usage row).
     res.once('close', () => meter(c, m, res.writableFinished ? res.statusCode : 499));
