@@ -59,7 +59,14 @@ const RESCORED = 100;
 /** How long corpus statistics (chunk count, mean length) are reused, and the chunks the mean is taken over. */
 const STATS_TTL_MS = 60_000;
 const STATS_SAMPLE = 2_000;
-const CANDIDATES = 50;
+/**
+ * Candidates each list (full text, vectors) brings to the fusion: three per chunk asked for, between
+ * 24 and 50. A small top_k then costs the vector index a third of a large one's work (pgvector's
+ * ef_search follows the points asked for).
+ */
+const MIN_CANDIDATES = 24;
+const MAX_CANDIDATES = 50;
+const candidatesFor = (topK: number): number => Math.min(MAX_CANDIDATES, Math.max(MIN_CANDIDATES, 3 * topK));
 /** Vector candidates when a metadata filter will drop some of them after the search. */
 const FILTERED_CANDIDATES = 200;
 /** Points fetched per chunk wanted from the vector store: a chunk's passages may crowd its neighbours out. */
@@ -134,7 +141,7 @@ export function createChunkSearch(deps: {
    * hold over their length (a plain column: no tsvector is read); then the best RESCORED of those
    * are scored by full BM25 over every query term, reading their term frequencies.
    */
-  async function bm25(tenantId: string, ids: string[], query: string, filter: MetadataFilter | undefined) {
+  async function bm25(tenantId: string, ids: string[], query: string, filter: MetadataFilter | undefined, candidates: number) {
     const none = { rows: [] as Scored[] };
     const { n, avgdl } = await corpusStats(tenantId, ids);
     if (n === 0) return none;
@@ -183,7 +190,7 @@ export function createChunkSearch(deps: {
         tenantId,
         ids,
         choosers.map((c) => c.tsquery),
-        CANDIDATES,
+        candidates,
         avgdl || 1,
         found.map((t) => t.lexeme),
         found.map((t) => idf(t.df)),
@@ -198,8 +205,8 @@ export function createChunkSearch(deps: {
    * Chunks by their best passage's similarity: a chunk is embedded as one or more passages (points
    * whose payload names the chunk), so more points than chunks are asked for.
    */
-  async function nearestChunks(tenantId: string, ids: string[], vector: Float32Array, filter: MetadataFilter | undefined): Promise<Scored[]> {
-    const wanted = filter ? FILTERED_CANDIDATES : CANDIDATES;
+  async function nearestChunks(tenantId: string, ids: string[], vector: Float32Array, filter: MetadataFilter | undefined, candidates: number): Promise<Scored[]> {
+    const wanted = filter ? FILTERED_CANDIDATES : candidates;
     const hits = await vectors.search({ collection: deps.collection, tenantId, vector, topK: wanted * PASSAGES_PER_CHUNK, filter: { collection: { in: ids } } });
     const best = new Map<string, number>();
     for (const h of hits) {
@@ -218,12 +225,13 @@ export function createChunkSearch(deps: {
       const mode = opts.mode ?? 'hybrid';
       const tsquery = `(SELECT string_agg(quote_literal(lexeme), ' | ')::tsquery FROM unnest(to_tsvector('english', $3)))`;
       const none = Promise.resolve({ rows: [] as Scored[] });
+      const candidates = candidatesFor(opts.topK);
 
       const [lexical, semantic] = await Promise.all([
-        mode === 'vector' ? none : bm25(tenantId, ids, query, opts.filter),
+        mode === 'vector' ? none : bm25(tenantId, ids, query, opts.filter, candidates),
         mode === 'lexical'
           ? []
-          : (opts.vector ?? embedder.embed([query], { kind: 'query' }).then(([v]) => v as Float32Array)).then((vector) => nearestChunks(tenantId, ids, vector, opts.filter)),
+          : (opts.vector ?? embedder.embed([query], { kind: 'query' }).then(([v]) => v as Float32Array)).then((vector) => nearestChunks(tenantId, ids, vector, opts.filter, candidates)),
       ]);
       // Relative score fusion: each list's scores scaled to 0–1 (min–max), then weighted. Unlike
       // reciprocal rank fusion it keeps how far apart two hits are, so a weak list cannot push a

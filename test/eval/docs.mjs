@@ -4,7 +4,7 @@
  * for each search mode (lexical, vector, hybrid).
  *
  *   npm run eval:docs -- [--data DIR] [--budgets 1024,2048] [--chunk-tokens N] [--chunk-overlap N]
- *                        [--url URL --key KEY] [--concurrency N] [--limit N] [--keep DIR] [--verbose]
+ *                        [--url URL --key KEY] [--concurrency N] [--limit N] [--keep DIR] [--verbose] [--small-k 8]
  *
  * Corpus: every session of a conversation is one markdown document ("# Session N — <date>", then one
  * paragraph per turn, `<a id="D1:3"></a>**Speaker:** text [shares <caption>]` — turns rendered as
@@ -23,7 +23,9 @@
  *  - recall@B = share of the question's evidence turns found; MRR = mean of 1/rank of the first hit
  *    of the unbudgeted top 50 holding any evidence anchor (0 when none does).
  * Targets: hybrid recall@2048 ≥ 0.85, and hybrid recall strictly above both lexical and vector at
- * every budget.
+ * every budget. With --small-k N each question is also searched hybrid with top_k N, which brings fewer
+ * candidates to the fusion: its recall and MRR are reported next to those of the first N of the top_k 50
+ * list (what top_k N returned when every search brought 50), and how often the two lists are identical.
  *
  * Without --url the built gateway is started on an empty embedded database in a temporary directory
  * (--keep DIR keeps it and reuses its collections next time). With --url/--key the collections are
@@ -45,9 +47,15 @@ const { values: args } = parseArgs({
     'passage-tokens': { type: 'string' },
     /** The started gateway's knowledge.search.lexicalWeight (its default otherwise). */
     'lexical-weight': { type: 'string' },
+    /**
+     * Also search hybrid with this small top_k (e.g. 8) and compare its hits with the first as many of the
+     * top_k 50 search: a small top_k brings fewer candidates to the fusion (src/knowledge/search.ts).
+     */
+    'small-k': { type: 'string' },
   },
 });
 const budgets = args.budgets.split(',').map(Number);
+const smallK = args['small-k'] ? Number(args['small-k']) : 0;
 const MODES = ['lexical', 'vector', 'hybrid'];
 /** Candidates per search: the most the packer could want at these budgets, and the MRR horizon. */
 const TOP_K = 50;
@@ -198,6 +206,14 @@ try {
           log(`  miss [${conv.name} cat ${q.category}] ${q.question} → ${missing.join(', ')}`);
         }
       }
+      if (smallK && mode === 'hybrid') {
+        const { data: few } = await call(gw.url, key, 'POST', `/v1/collections/${conv.collection.id}/search`, { query: q.question, top_k: smallK, mode, highlights: false });
+        const score = (list) => {
+          const at = list.findIndex((h) => q.evidence.some((e) => holds(h, e)));
+          return { recall: q.evidence.filter((e) => list.some((h) => holds(h, e))).length / q.evidence.length, rr: at === -1 ? 0 : 1 / (at + 1) };
+        };
+        r.small = { asked: score(few), prefix: score(hits.slice(0, smallK)), same: few.length === Math.min(smallK, hits.length) && few.every((h, i) => h.id === hits[i]?.id) };
+      }
       results.push(r);
     });
     log(`${conv.name}: ${conv.documents.length} documents, ${conv.chunks} chunks, ${conv.qa.length} questions searched`);
@@ -212,6 +228,15 @@ try {
     for (const b of budgets) modes[mode][`recall@${b}`] = round(mean(rs.map((r) => r.recall[b])));
     modes[mode].mrr = round(mean(rs.map((r) => r.rr)));
     for (const b of budgets) modes[mode][`tokens@${b}`] = round(mean(rs.map((r) => r.tokens[b])), 0);
+    const small = rs.filter((r) => r.small);
+    if (small.length > 0) {
+      modes[mode][`top${smallK}`] = {
+        asked: { recall: round(mean(small.map((r) => r.small.asked.recall))), mrr: round(mean(small.map((r) => r.small.asked.rr))) },
+        first_of_top50: { recall: round(mean(small.map((r) => r.small.prefix.recall))), mrr: round(mean(small.map((r) => r.small.prefix.rr))) },
+        identical_lists: round(mean(small.map((r) => (r.small.same ? 1 : 0)))),
+      };
+      log(`hybrid top_k ${smallK}: ${JSON.stringify(modes[mode][`top${smallK}`])}`);
+    }
   }
   const hybridByCategory = {};
   for (const c of [1, 2, 3, 4]) {
