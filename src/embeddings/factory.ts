@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { type BatcherOptions, createBatchingEmbedder } from './batcher.js';
 import { createQueryCachingEmbedder } from './lru.js';
 import type { Embedder } from './port.js';
@@ -14,9 +15,9 @@ export interface EmbedderConfig {
   /** use-lite: worker threads (default: available cores). transformers: onnxruntime intra-op threads. */
   threads?: number;
   /**
-   * Micro-batching of concurrent calls; `false` turns it off. Default: on for transformers (onnxruntime
-   * usually runs a batch faster than its texts one by one), off for use-lite, which is fastest at one text per
-   * worker message (measured, see use-lite/pool.ts) — merging calls would only add the wait.
+   * Micro-batching of concurrent calls (batcher.ts: a call waits only while the model is busy); `false` turns
+   * it off. Default: on for transformers (onnxruntime usually runs a batch faster than its texts one by one),
+   * off for use-lite, which is fastest at one text per worker message (measured, see use-lite/pool.ts).
    */
   batching?: BatcherOptions | false;
   /** LRU entries for query vectors; 0 turns the cache off. */
@@ -36,7 +37,9 @@ export interface EmbedderConfig {
 export async function createEmbedder(cfg: EmbedderConfig = {}): Promise<Embedder> {
   const base = await createBase(cfg);
   const batching = cfg.batching ?? (cfg.kind === 'transformers' ? {} : false);
-  const batched = batching === false ? base : createBatchingEmbedder(base, batching);
+  // transformers runs one call at a time on its thread; use-lite one per worker thread.
+  const concurrency = cfg.kind === 'transformers' ? 1 : (cfg.threads ?? availableParallelism());
+  const batched = batching === false ? base : createBatchingEmbedder(base, { concurrency, ...batching });
   return cfg.queryCacheEntries === 0 ? batched : createQueryCachingEmbedder(batched, { maxEntries: cfg.queryCacheEntries });
 }
 

@@ -27,66 +27,79 @@ function fakeEmbedder(opts: { delayMs?: number; fail?: boolean } = {}) {
 const vec = (t: string) => Array.from(Float32Array.of(t.length, t.charCodeAt(0) || 0));
 
 describe('micro-batcher', () => {
-  it('merges concurrent calls into one model call and gives each caller its own slice, in order', async () => {
-    const inner = fakeEmbedder();
-    const b = createBatchingEmbedder(inner, { maxWaitMs: 5, maxBatch: 100 });
-    const [r1, r2, r3] = await Promise.all([b.embed(['a']), b.embed(['bb', 'ccc']), b.embed(['dddd'])]);
-    expect(inner.calls).toEqual([{ texts: ['a', 'bb', 'ccc', 'dddd'], kind: 'document' }]);
+  it('sends a call to a free model at once, alone', async () => {
+    const inner = fakeEmbedder({ delayMs: 20 });
+    const b = createBatchingEmbedder(inner, { maxBatch: 100 });
+    const pending = b.embed(['a']);
+    // Synchronously: no timer between the call and the model.
+    expect(inner.calls).toEqual([{ texts: ['a'], kind: 'document' }]);
+    expect((await pending).map((v) => Array.from(v))).toEqual([vec('a')]);
+  });
+
+  it('gathers the calls made while the model is busy into its next call, each caller getting its own slice', async () => {
+    const inner = fakeEmbedder({ delayMs: 20 });
+    const b = createBatchingEmbedder(inner, { maxBatch: 100 });
+    const [r0, r1, r2, r3] = await Promise.all([b.embed(['z']), b.embed(['a']), b.embed(['bb', 'ccc']), b.embed(['dddd'])]);
+    expect(inner.calls.map((c) => c.texts)).toEqual([['z'], ['a', 'bb', 'ccc', 'dddd']]);
+    expect(r0!.map((v) => Array.from(v))).toEqual([vec('z')]);
     expect(r1!.map((v) => Array.from(v))).toEqual([vec('a')]);
     expect(r2!.map((v) => Array.from(v))).toEqual([vec('bb'), vec('ccc')]);
     expect(r3!.map((v) => Array.from(v))).toEqual([vec('dddd')]);
   });
 
-  it('sends a batch as soon as it reaches maxBatch, without waiting', async () => {
-    const inner = fakeEmbedder();
-    const b = createBatchingEmbedder(inner, { maxWaitMs: 10_000, maxBatch: 3 });
-    const started = performance.now();
-    await Promise.all([b.embed(['a', 'b']), b.embed(['c'])]);
-    expect(performance.now() - started).toBeLessThan(1000);
-    expect(inner.calls.map((c) => c.texts)).toEqual([['a', 'b', 'c']]);
-  });
-
-  it('starts a new batch when a call would overflow the current one, and passes big calls straight through', async () => {
-    const inner = fakeEmbedder();
-    const b = createBatchingEmbedder(inner, { maxWaitMs: 5, maxBatch: 3 });
-    await Promise.all([b.embed(['a', 'b']), b.embed(['c', 'd']), b.embed(['e', 'f', 'g', 'h'])]);
-    expect(inner.calls.map((c) => c.texts)).toEqual([
-      ['a', 'b'],
-      ['e', 'f', 'g', 'h'],
-      ['c', 'd'],
-    ]);
+  it('sends a gathered batch as soon as it reaches maxBatch, and starts another when a call would overflow it', async () => {
+    const inner = fakeEmbedder({ delayMs: 20 });
+    const b = createBatchingEmbedder(inner, { maxBatch: 3 });
+    const all = Promise.all([b.embed(['busy']), b.embed(['a', 'b']), b.embed(['c']), b.embed(['d', 'e']), b.embed(['f', 'g'])]);
+    // ['a','b','c'] reached maxBatch and went without waiting for the busy call; ['d','e'] overflowed into a new batch.
+    expect(inner.calls.map((c) => c.texts)).toEqual([['busy'], ['a', 'b', 'c'], ['d', 'e']]);
+    await all;
+    expect(inner.calls.map((c) => c.texts)).toEqual([['busy'], ['a', 'b', 'c'], ['d', 'e'], ['f', 'g']]);
   });
 
   it('keeps queries and documents in separate batches', async () => {
-    const inner = fakeEmbedder();
-    const b = createBatchingEmbedder(inner, { maxWaitMs: 5 });
-    await Promise.all([b.embed(['q1'], { kind: 'query' }), b.embed(['d1']), b.embed(['q2'], { kind: 'query' })]);
-    expect(inner.calls).toHaveLength(2);
+    const inner = fakeEmbedder({ delayMs: 10 });
+    const b = createBatchingEmbedder(inner);
+    await Promise.all([b.embed(['first']), b.embed(['q1'], { kind: 'query' }), b.embed(['d1']), b.embed(['q2'], { kind: 'query' })]);
+    expect(inner.calls).toHaveLength(3);
     expect(inner.calls.find((c) => c.kind === 'query')!.texts).toEqual(['q1', 'q2']);
-    expect(inner.calls.find((c) => c.kind === 'document')!.texts).toEqual(['d1']);
+    expect(inner.calls.filter((c) => c.kind === 'document').map((c) => c.texts)).toEqual([['first'], ['d1']]);
   });
 
-  it('calls made after a flush go into a new call; an empty call never reaches the model', async () => {
+  it('runs as many calls at once as its concurrency before gathering', async () => {
+    const inner = fakeEmbedder({ delayMs: 10 });
+    const b = createBatchingEmbedder(inner, { concurrency: 2 });
+    await Promise.all([b.embed(['a']), b.embed(['b']), b.embed(['c']), b.embed(['d'])]);
+    expect(inner.calls.map((c) => c.texts)).toEqual([['a'], ['b'], ['c', 'd']]);
+  });
+
+  it('calls made one after another each go alone; an empty call never reaches the model', async () => {
     const inner = fakeEmbedder();
-    const b = createBatchingEmbedder(inner, { maxWaitMs: 1 });
+    const b = createBatchingEmbedder(inner);
     await b.embed(['a']);
     await b.embed(['b']);
     expect(await b.embed([])).toEqual([]);
     expect(inner.calls.map((c) => c.texts)).toEqual([['a'], ['b']]);
   });
 
-  it('rejects every caller of a failed batch', async () => {
-    const b = createBatchingEmbedder(fakeEmbedder({ fail: true }), { maxWaitMs: 2 });
-    const results = await Promise.allSettled([b.embed(['a']), b.embed(['b'])]);
-    expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected']);
+  it('rejects every caller of a failed batch, and serves the next calls', async () => {
+    const inner = fakeEmbedder({ fail: true, delayMs: 5 });
+    const b = createBatchingEmbedder(inner);
+    const results = await Promise.allSettled([b.embed(['a']), b.embed(['b']), b.embed(['c'])]);
+    expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected', 'rejected']);
+    expect(inner.calls.map((c) => c.texts)).toEqual([['a'], ['b', 'c']]);
+    await expect(b.embed(['d'])).rejects.toThrow('model down');
+    expect(inner.calls).toHaveLength(3);
   });
 
-  it('close flushes what is pending and closes the model', async () => {
-    const inner = fakeEmbedder();
-    const b = createBatchingEmbedder(inner, { maxWaitMs: 10_000 });
+  it('close sends what is gathered and closes the model', async () => {
+    const inner = fakeEmbedder({ delayMs: 20 });
+    const b = createBatchingEmbedder(inner);
+    const busy = b.embed(['busy']);
     const pending = b.embed(['a']);
     await b.close();
     expect((await pending).length).toBe(1);
+    await busy;
     expect(inner.closed).toBe(true);
   });
 });
