@@ -137,6 +137,6 @@ export function plainDeltaContent(data: string): string | undefined {
     end = data.indexOf('"', end + 1);
   }
   if (end === -1) return undefined;
-  const escape = data.indexOf('\\', start + 1);
-  return escape !== -1 && escape < end ? (JSON.parse(data.slice(start, end + 1)) as string) : data.slice(start + 1, end);
+  const backslash = data.indexOf('\\', start + 1);
+  return backslash !== -1 && backslash < end ? (JSON.parse(data.slice(start, end + 1)) as string) : data.slice(start + 1, end);
 }
