@@ -112,17 +112,16 @@ export function memoryRoutes(deps: {
     const { tenantId } = keyPrincipal(res);
     const id = String(req.params.id);
     const b = validate(patchSchema, req.body);
-    const before = await found(tenantId, id);
-    if (before.valid_to !== null) {
+    const current = (before: Memory): void => {
+      if (before.valid_to === null) return;
       throw new GatewayError(`Memory ${id} is no longer current (superseded by ${before.superseded_by ?? 'nothing'}); change the current one.`, {
         status: 409,
         code: 'memory_not_current',
         category: 'client',
       });
-    }
-    const m = await store.sql.transaction((tx) =>
-      store.update(tx, tenantId, id, { text: b.text === undefined ? undefined : mask(b.text), category: b.category, ...(b.event_at !== undefined ? { eventAt: b.event_at } : {}), metadata: b.metadata }, { actor: 'api' }),
-    );
+    };
+    const change = { text: b.text === undefined ? undefined : mask(b.text), category: b.category, ...(b.event_at !== undefined ? { eventAt: b.event_at } : {}), metadata: b.metadata };
+    const m = await store.sql.transaction((tx) => store.update(tx, tenantId, id, change, { actor: 'api' }, current));
     if (b.text) await indexed('update', index.write(tenantId, [m], []));
     res.json(present(m));
   });

@@ -134,9 +134,22 @@ export function createMemoryStore(sql: Sql) {
     },
 
     /** Changes a current memory in place (a refinement or a correction); the old text stays in its history. */
-    async update(db: SqlExecutor, tenantId: string, id: string, change: MemoryChange, by: { actor: MemoryEvent['actor']; sourceTurns?: SourceTurn[] }): Promise<Memory> {
-      const before = await getIn(db, tenantId, id);
+    /**
+     * Changes a memory and records the change. The row is read locked, so `check` (which may throw to
+     * refuse the change, e.g. for a memory no longer current) sees the state the update applies to.
+     */
+    async update(
+      db: SqlExecutor,
+      tenantId: string,
+      id: string,
+      change: MemoryChange,
+      by: { actor: MemoryEvent['actor']; sourceTurns?: SourceTurn[] },
+      check?: (before: Memory) => void,
+    ): Promise<Memory> {
+      const { rows: found } = await db.query<Row>(`SELECT ${COLUMNS} FROM memories WHERE tenant_id = $1 AND id = $2 FOR UPDATE`, [tenantId, id]);
+      const before = found[0] ? fromRow(found[0]) : undefined;
       if (!before) throw notFound(`No memory with id ${id}.`, 'memory_not_found');
+      check?.(before);
       const { rows } = await db.query<Row>(
         `UPDATE memories SET text = coalesce($3, text), category = coalesce($4, category),
                 event_at = CASE WHEN $5::boolean THEN $6::timestamptz ELSE event_at END,
