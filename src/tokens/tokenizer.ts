@@ -70,12 +70,12 @@ const NON_ASCII = /[\u0080-\uffff]/;
 /**
  * Counts exactly what js-tiktoken's `encode(text, [], [])` returns: special-token strings count as
  * ordinary text. Tokens are keyed by their bytes as a binary string (one char per byte), so an ASCII
- * piece is its own key and the common case is one Map lookup with no byte encoding. The split
- * pattern is compiled once; js-tiktoken compiles it on every call (~60 µs a short message).
+ * piece is its own key and the common case is one lookup with no byte encoding. The split pattern is
+ * compiled once; js-tiktoken compiles it on every call (~60 µs a short message).
  * test/unit/tokenizer.test.ts checks the counts against js-tiktoken's own encode.
  */
 function createCounter(file: RankFile): (text: string) => number {
-  const ranks = rankTable(file.bpe_ranks);
+  const ranks = RankTable.from(file.bpe_ranks);
   const split = new RegExp(file.pat_str, 'ug');
   return (text: string): number => {
     // One scan of the text spares the per-piece check in the (usual) all-ASCII case.
@@ -85,23 +85,93 @@ function createCounter(file: RankFile): (text: string) => number {
     split.lastIndex = 0;
     for (let m = split.exec(text); m !== null; m = split.exec(text)) {
       const bytes = ascii || !NON_ASCII.test(m[0]) ? m[0] : utf8Binary(m[0]);
-      n += ranks.has(bytes) ? 1 : mergedCount(bytes, ranks);
+      n += ranks.rank(bytes, 0, bytes.length) >= 0 ? 1 : mergedCount(bytes, ranks);
     }
     return n;
   };
 }
 
-/** Rank by token, each token keyed by its binary string; one flat Map is the whole cost of an encoding. */
-function rankTable(bpeRanks: string): Map<string, number> {
-  const ranks = new Map<string, number>();
-  for (const line of bpeRanks.split('\n')) {
-    const fields = line.split(' ');
-    const offset = Number.parseInt(fields[1] ?? '', 10);
-    // atob decodes base64 straight to the binary string: the same key as Buffer.from(…).toString('latin1')
-    // without a Buffer per token (~10 MB less peak RSS). Later duplicates win, as in js-tiktoken (there are none).
-    for (let i = 2; i < fields.length; i++) ranks.set(atob(fields[i] ?? ''), offset + i - 2);
+/**
+ * Rank by token, each token's bytes in one flat pool and found through an open-addressing table of
+ * typed arrays. None of it is a V8 heap object: a Map of the ~300k tokens of both encodings (~18 MB
+ * of small strings) was walked by every full collection, and took ~10 ms more of each on one core.
+ */
+class RankTable {
+  private constructor(
+    /** Token bytes, token i at starts[i] up to starts[i + 1]. */
+    private readonly pool: Uint8Array,
+    private readonly starts: Int32Array,
+    private readonly ranks: Int32Array,
+    /** Token index + 1 per slot; 0 is empty. */
+    private readonly slots: Int32Array,
+  ) {}
+
+  /** From a rank file's lines of `<tag> <offset> <base64> <base64> …`: the i-th token of a line has rank offset + i. */
+  static from(bpeRanks: string): RankTable {
+    const tokens: string[] = [];
+    const rankOf: number[] = [];
+    let bytes = 0;
+    for (const line of bpeRanks.split('\n')) {
+      const fields = line.split(' ');
+      const offset = Number.parseInt(fields[1] ?? '', 10);
+      for (let i = 2; i < fields.length; i++) {
+        // atob decodes base64 straight to the binary string: one char per byte.
+        const token = atob(fields[i] ?? '');
+        tokens.push(token);
+        rankOf.push(offset + i - 2);
+        bytes += token.length;
+      }
+    }
+    const pool = new Uint8Array(bytes);
+    const starts = new Int32Array(tokens.length + 1);
+    let at = 0;
+    tokens.forEach((t, i) => {
+      starts[i] = at;
+      for (let k = 0; k < t.length; k++) pool[at++] = t.charCodeAt(k);
+    });
+    starts[tokens.length] = at;
+    let size = 1;
+    while (size < tokens.length * 2) size <<= 1;
+    const table = new RankTable(pool, starts, Int32Array.from(rankOf), new Int32Array(size));
+    // Later duplicates win, as in js-tiktoken (there are none).
+    for (const [i, t] of tokens.entries()) table.insert(t, i);
+    return table;
   }
-  return ranks;
+
+  private insert(token: string, index: number): void {
+    const mask = this.slots.length - 1;
+    for (let slot = hash(token, 0, token.length) & mask; ; slot = (slot + 1) & mask) {
+      const held = (this.slots[slot] as number) - 1;
+      if (held < 0 || this.equals(held, token, 0, token.length)) {
+        this.slots[slot] = index + 1;
+        return;
+      }
+    }
+  }
+
+  /** The rank of the token `s.slice(from, to)` (a binary string), or -1 when it is no token. */
+  rank(s: string, from: number, to: number): number {
+    const mask = this.slots.length - 1;
+    for (let slot = hash(s, from, to) & mask; ; slot = (slot + 1) & mask) {
+      const held = (this.slots[slot] as number) - 1;
+      if (held < 0) return -1;
+      if (this.equals(held, s, from, to)) return this.ranks[held] as number;
+    }
+  }
+
+  private equals(index: number, s: string, from: number, to: number): boolean {
+    const start = this.starts[index] as number;
+    if ((this.starts[index + 1] as number) - start !== to - from) return false;
+    for (let k = 0; k < to - from; k++) if (this.pool[start + k] !== s.charCodeAt(from + k)) return false;
+    return true;
+  }
+}
+
+/** FNV-1a over a binary string's chars (bytes). */
+function hash(s: string, from: number, to: number): number {
+  let h = 0x811c9dc5;
+  for (let i = from; i < to; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
+  return h >>> 0;
 }
 
 /** A string's UTF-8 bytes as a binary string; a lone surrogate becomes U+FFFD, as with TextEncoder. */
@@ -116,10 +186,13 @@ function utf8Binary(text: string): string {
  * which keeps long pieces (a run of 300 'x') from costing a lookup per pair per merge. Every
  * single byte is a token in both encodings, so every part left is one token.
  */
-function mergedCount(bytes: string, ranks: Map<string, number>): number {
+function mergedCount(bytes: string, ranks: RankTable): number {
   // Part i spans bytes starts[i] to starts[i + 1]; pairRank[i] ranks part i merged with part i + 1.
   const starts = Array.from({ length: bytes.length + 1 }, (_, i) => i);
-  const rankOf = (i: number): number => ranks.get(bytes.slice(starts[i], starts[i + 2])) ?? Number.POSITIVE_INFINITY;
+  const rankOf = (i: number): number => {
+    const r = ranks.rank(bytes, starts[i] as number, starts[i + 2] as number);
+    return r < 0 ? Number.POSITIVE_INFINITY : r;
+  };
   const pairRank = Array.from({ length: bytes.length - 1 }, (_, i) => rankOf(i));
   while (pairRank.length > 0) {
     let at = 0;
