@@ -220,7 +220,6 @@ export function createChatHandler(deps: ChatHandlerDeps) {
         for (const data of batch) acc.add(data);
         // A usage chunk the client did not ask for is metered, not sent.
         if (batch.usage !== undefined) acc.add(batch.usage);
-        if (batch.length === 0 && !batch.last) continue;
         const out = restore ? batch.map(restore) : batch;
         if (batch.last && !prepared.session) held = formatEvents(out);
         else if (out.length > 0) await writeEvents(res, out);
@@ -250,10 +249,8 @@ export function createChatHandler(deps: ChatHandlerDeps) {
 
   type Stage = 'limits' | 'context' | 'cache' | 'upstream' | 'persist';
   // The hot path's metrics with their labels bound once: an observe with a labels object hashes them every time.
-  const stages = Object.fromEntries((['limits', 'context', 'cache', 'upstream', 'persist'] as const).map((s) => [s, deps.metrics.stageSeconds.labels({ stage: s })])) as Record<
-    Stage,
-    ReturnType<typeof deps.metrics.stageSeconds.labels>
-  >;
+  const stageTimer = (stage: Stage) => deps.metrics.stageSeconds.labels({ stage });
+  const stages = { limits: stageTimer('limits'), context: stageTimer('context'), cache: stageTimer('cache'), upstream: stageTimer('upstream'), persist: stageTimer('persist') };
   const requestSeconds = deps.metrics.requestSeconds.labels({ route: '/v1/chat/completions' });
   const requestsByStatus = new Map<number, ReturnType<typeof deps.metrics.requests.labels>>();
   const countRequest = (status: number): void => {
