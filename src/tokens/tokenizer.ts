@@ -122,23 +122,19 @@ class RankTable {
         bytes += token.length;
       }
     }
-    const pool = new Uint8Array(bytes);
-    const starts = new Int32Array(tokens.length + 1);
-    let at = 0;
-    tokens.forEach((t, i) => {
-      starts[i] = at;
-      for (let k = 0; k < t.length; k++) pool[at++] = t.charCodeAt(k);
-    });
-    starts[tokens.length] = at;
     let size = 1;
     while (size < tokens.length * 2) size <<= 1;
-    const table = new RankTable(pool, starts, Int32Array.from(rankOf), new Int32Array(size));
-    // Later duplicates win, as in js-tiktoken (there are none).
-    for (const [i, t] of tokens.entries()) table.insert(t, i);
+    const table = new RankTable(new Uint8Array(bytes), new Int32Array(tokens.length + 1), Int32Array.from(rankOf), new Int32Array(size));
+    // Each token's bytes go into the pool before it is inserted; later duplicates win, as in js-tiktoken (there are none).
+    for (const [i, t] of tokens.entries()) table.add(t, i);
     return table;
   }
 
-  private insert(token: string, index: number): void {
+  /** Token `index` (added in index order): its bytes after the previous token's, then its slot. */
+  private add(token: string, index: number): void {
+    let at = this.starts[index] as number;
+    for (let k = 0; k < token.length; k++) this.pool[at++] = token.charCodeAt(k);
+    this.starts[index + 1] = at;
     const mask = this.slots.length - 1;
     for (let slot = hash(token, 0, token.length) & mask; ; slot = (slot + 1) & mask) {
       const held = (this.slots[slot] as number) - 1;
