@@ -38,7 +38,9 @@ export interface DocumentInfo {
 }
 
 export interface NewDocument {
-  text: string;
+  /** The document's text as UTF-8 (see ParsedFile: large texts stay bytes on their way to SQL), and its length as a string. */
+  utf8: Buffer;
+  chars: number;
   title: string;
   format: DocumentFormat;
   external_id: string | null;
@@ -46,6 +48,9 @@ export interface NewDocument {
   /** From an uploaded file: its name, size, the hash of its bytes, and where its pages lie in `text`. */
   file?: { name: string; bytes: number; sha256: string; pages?: Array<{ page: number; start: number; end: number }> };
 }
+
+/** A document's text as NewDocument carries it. */
+export const documentText = (text: string): Pick<NewDocument, 'utf8' | 'chars'> => ({ utf8: Buffer.from(text), chars: text.length });
 
 const COLUMNS =
   'id, collection_id, title, external_id, format, status, error, chars, chunk_count, metadata, filename, bytes::float8 AS bytes, page_count, replaces, created_at, updated_at';
@@ -88,12 +93,12 @@ export function createDocuments(deps: {
       await collections.get(tenantId, access, collectionId);
       const out: Array<DocumentInfo & { created: boolean }> = [];
       for (const d of docs) {
-        const hash = d.file ? `file:${d.file.sha256}` : createHash('sha256').update(d.format).update('\u0000').update(d.text).digest('hex');
+        const hash = d.file ? `file:${d.file.sha256}` : createHash('sha256').update(d.format).update('\u0000').update(d.utf8).digest('hex');
         const versionKey = d.external_id !== null ? `id:${d.external_id}` : d.title !== '' ? `title:${d.title}` : null;
         const { rows } = await sql.query<DocumentInfo>(
           `INSERT INTO documents (tenant_id, id, collection_id, title, external_id, content_hash, format, status, text, chars, metadata,
                                   filename, bytes, pages, page_count, version_key, replaces)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, 'queued', $8, $9, $10, $11, $12, $13, $14, $15,
+           VALUES ($1, $2, $3, $4, $5, $6, $7, 'queued', convert_from($8::bytea, 'UTF8'), $9, $10, $11, $12, $13, $14, $15,
                    (SELECT id FROM documents WHERE tenant_id = $1 AND collection_id = $3 AND version_key = $15 ORDER BY revision DESC LIMIT 1))
            ON CONFLICT (tenant_id, collection_id, content_hash) DO NOTHING RETURNING ${COLUMNS}`,
           [
@@ -104,8 +109,8 @@ export function createDocuments(deps: {
             d.external_id,
             hash,
             d.format,
-            d.text,
-            d.text.length,
+            d.utf8,
+            d.chars,
             JSON.stringify(d.metadata),
             d.file?.name ?? null,
             d.file?.bytes ?? null,

@@ -46,7 +46,8 @@ export async function documentsFromFiles(
       const parsed = await parser.parse(f.path, f.filename, limits);
       documents.push({
         index,
-        text: parsed.text,
+        utf8: Buffer.from(parsed.utf8.buffer, parsed.utf8.byteOffset, parsed.utf8.byteLength),
+        chars: parsed.chars,
         title: shared.title ?? f.filename,
         format: parsed.format,
         external_id: shared.external_id,

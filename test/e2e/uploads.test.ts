@@ -19,6 +19,26 @@ async function upload(gw: TestGateway, key: string, collection: string, files: A
   return { status: res.status, body: (await res.json()) as Json };
 }
 
+/**
+ * Accents (2 bytes in UTF-8), a euro sign (3) and emoji (4 bytes, 2 UTF-16 units), uploaded as a file
+ * and as JSON: the text goes to SQL as UTF-8 bytes, and `chars` and chunk offsets must still be
+ * string offsets into it.
+ */
+async function expectExactText(gw: TestGateway, key: string, col: string) {
+  const text = `# Café notes 😀\n\nThe crème brûlée costs 7 € at Zoë's café.\n\n## Naïve plans 🚀\n\nOrder the smörgåsbord ${'again and '.repeat(40)}on Friday.\n`;
+  const asFile = await upload(gw, key, col, [['cafe.md', text]]);
+  const asJson = await gw.call('POST', `/v1/collections/${col}/documents`, { key, body: { text, title: 'Café (JSON)' } });
+  for (const id of [asFile.body.data[0].id, asJson.body.data[0].id]) {
+    const doc = await documentSettled(gw, key, id);
+    expect(doc).toMatchObject({ status: 'ready', chars: text.length });
+    const res = await gw.call('POST', `/v1/collections/${col}/search`, { key, body: { query: 'smörgåsbord crème brûlée', top_k: 10, mode: 'lexical' } });
+    const hits = res.body.data.filter((h: Json) => h.document_id === id);
+    expect(hits.length).toBeGreaterThan(0);
+    for (const h of hits) expect(text.slice(h.char_start, h.char_end)).toBe(h.text);
+    expect(hits.map((h: Json) => h.text).join('')).toContain('7 € at Zoë');
+  }
+}
+
 describe('file uploads', () => {
   let gw: TestGateway;
   let t: Awaited<ReturnType<TestGateway['tenant']>>;
@@ -94,6 +114,10 @@ describe('file uploads', () => {
     expect(html.map((h: Json) => h.text).join(' ')).not.toContain('do not index');
   });
 
+  it('keeps text outside ASCII exact, as a file and as JSON, with offsets counted as JavaScript strings count', async () => {
+    await expectExactText(gw, t.key, col);
+  });
+
   it('decides the type by the bytes, not the name, and treats the same bytes as the same document', async () => {
     const pdf = makePdf([['A pdf that pretends to be text.']]);
     const first = await upload(gw, t.key, col, [['notes.txt', pdf]]);
@@ -167,5 +191,22 @@ describe('file uploads', () => {
     expect(again.chunk_count).toBe(full);
     const { rows } = await sql.query<{ n: string }>('SELECT count(*)::text AS n FROM chunks WHERE document_id = $1', [doc.id]);
     expect(Number(rows[0]?.n)).toBe(full);
+  });
+});
+
+describe('file uploads on PGlite', () => {
+  let gw: TestGateway;
+
+  beforeAll(async () => {
+    gw = await startGateway({ sql: 'pglite', redis: false, config: { embeddings: { threads: 1 }, memory: { episodic: { sweepIntervalMs: 200 } } } });
+  });
+  afterAll(async () => {
+    await gw?.close();
+  });
+
+  it('keeps text outside ASCII exact there too', async () => {
+    const t = await gw.tenant('uploads');
+    const col = (await gw.call('POST', '/v1/collections', { key: t.key, body: { name: 'Files', chunking: { target_tokens: 64, overlap_tokens: 0 } } })).body.id;
+    await expectExactText(gw, t.key, col);
   });
 });

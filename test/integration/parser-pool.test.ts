@@ -26,7 +26,9 @@ describe('parser thread', () => {
     try {
       const pdf = await parser.parse(file('a.pdf', makePdf([['First page.'], ['Second page.']])), 'a.pdf', limits);
       expect(pdf.format).toBe('pdf');
-      expect(pdf.pages?.map((p) => pdf.text.slice(p.start, p.end).trim())).toEqual(['First page.', 'Second page.']);
+      const text = new TextDecoder().decode(pdf.utf8);
+      expect(text.length).toBe(pdf.chars);
+      expect(pdf.pages?.map((p) => text.slice(p.start, p.end).trim())).toEqual(['First page.', 'Second page.']);
       const refused = await parser.parse(file('b.txt', binaryAsTxt()), 'b.txt', limits).catch((e: unknown) => e);
       expect(refused).toBeInstanceOf(ParseError);
       expect(refused).toMatchObject({ status: 415, code: 'unsupported_file_type' });

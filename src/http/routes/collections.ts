@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { Embedder } from '../../embeddings/port.js';
 import { badRequest, forbidden } from '../../errors.js';
 import { collectionAccess, type Collection, type Collections } from '../../knowledge/collections.js';
-import type { Documents, Ingestor } from '../../knowledge/documents.js';
+import { type Documents, documentText, type Ingestor } from '../../knowledge/documents.js';
 import type { Parser } from '../../knowledge/parse/pool.js';
 import type { ChunkSearch, SearchOptions } from '../../knowledge/search.js';
 import { documentsFromFiles, type UploadLimits } from '../../knowledge/uploads.js';
@@ -172,7 +172,7 @@ export function collectionRoutes(deps: {
       principal.tenantId,
       access,
       collectionId,
-      docs.map((d) => ({ text: d.text, title: d.title, format: d.format, external_id: d.external_id ?? null, metadata: d.metadata })),
+      docs.map((d) => ({ ...documentText(d.text), title: d.title, format: d.format, external_id: d.external_id ?? null, metadata: d.metadata })),
     );
     if (added.some((d) => d.created)) deps.ingestor.notify();
     res.status(202).json({ object: 'list', data: added.map(({ created, ...d }) => ({ object: 'document', ...d, created })), errors: [] });

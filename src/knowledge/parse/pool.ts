@@ -1,6 +1,6 @@
 import type { Worker } from 'node:worker_threads';
 import { startScriptWorker } from '../../jobs/threads.js';
-import { type ParsedDocument, ParseError, type ParseLimits } from './types.js';
+import { ParseError, type ParsedFile, type ParseLimits } from './types.js';
 
 export interface ParseRequest {
   id: number;
@@ -10,11 +10,11 @@ export interface ParseRequest {
 }
 
 export type ParseReply =
-  | { id: number; ok: true; doc: ParsedDocument }
+  | { id: number; ok: true; doc: ParsedFile }
   | { id: number; ok: false; message: string; status: 413 | 415 | 422; code: string };
 
 interface Job extends ParseRequest {
-  resolve: (doc: ParsedDocument) => void;
+  resolve: (doc: ParsedFile) => void;
   reject: (err: Error) => void;
 }
 
@@ -114,7 +114,7 @@ export function createParser(opts: ParserOptions) {
   }
 
   return {
-    parse(path: string, filename: string, limits: ParseLimits): Promise<ParsedDocument> {
+    parse(path: string, filename: string, limits: ParseLimits): Promise<ParsedFile> {
       if (closed) return Promise.reject(new Error('the parser is closed'));
       return new Promise((resolve, reject) => {
         queue.push({ id: nextId++, path, filename, limits, resolve, reject });

@@ -1,5 +1,5 @@
 /**
- * The parser thread: turns one uploaded file at a time into text. It runs with a heap limit, so a
+ * The parser thread: turns one uploaded file at a time into text, handed over as UTF-8 bytes. It runs with a heap limit, so a
  * hostile file (a pdf that explodes, a zip bomb that slipped past the checks) ends this thread,
  * not the gateway, and the event loop that serves chat never waits on a parse.
  */
@@ -10,15 +10,21 @@ import type { ParseReply, ParseRequest } from './pool.js';
 const port = parentPort;
 if (!port) throw new Error('parse/worker.ts runs as a worker thread');
 
+const encoder = new TextEncoder();
+
 port.on('message', async (m: ParseRequest) => {
   let reply: ParseReply;
+  const transfer: ArrayBuffer[] = [];
   try {
-    reply = { id: m.id, ok: true, doc: await parseFile(m.path, m.filename, m.limits) };
+    const { text, ...doc } = await parseFile(m.path, m.filename, m.limits);
+    const utf8 = encoder.encode(text);
+    transfer.push(utf8.buffer as ArrayBuffer);
+    reply = { id: m.id, ok: true, doc: { ...doc, utf8, chars: text.length } };
   } catch (err) {
     const e = err as Error;
     reply = err instanceof ParseError
       ? { id: m.id, ok: false, message: e.message, status: err.status, code: err.code }
       : { id: m.id, ok: false, message: `${m.filename} could not be parsed: ${e.message}`, status: 422, code: 'unparseable_file' };
   }
-  port.postMessage(reply);
+  port.postMessage(reply, transfer);
 });
