@@ -30,6 +30,20 @@ export function sqlContract(name: string, hooks: { open(): Promise<Sql>; openSec
         expect(big.rows[0]?.c).toBe(3);
       }));
 
+    it('takes a Buffer as a bytea parameter, byte for byte (uploaded text goes to SQL as UTF-8 bytes)', () =>
+      withSql(async (sql) => {
+        const text = `café 7 € 😀 ${'x'.repeat(100_000)}`;
+        const bytes = Buffer.concat([Buffer.from([0, 255, 16]), Buffer.from(text)]);
+        const { rows } = await sql.query<{ n: number; head: string; text: string }>(
+          "SELECT length($1::bytea) AS n, encode(substring($1::bytea FROM 1 FOR 3), 'hex') AS head, convert_from(substring($1::bytea FROM 4), 'UTF8') AS text",
+          [bytes],
+        );
+        expect(rows).toEqual([{ n: bytes.length, head: '00ff10', text }]);
+        // A view into a larger buffer sends only its own bytes.
+        const view = bytes.subarray(3, 3 + Buffer.byteLength('café'));
+        expect((await sql.query<{ t: string }>("SELECT convert_from($1::bytea, 'UTF8') AS t", [view])).rows).toEqual([{ t: 'café' }]);
+      }));
+
     it('runs a named (prepared) statement repeatedly with new parameters', () =>
       withSql(async (sql) => {
         for (const n of [1, 2, 3]) {
