@@ -1,7 +1,8 @@
 /**
- * The parser thread: turns one uploaded file at a time into text, handed over as UTF-8 bytes. It runs with a heap limit, so a
- * hostile file (a pdf that explodes, a zip bomb that slipped past the checks) ends this thread,
- * not the gateway, and the event loop that serves chat never waits on a parse.
+ * The parser thread: turns one uploaded file at a time into text, handed over as UTF-8 bytes
+ * (ParsedFile). It runs with a heap limit, so a hostile file (a pdf that explodes, a zip bomb that
+ * slipped past the checks) ends this thread, not the gateway, and the event loop that serves chat
+ * never waits on a parse.
  */
 import { parentPort } from 'node:worker_threads';
 import { ParseError, parseFile } from './index.js';
