@@ -156,6 +156,7 @@ export async function createGateway(config: Config, log: Logger, opts: { sql?: S
   const docStore = await createVectorStore(config.vector, 'documents', sql, log);
   const documents = createDocuments({ sql, collections, vectors: docStore.store, embedder, log, onDelete: (tenantId, collectionId) => cache.invalidate({ tenantId, collectionId }) });
   const knowledge = createKnowledgeScope({ sql, collections });
+  const parser = createParser({ heapMb: config.knowledge.upload.parserHeapMb });
   const ingestor = createIngestor({
     sql,
     embedder,
@@ -169,9 +170,9 @@ export async function createGateway(config: Config, log: Logger, opts: { sql?: S
       cache.invalidate({ tenantId, collectionId });
     },
     queue: docStore.durable ? jobs : undefined,
+    chunk: parser.chunk,
   });
   ingestor.start();
-  const parser = createParser({ heapMb: config.knowledge.upload.parserHeapMb });
   const chunkSearch = createChunkSearch({ sql, vectors: docStore.store, embedder, collection: documents.spec.name, lexicalWeight: config.knowledge.search.lexicalWeight });
 
   stages.push(createDocumentsStage(chunkSearch));

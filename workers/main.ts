@@ -4,6 +4,7 @@ import { createJobQueue } from '../src/jobs/factory.js';
 import { startJobKinds } from '../src/jobs/kinds.js';
 import { chunkCollection } from '../src/knowledge/chunk-vectors.js';
 import { createIngestor } from '../src/knowledge/documents.js';
+import { createParser } from '../src/knowledge/parse/pool.js';
 import { createTurnIndexer } from '../src/memory/episodic/indexer.js';
 import { createFactExtractor } from '../src/memory/facts/extractor.js';
 import { createFactIndex } from '../src/memory/facts/index.js';
@@ -62,6 +63,8 @@ async function main(): Promise<void> {
     ep.enabled && turnVectors.durable
       ? createTurnIndexer({ sql, embedder, vectors: turnVectors.store, durable: true, batchSize: ep.batchSize, sweepIntervalMs: ep.sweepIntervalMs, claimSeconds: ep.claimSeconds, log, queue })
       : undefined;
+  // Documents are cut into chunks on a parser thread, as in the gateway (started on first use).
+  const parser = createParser({ heapMb: config.knowledge.upload.parserHeapMb });
   const ingestor = docVectors.durable
     ? createIngestor({
         sql,
@@ -73,6 +76,7 @@ async function main(): Promise<void> {
         log,
         queue,
         onReady: (tenantId, collectionId) => cache.invalidate({ tenantId, collectionId }),
+        chunk: parser.chunk,
       })
     : undefined;
   // Fact vectors kept in memory would be this process's alone: the gateway, which then takes the
@@ -109,7 +113,7 @@ async function main(): Promise<void> {
     log.info({ signal }, 'worker shutting down');
     kinds.stop();
     clearInterval(sweepCache);
-    const results = await Promise.allSettled([queue.close(), indexer?.close(), ingestor?.close(), cache.idle()]);
+    const results = await Promise.allSettled([queue.close(), indexer?.close(), ingestor?.close(), parser.close(), cache.idle()]);
     await cacheStore.close().catch((err: unknown) => log.warn({ err: (err as Error).message }, 'cache: hit counts not written at shutdown'));
     await Promise.allSettled([embedder.close(), turnVectors.store.close(), docVectors.store.close(), cacheVectors.store.close(), sql.close()]);
     for (const r of results) if (r.status === 'rejected') log.error({ err: r.reason }, 'error while closing the queue');

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { Embedder } from '../embeddings/port.js';
 import type { JobQueue } from '../jobs/port.js';
@@ -10,9 +11,8 @@ import { newId } from '../tenancy/ids.js';
 import { getTokenizer } from '../tokens/tokenizer.js';
 import type { CollectionSpec, VectorStore } from '../vector/port.js';
 import type { Chunking, CollectionAccess, Collections } from './collections.js';
-import { type Chunk, chunkText } from './chunker.js';
-import { chunkCollection, vectorForgetter, writeChunkVectors } from './chunk-vectors.js';
-import type { DocumentFormat } from './parse/types.js';
+import { type ChunkSettings, chunkCollection, chunkDocument, type PreparedChunk, vectorForgetter, writeChunkVectors } from './chunk-vectors.js';
+import { type DocumentFormat, ParseError } from './parse/types.js';
 
 export type DocumentStatus = 'queued' | 'parsing' | 'embedding' | 'ready' | 'failed';
 
@@ -187,15 +187,21 @@ function pageAt(pages: readonly PageSpan[], offset: number): number {
   return (pages[lo] as PageSpan).page;
 }
 
-/**
- * Ingests queued documents off the request path: chunk, store the chunks (replacing any from an
- * interrupted run, in one transaction), embed them, then mark the document ready. A document is
- * claimed for a while; a crash leaves it in parsing/embedding with an expired claim, and the next
- * sweep starts it over — it is never "ready" with chunks missing.
- */
 /** The job kind that ingests queued documents (one pass over everything waiting). */
 export const INGEST_DOCUMENTS_JOB = 'ingest_documents';
 
+/** Chunks inserted per statement: on embedded PGlite each statement holds the event loop while it runs. */
+const INSERT_BATCH = 250;
+
+/** Cuts a document into chunks (and their passages); `name` names the document in a refusal. */
+export type DocumentChunker = (text: string, settings: ChunkSettings, name: string) => Promise<PreparedChunk[]>;
+
+/**
+ * Ingests queued documents off the request path: chunk (on the parser thread when given one), store
+ * the chunks (replacing any from an interrupted run), embed them, then mark the document ready. A
+ * document is claimed for a while; a crash leaves it in parsing/embedding with an expired claim, and
+ * the next sweep starts it over — it is never "ready" with chunks missing.
+ */
 export function createIngestor(deps: {
   sql: Sql;
   embedder: Embedder;
@@ -211,9 +217,15 @@ export function createIngestor(deps: {
   onReady?: (tenantId: string, collectionId: string) => void;
   /** Ingestion runs as jobs of this queue (in whichever process takes them); in-process without one. */
   queue?: JobQueue | undefined;
+  /**
+   * Where documents are cut into chunks: the parser thread (`parser.chunk`), so the event loop does
+   * not wait half a second per 4 MB; in this thread when omitted.
+   */
+  chunk?: DocumentChunker | undefined;
 }) {
   const { sql, embedder, vectors, spec, log } = deps;
   const tokenizer = getTokenizer('o200k_base');
+  const chunk: DocumentChunker = deps.chunk ?? (async (text, settings) => chunkDocument(text, tokenizer, settings));
   const analyzer = createAnalyzer(sql);
   let prepared = false;
   const forgetVectors = vectorForgetter(vectors, spec, log);
@@ -232,19 +244,30 @@ export function createIngestor(deps: {
   }
 
   async function ingest(doc: Claimed): Promise<void> {
-    let chunks: Chunk[];
+    const settings: ChunkSettings = {
+      targetTokens: doc.chunking.target_tokens,
+      overlapTokens: doc.chunking.overlap_tokens,
+      passageTokens: doc.chunking.passage_tokens ?? 0,
+    };
+    let chunks: PreparedChunk[];
     try {
-      chunks = chunkText(doc.text, tokenizer, { targetTokens: doc.chunking.target_tokens, overlapTokens: doc.chunking.overlap_tokens });
-      if (chunks.length === 0) throw new Error('the document has no text');
+      chunks = await chunk(doc.text, settings, `document ${doc.id}`);
     } catch (err) {
-      // The document itself is the problem: say so, and do not try again.
-      throw Object.assign(new Error(`cannot be chunked: ${(err as Error).message}`), { permanent: true });
+      // The document itself is the problem (the chunker refused it): say so, and do not try again.
+      // Anything else (the parser thread closing at shutdown) is tried again by the next sweep.
+      if (err instanceof ParseError || !deps.chunk) throw Object.assign(new Error(`cannot be chunked: ${(err as Error).message}`), { permanent: true });
+      throw err;
     }
+    if (chunks.length === 0) throw Object.assign(new Error('cannot be chunked: the document has no text'), { permanent: true });
     const pages = doc.pages && doc.pages.length > 0 ? doc.pages : null;
-    const ids = await sql.transaction(async (tx) => {
-      await tx.query('DELETE FROM chunks WHERE tenant_id = $1 AND document_id = $2', [doc.tenant_id, doc.id]);
-      const rows = chunks.map((c, i) => ({
-        seq: i + 1,
+    // No transaction: until the document is ready no search sees its chunks, and a run that dies
+    // midway is started over by deleting what it wrote. Several statements let other queries (and,
+    // on PGlite, the event loop) in between.
+    await sql.query('DELETE FROM chunks WHERE tenant_id = $1 AND document_id = $2', [doc.tenant_id, doc.id]);
+    const ids: string[] = [];
+    for (let from = 0; from < chunks.length; from += INSERT_BATCH) {
+      const rows = chunks.slice(from, from + INSERT_BATCH).map((c, i) => ({
+        seq: from + i + 1,
         text: c.text,
         heading_path: c.headingPath,
         char_start: c.start,
@@ -253,22 +276,24 @@ export function createIngestor(deps: {
         page: pages ? pageAt(pages, c.start) : null,
         page_end: pages ? pageAt(pages, c.end - 1) : null,
       }));
-      const { rows: inserted } = await tx.query<{ id: string }>(
+      const { rows: inserted } = await sql.query<{ id: string }>(
         `INSERT INTO chunks (tenant_id, collection_id, document_id, seq, text, heading_path, char_start, char_end, token_count, page, page_end)
          SELECT $1, $2, $3, r.seq, r.text, r.heading_path, r.char_start, r.char_end, r.token_count, r.page, r.page_end
          FROM jsonb_to_recordset($4::jsonb) AS r(seq int, text text, heading_path jsonb, char_start int, char_end int, token_count int, page int, page_end int)
          ORDER BY r.seq RETURNING id::text AS id`,
         [doc.tenant_id, doc.collection_id, doc.id, JSON.stringify(rows)],
       );
-      await tx.query("UPDATE documents SET status = 'embedding', updated_at = now() WHERE tenant_id = $1 AND id = $2", [doc.tenant_id, doc.id]);
-      return inserted.map((r) => r.id);
-    });
+      for (const r of inserted) ids.push(r.id);
+      // PGlite answers through promises alone: give timers and sockets their turn between statements.
+      await yieldToLoop();
+    }
+    await sql.query("UPDATE documents SET status = 'embedding', updated_at = now() WHERE tenant_id = $1 AND id = $2", [doc.tenant_id, doc.id]);
     // Full-text plans over a table grown by bulk ingestion need fresh statistics (PGlite never gathers them).
     analyzer.wrote('chunks', chunks.length);
     await writeChunkVectors(
       { embedder, vectors, spec, tokenizer },
-      { tenantId: doc.tenant_id, id: doc.id, collectionId: doc.collection_id, passageTokens: doc.chunking.passage_tokens ?? 0 },
-      chunks.map((c, i) => ({ id: ids[i] as string, seq: i + 1, text: c.text, headingPath: c.headingPath })),
+      { tenantId: doc.tenant_id, id: doc.id, collectionId: doc.collection_id, passageTokens: settings.passageTokens },
+      chunks.map((c, i) => ({ id: ids[i] as string, seq: i + 1, text: c.text, headingPath: c.headingPath, passages: c.passages })),
     );
     // Ready, and the older versions of this document gone, in one transaction: a search (one
     // statement over ready documents) sees the old chunks or the new ones, never both.

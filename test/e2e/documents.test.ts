@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { embeddingPassages } from '../../src/knowledge/chunk-vectors.js';
+import { getTokenizer } from '../../src/tokens/tokenizer.js';
 import { documentSettled, startGateway, type TestGateway } from '../helpers/gateway.js';
 
 // Documents as JSON through HTTP on real Postgres, ingested by the real worker with the real local
@@ -128,6 +130,33 @@ describe('documents: upload, ingestion, search, deletion', () => {
     const mine = await gw.call('POST', '/v1/search', { key: limited, body: { query: 'hotel', top_k: 10 } });
     expect(mine.body.collections).toEqual([second]);
     expect(mine.body.data.every((h: Json) => h.collection_id === second)).toBe(true);
+  });
+
+  it('writes a long document in several statements, each chunk with its own offsets, sequence and vector', async () => {
+    // ~270 chunks of 64 tokens: more than one INSERT batch (250), chunked on the parser thread.
+    const lines = Array.from({ length: 270 }, (_, i) => `## Room ${i + 1}\n\nRoom ${i + 1} of the east wing keeps the ${i % 2 ? 'winter' : 'summer'} archive number ${1000 + i}, ${'shelved by year and then by name, '.repeat(3)}checked every month.`);
+    const text = `# Archive\n\n${lines.join('\n\n')}\n`;
+    const long = (await gw.call('POST', '/v1/collections', { key: a.key, body: { name: 'Archive', chunking: { target_tokens: 64, overlap_tokens: 0, passage_tokens: 0 } } })).body.id;
+    const up = await gw.call('POST', `/v1/collections/${long}/documents`, { key: a.key, body: { text, title: 'Archive' } });
+    const doc = await documentSettled(gw, a.key, up.body.data[0].id, 60_000);
+    expect(doc.status).toBe('ready');
+    expect(doc.chunk_count).toBeGreaterThan(250);
+    const { sql, embedder, docVectors, documents } = gw.gateway.deps;
+    const { rows } = await sql.query<{ id: string; seq: number; text: string; heading_path: string[]; char_start: number; char_end: number }>(
+      'SELECT id::text AS id, seq, text, heading_path, char_start, char_end FROM chunks WHERE document_id = $1 ORDER BY seq',
+      [doc.id],
+    );
+    expect(rows.map((r) => r.seq)).toEqual(Array.from({ length: doc.chunk_count }, (_, i) => i + 1));
+    for (const r of rows) expect(text.slice(r.char_start, r.char_end)).toBe(r.text);
+    expect(await vectorCount(gw, a.id, documents.spec.name, { document: doc.id })).toBe(doc.chunk_count);
+    // Each chunk's point is named after its own row, in the first statement and in the last: the
+    // nearest point to a chunk's own passage vector is that chunk's.
+    for (const r of [rows[0], rows[260], rows.at(-1)]) {
+      const [passage] = embeddingPassages({ text: r!.text, headingPath: r!.heading_path }, getTokenizer('o200k_base'), 0);
+      const [vector] = await embedder.embed([passage!], { kind: 'document' });
+      const [nearest] = await docVectors.search({ collection: documents.spec.name, tenantId: a.id, vector: vector!, topK: 1, filter: { document: doc.id } });
+      expect(nearest?.payload).toMatchObject({ chunk: r!.id, seq: r!.seq });
+    }
   });
 
   it('deleting a document, then its collection, removes chunks from SQL and vectors from the store', async () => {

@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ParseError } from '../../src/knowledge/parse/index.js';
 import { createParser } from '../../src/knowledge/parse/pool.js';
+import { chunkDocument } from '../../src/knowledge/chunk-vectors.js';
+import { getTokenizer } from '../../src/tokens/tokenizer.js';
 import { binaryAsTxt, makePdf } from '../helpers/files.js';
 
 // The parser thread: real worker threads parsing real files. A refusal keeps the thread; a parse
@@ -53,6 +55,35 @@ describe('parser thread', () => {
       expect((await next.parse(file('d.md', Buffer.from('# D')), 'd.md', limits)).format).toBe('markdown');
     } finally {
       await next.close();
+    }
+  });
+
+  it("cuts a document into the same chunks and passages as the ingestor's own thread would", async () => {
+    const section = (n: number) =>
+      `## Part ${n}\n\n${Array.from({ length: 12 }, (_, i) => `Sentence ${i} of part ${n} talks about café prices, 7 € a cup, and why 😀 helps.`).join(' ')}\n\n- a list item\n- another one\n`;
+    const text = `# Guide\n\n${Array.from({ length: 8 }, (_, n) => section(n)).join('\n')}`;
+    const settings = { targetTokens: 96, overlapTokens: 16, passageTokens: 40 };
+    const parser = createParser({ heapMb: 256 });
+    try {
+      const chunks = await parser.chunk(text, settings, 'document doc_1');
+      expect(chunks).toEqual(chunkDocument(text, getTokenizer('o200k_base'), settings));
+      expect(chunks.length).toBeGreaterThan(8);
+      for (const c of chunks) {
+        expect(text.slice(c.start, c.end)).toBe(c.text);
+        expect(c.passages.length).toBeGreaterThan(0);
+      }
+      // The same thread still parses files.
+      expect((await parser.parse(file('g.md', Buffer.from('# G')), 'g.md', limits)).format).toBe('markdown');
+    } finally {
+      await parser.close();
+    }
+    const timed = createParser({ heapMb: 256, timeoutMs: 1 });
+    try {
+      const refused = await timed.chunk(text.repeat(50), settings, 'document doc_2').catch((e: unknown) => e);
+      expect(refused).toBeInstanceOf(ParseError);
+      expect((refused as Error).message).toMatch(/document doc_2 could not be chunked: it took longer than/);
+    } finally {
+      await timed.close();
     }
   });
 

@@ -1,20 +1,24 @@
 import type { Worker } from 'node:worker_threads';
 import { startScriptWorker } from '../../jobs/threads.js';
+import type { ChunkSettings, PreparedChunk } from '../chunk-vectors.js';
 import { ParseError, type ParsedFile, type ParseLimits } from './types.js';
 
-export interface ParseRequest {
-  id: number;
-  path: string;
-  filename: string;
-  limits: ParseLimits;
-}
+/** Work for the thread: parse an uploaded file, or cut a stored document's text into chunks. */
+type Work = { kind: 'parse'; path: string; filename: string; limits: ParseLimits } | { kind: 'chunk'; text: string; settings: ChunkSettings };
+
+export type ParseRequest = Work & { id: number };
 
 export type ParseReply =
   | { id: number; ok: true; doc: ParsedFile }
+  | { id: number; ok: true; chunks: PreparedChunk[] }
   | { id: number; ok: false; message: string; status: 413 | 415 | 422; code: string };
 
-interface Job extends ParseRequest {
-  resolve: (doc: ParsedFile) => void;
+interface Job {
+  id: number;
+  work: Work;
+  /** What the file or document is called in messages. */
+  name: string;
+  resolve: (reply: Extract<ParseReply, { ok: true }>) => void;
   reject: (err: Error) => void;
 }
 
@@ -28,9 +32,9 @@ export interface ParserOptions {
 }
 
 /**
- * Parses uploaded files one at a time on a worker thread (started on first use). A file that
- * kills the thread — out of memory, or over the time limit — is refused with a 422 that says so,
- * and the next file gets a fresh thread.
+ * Parses uploaded files, and chunks stored documents for the ingestor, one at a time on a worker
+ * thread (started on first use). A file that kills the thread — out of memory, or over the time
+ * limit — is refused with a 422 that says so, and the next file gets a fresh thread.
  */
 export function createParser(opts: ParserOptions) {
   const timeoutMs = opts.timeoutMs ?? 120_000;
@@ -44,7 +48,8 @@ export function createParser(opts: ParserOptions) {
   let closed = false;
 
   function fail(job: Job, why: string) {
-    job.reject(new ParseError(`${job.filename} could not be parsed: ${why}`, 422, 'unparseable_file'));
+    const what = job.work.kind === 'parse' ? 'parsed' : 'chunked';
+    job.reject(new ParseError(`${job.name} could not be ${what}: ${why}`, 422, 'unparseable_file'));
   }
 
   function spawn(): Worker {
@@ -54,7 +59,7 @@ export function createParser(opts: ParserOptions) {
       const job = current;
       if (!job || job.id !== reply.id) return;
       finish();
-      if (reply.ok) job.resolve(reply.doc);
+      if (reply.ok) job.resolve(reply);
       else job.reject(new ParseError(reply.message, reply.status, reply.code));
       pump();
     });
@@ -109,17 +114,31 @@ export function createParser(opts: ParserOptions) {
       void w?.terminate();
       pump();
     }, timeoutMs);
-    const { resolve: _r, reject: _j, ...request } = job;
-    worker.postMessage(request satisfies ParseRequest);
+    worker.postMessage({ id: job.id, ...job.work } satisfies ParseRequest);
+  }
+
+  function submit(work: Work, name: string): Promise<Extract<ParseReply, { ok: true }>> {
+    if (closed) return Promise.reject(new Error('the parser is closed'));
+    return new Promise((resolve, reject) => {
+      queue.push({ id: nextId++, work, name, resolve, reject });
+      pump();
+    });
   }
 
   return {
-    parse(path: string, filename: string, limits: ParseLimits): Promise<ParsedFile> {
-      if (closed) return Promise.reject(new Error('the parser is closed'));
-      return new Promise((resolve, reject) => {
-        queue.push({ id: nextId++, path, filename, limits, resolve, reject });
-        pump();
-      });
+    async parse(path: string, filename: string, limits: ParseLimits): Promise<ParsedFile> {
+      const reply = await submit({ kind: 'parse', path, filename, limits }, filename);
+      if (!('doc' in reply)) throw new Error('the parser thread answered a parse with chunks');
+      return reply.doc;
+    },
+    /**
+     * A stored document's chunks and passages (chunkDocument), cut on the thread. A document that
+     * the thread cannot chunk in its time or heap is refused with a ParseError naming `name`.
+     */
+    async chunk(text: string, settings: ChunkSettings, name: string): Promise<PreparedChunk[]> {
+      const reply = await submit({ kind: 'chunk', text, settings }, name);
+      if (!('chunks' in reply)) throw new Error('the parser thread answered a chunking with a parsed file');
+      return reply.chunks;
     },
     async close(): Promise<void> {
       closed = true;
@@ -127,7 +146,8 @@ export function createParser(opts: ParserOptions) {
       for (const job of queue.splice(0)) job.reject(new Error('the parser is closed'));
       const w = worker;
       worker = undefined;
-      if (current) fail(current, 'the gateway is shutting down');
+      // Not the file's fault: a plain error, which the ingestor retries after a restart.
+      current?.reject(new Error('the parser is closed: the gateway is shutting down'));
       finish();
       await w?.terminate();
     },
