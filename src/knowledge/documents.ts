@@ -253,9 +253,11 @@ export function createIngestor(deps: {
     try {
       chunks = await chunk(doc.text, settings, `document ${doc.id}`);
     } catch (err) {
-      // The document itself is the problem (the chunker refused it): say so, and do not try again.
-      // Anything else (the parser thread closing at shutdown) is tried again by the next sweep.
-      if (err instanceof ParseError || !deps.chunk) throw Object.assign(new Error(`cannot be chunked: ${(err as Error).message}`), { permanent: true });
+      // The document itself is the problem (the parser thread refused it, or this thread's chunker
+      // threw): say so, and do not try again. Anything else (the parser thread closing at shutdown)
+      // is tried again by the next sweep.
+      if (err instanceof ParseError) throw Object.assign(new Error(err.message), { permanent: true });
+      if (!deps.chunk) throw Object.assign(new Error(`cannot be chunked: ${(err as Error).message}`), { permanent: true });
       throw err;
     }
     if (chunks.length === 0) throw Object.assign(new Error('cannot be chunked: the document has no text'), { permanent: true });

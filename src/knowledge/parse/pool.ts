@@ -4,7 +4,7 @@ import type { ChunkSettings, PreparedChunk } from '../chunk-vectors.js';
 import { ParseError, type ParsedFile, type ParseLimits } from './types.js';
 
 /** Work for the thread: parse an uploaded file, or cut a stored document's text into chunks. */
-type Work = { kind: 'parse'; path: string; filename: string; limits: ParseLimits } | { kind: 'chunk'; text: string; settings: ChunkSettings };
+type Work = { kind: 'parse'; path: string; filename: string; limits: ParseLimits } | { kind: 'chunk'; name: string; text: string; settings: ChunkSettings };
 
 export type ParseRequest = Work & { id: number };
 
@@ -16,8 +16,6 @@ export type ParseReply =
 interface Job {
   id: number;
   work: Work;
-  /** What the file or document is called in messages. */
-  name: string;
   resolve: (reply: Extract<ParseReply, { ok: true }>) => void;
   reject: (err: Error) => void;
 }
@@ -59,8 +57,8 @@ export function createParser(opts: ParserOptions) {
   let closed = false;
 
   function fail(job: Job, why: string) {
-    const what = job.work.kind === 'parse' ? 'parsed' : 'chunked';
-    job.reject(new ParseError(`${job.name} could not be ${what}: ${why}`, 422, 'unparseable_file'));
+    const w = job.work;
+    job.reject(new ParseError(w.kind === 'parse' ? `${w.filename} could not be parsed: ${why}` : `${w.name} could not be chunked: ${why}`, 422, 'unparseable_file'));
   }
 
   function spawn(): Worker {
@@ -128,17 +126,17 @@ export function createParser(opts: ParserOptions) {
     worker.postMessage({ id: job.id, ...job.work } satisfies ParseRequest);
   }
 
-  function submit(work: Work, name: string): Promise<Extract<ParseReply, { ok: true }>> {
+  function submit(work: Work): Promise<Extract<ParseReply, { ok: true }>> {
     if (closed) return Promise.reject(new Error('the parser is closed'));
     return new Promise((resolve, reject) => {
-      queue.push({ id: nextId++, work, name, resolve, reject });
+      queue.push({ id: nextId++, work, resolve, reject });
       pump();
     });
   }
 
   return {
     async parse(path: string, filename: string, limits: ParseLimits): Promise<ParsedFile> {
-      const reply = await submit({ kind: 'parse', path, filename, limits }, filename);
+      const reply = await submit({ kind: 'parse', path, filename, limits });
       if (!('doc' in reply)) throw new Error('the parser thread answered a parse with chunks');
       return reply.doc;
     },
@@ -147,7 +145,7 @@ export function createParser(opts: ParserOptions) {
      * the thread cannot chunk in its time or heap is refused with a ParseError naming `name`.
      */
     async chunk(text: string, settings: ChunkSettings, name: string): Promise<PreparedChunk[]> {
-      const reply = await submit({ kind: 'chunk', text, settings }, name);
+      const reply = await submit({ kind: 'chunk', name, text, settings });
       if (!('chunks' in reply)) throw new Error('the parser thread answered a chunking with a parsed file');
       return reply.chunks;
     },
