@@ -67,13 +67,13 @@ const EMBED_BATCH = 32;
  * upserts one point per passage, named after its chunk (a rerun overwrites them by id). The ingestor
  * writes a new document's vectors with it (its chunks' passages made beforehand, see chunkDocument);
  * the reindex command rewrites a ready document's from SQL.
- * `onChunks` hears how many of the chunks are complete after each batch. Returns the points written.
+ * `onChunks` hears how many of the chunks are complete after each batch (and is awaited). Returns the points written.
  */
 export async function writeChunkVectors(
   deps: { embedder: Embedder; vectors: VectorStore; spec: CollectionSpec; tokenizer: Tokenizer },
   doc: { tenantId: string; id: string; collectionId: string; passageTokens: number },
   chunks: ReadonlyArray<Pick<Chunk, 'headingPath' | 'text'> & { id: string; seq: number; passages?: string[] }>,
-  onChunks?: (done: number) => void,
+  onChunks?: (done: number) => void | Promise<void>,
 ): Promise<number> {
   const { embedder, vectors, spec } = deps;
   await vectors.deleteByFilter({ collection: spec.name, tenantId: doc.tenantId, filter: { document: doc.id } });
@@ -97,7 +97,7 @@ export async function writeChunkVectors(
       points: batch.map((p, j) => ({ id: p.id, vector: vecs[j] as Float32Array, payload: p.payload })),
     });
     // Every chunk before the next passage's is complete.
-    onChunks?.(points[i + EMBED_BATCH]?.chunkIndex ?? chunks.length);
+    await onChunks?.(points[i + EMBED_BATCH]?.chunkIndex ?? chunks.length);
   }
   return points.length;
 }

@@ -166,6 +166,8 @@ export type Documents = ReturnType<typeof createDocuments>;
 interface Claimed {
   tenant_id: string;
   id: string;
+  /** The claim's expiry as claimed: renewing or finishing requires it unchanged (another run took over otherwise). */
+  claim: string;
   collection_id: string;
   format: string;
   text: string;
@@ -222,8 +224,14 @@ export function createIngestor(deps: {
    * not wait half a second per 4 MB; in this thread when omitted.
    */
   chunk?: DocumentChunker | undefined;
+  /**
+   * How long a claim on a document lasts (default 5 min). A run renews its claim while it embeds;
+   * a claim that runs out means its process died, and another run starts the document over.
+   */
+  claimMs?: number | undefined;
 }) {
   const { sql, embedder, vectors, spec, log } = deps;
+  const claimMs = deps.claimMs ?? 5 * 60_000;
   const tokenizer = getTokenizer('o200k_base');
   const chunk: DocumentChunker = deps.chunk ?? (async (text, settings) => chunkDocument(text, tokenizer, settings));
   const analyzer = createAnalyzer(sql);
@@ -233,14 +241,30 @@ export function createIngestor(deps: {
   async function claim(): Promise<Claimed | undefined> {
     const { rows } = await sql.query<Claimed>(
       `WITH d AS (
-         UPDATE documents SET status = 'parsing', claimed_until = now() + interval '5 minutes', updated_at = now()
+         UPDATE documents SET status = 'parsing', claimed_until = now() + $1::int * interval '1 millisecond', updated_at = now()
          WHERE (tenant_id, id) = (SELECT tenant_id, id FROM documents
                                   WHERE status IN ('queued', 'parsing', 'embedding') AND (claimed_until IS NULL OR claimed_until < now())
                                   ORDER BY created_at LIMIT 1 FOR UPDATE SKIP LOCKED)
-         RETURNING tenant_id, id, collection_id, format, text, pages)
+         RETURNING tenant_id, id, claimed_until::text AS claim, collection_id, format, text, pages)
        SELECT d.*, c.chunking FROM d JOIN collections c ON c.tenant_id = d.tenant_id AND c.id = d.collection_id`,
+      [claimMs],
     );
     return rows[0];
+  }
+
+  /** Thrown when another run took the document over: this run stops and leaves the document to it. */
+  const lostClaim = (doc: Claimed) => Object.assign(new Error(`document ${doc.id} was taken over by another run (its claim ran out)`), { lost: true });
+
+  /** Extends this run's claim on the document; fails with lostClaim when it is no longer this run's. */
+  async function renew(doc: Claimed): Promise<void> {
+    const { rows } = await sql.query<{ claim: string }>(
+      `UPDATE documents SET claimed_until = now() + $4::int * interval '1 millisecond'
+       WHERE tenant_id = $1 AND id = $2 AND claimed_until = $3::timestamptz RETURNING claimed_until::text AS claim`,
+      [doc.tenant_id, doc.id, doc.claim, claimMs],
+    );
+    const next = rows[0];
+    if (!next) throw lostClaim(doc);
+    doc.claim = next.claim;
   }
 
   async function ingest(doc: Claimed): Promise<void> {
@@ -290,23 +314,35 @@ export function createIngestor(deps: {
       await yieldToLoop();
     }
     await sql.query("UPDATE documents SET status = 'embedding', updated_at = now() WHERE tenant_id = $1 AND id = $2", [doc.tenant_id, doc.id]);
+    await renew(doc);
+    let renewed = Date.now();
     // Full-text plans over a table grown by bulk ingestion need fresh statistics (PGlite never gathers them).
     analyzer.wrote('chunks', chunks.length);
     await writeChunkVectors(
       { embedder, vectors, spec, tokenizer },
       { tenantId: doc.tenant_id, id: doc.id, collectionId: doc.collection_id, passageTokens: settings.passageTokens },
       chunks.map((c, i) => ({ id: ids[i] as string, seq: i + 1, text: c.text, headingPath: c.headingPath, passages: c.passages })),
+      // A document of megabytes embeds for longer than a claim lasts: the claim is renewed as it goes.
+      async () => {
+        if (Date.now() - renewed < claimMs / 3) return;
+        await renew(doc);
+        renewed = Date.now();
+      },
     );
     // Ready, and the older versions of this document gone, in one transaction: a search (one
     // statement over ready documents) sees the old chunks or the new ones, never both.
     const outcome = await sql.transaction(async (tx) => {
       const { rows } = await tx.query<{ version_key: string | null; revision: string }>(
         `UPDATE documents SET status = 'ready', chunk_count = $3, error = NULL, claimed_until = NULL, updated_at = now()
-         WHERE tenant_id = $1 AND id = $2 RETURNING version_key, revision::text AS revision`,
-        [doc.tenant_id, doc.id, chunks.length],
+         WHERE tenant_id = $1 AND id = $2 AND claimed_until = $4::timestamptz RETURNING version_key, revision::text AS revision`,
+        [doc.tenant_id, doc.id, chunks.length, doc.claim],
       );
       const mine = rows[0];
-      if (!mine) return { deleted: true, replaced: [] as string[] };
+      if (!mine) {
+        const { rows: still } = await tx.query('SELECT 1 FROM documents WHERE tenant_id = $1 AND id = $2', [doc.tenant_id, doc.id]);
+        if (still.length > 0) throw lostClaim(doc);
+        return { deleted: true, replaced: [] as string[] };
+      }
       if (mine.version_key === null) return { deleted: false, replaced: [] };
       const old = await tx.query<{ id: string }>(
         'DELETE FROM documents WHERE tenant_id = $1 AND collection_id = $2 AND version_key = $3 AND revision < $4::bigint RETURNING id',
@@ -342,6 +378,8 @@ export function createIngestor(deps: {
         } catch (err) {
           const reason = (err as Error).message.slice(0, 500);
           log.warn({ document: doc.id, err: reason }, 'document ingestion failed');
+          // The document is another run's now: nothing of it is this run's to change.
+          if ((err as { lost?: boolean }).lost) continue;
           if ((err as { permanent?: boolean }).permanent) {
             await sql
               .query("UPDATE documents SET status = 'failed', error = $3, claimed_until = NULL, updated_at = now() WHERE tenant_id = $1 AND id = $2", [
