@@ -57,6 +57,16 @@ export function toEnvelope(err: GatewayError): ErrorEnvelope {
 export const badRequest = (message: string, param?: string, code = 'invalid_request'): GatewayError =>
   new GatewayError(message, { status: 400, code, category: 'client', param: param ?? null });
 
+/** Text Postgres cannot store — a NUL character, which only a client sends — refused as the client's mistake. */
+export const unstorableText = (param: string | null, cause?: unknown): GatewayError =>
+  new GatewayError('The request holds a NUL character (\\u0000), which cannot be stored; remove it and send the request again.', {
+    status: 400,
+    code: 'invalid_characters',
+    category: 'client',
+    param,
+    cause,
+  });
+
 export const notFound = (message: string, code = 'not_found'): GatewayError =>
   new GatewayError(message, { status: 404, code, category: 'client' });
 

@@ -44,6 +44,17 @@ export function sqlContract(name: string, hooks: { open(): Promise<Sql>; openSec
         expect((await sql.query<{ t: string }>("SELECT convert_from($1::bytea, 'UTF8') AS t", [view])).rows).toEqual([{ t: 'café' }]);
       }));
 
+    it("refuses a NUL character in text or JSON as the client's 400, not a 500", () =>
+      withSql(async (sql) => {
+        for (const [query, value] of [
+          ['SELECT $1::text AS v', 'a\u0000b'],
+          ['SELECT $1::jsonb AS v', JSON.stringify({ note: 'a\u0000b' })],
+        ] as const) {
+          const err = await sql.query(query, [value]).catch((e: unknown) => e);
+          expect(err).toMatchObject({ status: 400, code: 'invalid_characters' });
+        }
+      }));
+
     it('runs a named (prepared) statement repeatedly with new parameters', () =>
       withSql(async (sql) => {
         for (const n of [1, 2, 3]) {

@@ -101,6 +101,14 @@ describe('documents: upload, ingestion, search, deletion', () => {
     }
     expect((await gw.call('POST', `/v1/collections/${col}/search`, { key: a.key, body: { query: ' ' } })).body.error.param).toBe('query');
     expect((await gw.call('POST', '/v1/collections/col_nope/documents', { key: a.key, body: { text: 'x' } })).status).toBe(404);
+    // Postgres cannot store a NUL character: the client hears why (400), and nothing is stored.
+    const before = (await gw.call('GET', `/v1/collections/${col}/documents`, { key: a.key })).body.data.length;
+    for (const body of [{ text: 'a\u0000b', title: 'nul in text' }, { text: 'fine', title: 'nul in metadata', metadata: { note: 'a\u0000b' } }]) {
+      const res = await gw.call('POST', `/v1/collections/${col}/documents`, { key: a.key, body });
+      expect(res.status, body.title).toBe(400);
+      expect(res.body.error).toMatchObject({ type: 'invalid_request_error', code: 'invalid_characters' });
+    }
+    expect((await gw.call('GET', `/v1/collections/${col}/documents`, { key: a.key })).body.data.length).toBe(before);
   });
 
   it('keeps tenants apart: another tenant can neither read, search nor delete the documents', async () => {

@@ -33,6 +33,18 @@ describe('session-id chat: the gateway keeps the history', () => {
     expect(transcript.body.data[0].token_count).toBeGreaterThan(3);
   });
 
+  it('refuses a NUL character in a session turn with a 400 before the upstream is called; the text "\\u0000" is fine', async () => {
+    const calls = up.requests.length;
+    const nul = await gw.call('POST', '/v1/chat/completions', { key: t.key, body: { model: 'm', messages: [{ role: 'user', content: 'a\u0000b' }], session_id: 'nul-1' } });
+    expect(nul.status).toBe(400);
+    expect(nul.body.error).toMatchObject({ type: 'invalid_request_error', code: 'invalid_characters', param: 'messages' });
+    expect(up.requests.length).toBe(calls);
+    expect((await gw.call('GET', '/v1/sessions/nul-1/messages', { key: t.key })).status).toBe(404);
+    // Six characters that spell an escape are just text.
+    await say('nul-1', 'what does \\u0000 mean in JSON?');
+    expect(lastPrompt()).toEqual(['user:what does \\u0000 mean in JSON?']);
+  });
+
   it('accepts the session id in the X-Session-Id header and stores streamed answers once complete', async () => {
     const stream = await t.client.chat.completions.create(
       { model: 'm', stream: true, messages: [{ role: 'user', content: 'stream one' }] },

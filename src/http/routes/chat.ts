@@ -16,7 +16,7 @@ import { createChunkRestorer, type PlaceholderVault, piiBlockedError, type Redac
 import type { Router } from '../../providers/router/router.js';
 import { checkModel, checkRoute, type KeyPrincipal } from '../middleware/auth.js';
 import type { UsageRecorder } from '../../usage/recorder.js';
-import { asGatewayError, clientClosed, GatewayError } from '../../errors.js';
+import { asGatewayError, clientClosed, GatewayError, unstorableText } from '../../errors.js';
 import { UPSTREAM_CODES } from '../../providers/http.js';
 import type { ChatCompletion, ChatMessage, Usage } from '../../providers/types.js';
 import type { Authenticator } from '../../tenancy/auth.js';
@@ -74,6 +74,8 @@ export function createChatHandler(deps: ChatHandlerDeps) {
     const sessionId = body.session_id ?? (typeof header === 'string' ? validate(sessionIdSchema, header, 'X-Session-Id header') : undefined);
     c.logFields.model = body.model;
     if (sessionId) c.logFields.session = sessionId;
+    // A session stores the new turns: text Postgres cannot store is refused before the upstream is paid for.
+    if (sessionId && holdsNul(body.messages)) throw unstorableText('messages');
     // Scopes, then rate limits, before any work is done for the request (retrieval, the upstream).
     const limitsStart = performance.now();
     checkRoute(principal, run ? 'prompts' : 'chat');
@@ -333,6 +335,13 @@ function spanAttributes(c: RequestContext, m: Metered): Record<string, string | 
     'gateway.upstream.attempts': typeof c.logFields.attempts === 'number' ? c.logFields.attempts : undefined,
     'error.type': typeof c.logFields.code === 'string' ? c.logFields.code : undefined,
   };
+}
+
+/** Whether a NUL character is in any string of `value` (the messages a session would store). */
+function holdsNul(value: unknown): boolean {
+  if (typeof value === 'string') return value.includes('\u0000');
+  if (Array.isArray(value)) return value.some(holdsNul);
+  return value !== null && typeof value === 'object' && Object.values(value).some(holdsNul);
 }
 
 /** An AbortController fired when the client goes away before the response is finished. */

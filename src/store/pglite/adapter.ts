@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { PGlite, type Transaction } from '@electric-sql/pglite';
 import { vector } from '@electric-sql/pglite-pgvector';
+import { mapSqlError } from '../errors.js';
 import { lockKey, type Sql, type SqlExecutor, type SqlParam, type SqlResult } from '../sql.js';
 
 export interface PgliteOptions {
@@ -41,7 +42,9 @@ export async function createPgliteSql(opts: PgliteOptions): Promise<Sql> {
 
   const exec = (target: PGlite | Transaction): SqlExecutor => ({
     async query<Row>(text: string, params?: readonly SqlParam[]): Promise<SqlResult<Row>> {
-      const res = await target.query<Row>(text, params as unknown[] | undefined);
+      const res = await target.query<Row>(text, params as unknown[] | undefined).catch((err: unknown) => {
+        throw mapSqlError(err);
+      });
       return { rows: res.rows, rowCount: res.affectedRows ?? res.rows.length };
     },
     async exec(script: string): Promise<void> {
