@@ -255,12 +255,16 @@ export function createIngestor(deps: {
   /** Thrown when another run took the document over: this run stops and leaves the document to it. */
   const lostClaim = (doc: Claimed) => Object.assign(new Error(`document ${doc.id} was taken over by another run (its claim ran out)`), { lost: true });
 
-  /** Extends this run's claim on the document; fails with lostClaim when it is no longer this run's. */
-  async function renew(doc: Claimed): Promise<void> {
+  /**
+   * Extends this run's claim on the document (and moves it to `status` when given); fails with
+   * lostClaim when it is no longer this run's.
+   */
+  async function renew(doc: Claimed, status?: DocumentStatus): Promise<void> {
     const { rows } = await sql.query<{ claim: string }>(
-      `UPDATE documents SET claimed_until = now() + $4::int * interval '1 millisecond'
+      `UPDATE documents SET claimed_until = now() + $4::int * interval '1 millisecond',
+                            status = coalesce($5, status), updated_at = CASE WHEN $5::text IS NULL THEN updated_at ELSE now() END
        WHERE tenant_id = $1 AND id = $2 AND claimed_until = $3::timestamptz RETURNING claimed_until::text AS claim`,
-      [doc.tenant_id, doc.id, doc.claim, claimMs],
+      [doc.tenant_id, doc.id, doc.claim, claimMs, status ?? null],
     );
     const next = rows[0];
     if (!next) throw lostClaim(doc);
@@ -313,8 +317,7 @@ export function createIngestor(deps: {
       // PGlite answers through promises alone: give timers and sockets their turn between statements.
       await yieldToLoop();
     }
-    await sql.query("UPDATE documents SET status = 'embedding', updated_at = now() WHERE tenant_id = $1 AND id = $2", [doc.tenant_id, doc.id]);
-    await renew(doc);
+    await renew(doc, 'embedding');
     let renewed = Date.now();
     // Full-text plans over a table grown by bulk ingestion need fresh statistics (PGlite never gathers them).
     analyzer.wrote('chunks', chunks.length);

@@ -47,11 +47,14 @@ describe.each(sqlAdapters())('ingestor claims on %s', (_name, open) => {
       }
       const until = Date.now() + 30_000;
       let doc: { status: string; chunk_count: number } | undefined;
+      const seen = new Set<string>();
       do {
         await new Promise((r) => setTimeout(r, 50));
         doc = (await sql.query<{ status: string; chunk_count: number }>("SELECT status, chunk_count FROM documents WHERE id = 'd1'")).rows[0];
+        if (doc) seen.add(doc.status);
       } while (doc?.status !== 'ready' && Date.now() < until);
       expect(doc?.status).toBe('ready');
+      expect(seen.has('embedding')).toBe(true);
       const chunks = (await sql.query<{ n: number }>("SELECT count(*)::int AS n FROM chunks WHERE document_id = 'd1'")).rows[0]?.n ?? 0;
       expect(chunks).toBeGreaterThan(32);
       expect(doc?.chunk_count).toBe(chunks);
