@@ -3,7 +3,7 @@ import { createEmbedder } from '../src/embeddings/factory.js';
 import { createJobQueue } from '../src/jobs/factory.js';
 import { startJobKinds } from '../src/jobs/kinds.js';
 import { chunkCollection } from '../src/knowledge/chunk-vectors.js';
-import { createIngestor } from '../src/knowledge/documents.js';
+import { createIngestor } from '../src/knowledge/ingestor.js';
 import { createParser } from '../src/knowledge/parse/pool.js';
 import { createTurnIndexer } from '../src/memory/episodic/indexer.js';
 import { createFactExtractor } from '../src/memory/facts/extractor.js';

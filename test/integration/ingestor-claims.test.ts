@@ -2,7 +2,7 @@ import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import type { Embedder } from '../../src/embeddings/port.js';
 import { chunkCollection } from '../../src/knowledge/chunk-vectors.js';
-import { createIngestor } from '../../src/knowledge/documents.js';
+import { createIngestor } from '../../src/knowledge/ingestor.js';
 import { migrate } from '../../src/store/migrate.js';
 import { createMemoryVectorStore } from '../../src/vector/memory/adapter.js';
 import { sqlAdapters } from '../helpers/sql-adapters.js';
