@@ -193,6 +193,31 @@ export function vectorContract(name: string, hooks: { open(): Promise<VectorStor
       await expect(store.search({ collection: col, tenantId: 't1', vector: bad.vector, topK: 3 })).rejects.toThrow(/8/);
     });
 
+    it('finds topK points past an approximate index: a selective filter, and more points than its default candidates', async () => {
+      // Enough points that an HNSW index serves the search (and that pgvector's adapter has analysed
+      // the table, so the planner knows the filter is not selective enough for another index). A
+      // filter kept by 1 point in 8 leaves ~5 of an index's first 40 candidates: the scan must go on
+      // until topK pass it. And 150 points asked for are more than pgvector's default list holds.
+      const rand = seeded(14);
+      const points = samplePoints(rand, 6000, DIMS).map((p, i) => ({ ...p, payload: { ...p.payload, rare: i % 8 === 7 } }));
+      await setup(points);
+      for (let q = 0; q < 3; q++) {
+        const vector = randomVector(rand, DIMS);
+        const filtered = { collection: col, tenantId: 't1', vector, topK: 12, filter: { rare: true } };
+        const got = await store.search(filtered);
+        expect(got).toHaveLength(12);
+        expect(got.every((h) => h.payload.rare === true)).toBe(true);
+        const want = await ref.search(filtered);
+        // Approximate: nearly all of the exact top 12 (HNSW at 8 dimensions is close to exact).
+        expect(got.filter((h) => want.some((w) => w.id === h.id)).length).toBeGreaterThanOrEqual(11);
+        const wide = { collection: col, tenantId: 't1', vector, topK: 150 };
+        const many = await store.search(wide);
+        expect(many).toHaveLength(150);
+        const exact = new Set((await ref.search(wide)).map((h) => h.id));
+        expect(many.filter((h) => exact.has(h.id)).length).toBeGreaterThanOrEqual(140);
+      }
+    });
+
     it('answers an empty collection with [] and a large topK with every point', async () => {
       await setup();
       const vector = randomVector(seeded(8), DIMS);
