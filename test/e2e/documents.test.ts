@@ -138,6 +138,12 @@ describe('documents: upload, ingestion, search, deletion', () => {
     const mine = await gw.call('POST', '/v1/search', { key: limited, body: { query: 'hotel', top_k: 10 } });
     expect(mine.body.collections).toEqual([second]);
     expect(mine.body.data.every((h: Json) => h.collection_id === second)).toBe(true);
+    // The other collection is a 404 to that key, though its search (run alongside the lookup) finds something.
+    const hidden = await gw.call('POST', `/v1/collections/${col}/search`, { key: limited, body: { query: 'hotel' } });
+    expect(hidden.status).toBe(404);
+    expect(hidden.body.error.code).toBe('collection_not_found');
+    expect(hidden.body.data).toBeUndefined();
+    expect((await gw.call('POST', `/v1/collections/${second}/search`, { key: limited, body: { query: 'hotel' } })).body.data.length).toBeGreaterThan(0);
   });
 
   it('writes a long document in several statements, each chunk with its own offsets, sequence and vector', async () => {

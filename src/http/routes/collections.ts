@@ -201,8 +201,16 @@ export function collectionRoutes(deps: {
     const principal = keyPrincipal(res);
     const id = req.params.id as string;
     const body = validate(searchSchema, req.body);
-    await collections.get(principal.tenantId, collectionAccess(principal.scopes), id);
-    const hits = await deps.search.search(principal.tenantId, [id], body.query, searchOptions(body));
+    // The collection is looked up while the search runs (every query of which is bounded by the
+    // tenant): a round trip less before the answer. A collection the key cannot see is still a 404,
+    // whatever the search did.
+    const [found, searched] = await Promise.allSettled([
+      collections.get(principal.tenantId, collectionAccess(principal.scopes), id),
+      deps.search.search(principal.tenantId, [id], body.query, searchOptions(body)),
+    ]);
+    if (found.status === 'rejected') throw found.reason;
+    if (searched.status === 'rejected') throw searched.reason;
+    const hits = searched.value;
     res.json({ object: 'list', collection_id: id, data: hits.map((h) => ({ object: 'search.result', ...h })) });
   });
 
