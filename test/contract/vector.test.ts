@@ -38,7 +38,7 @@ vectorContract('in-memory reference', { open: async () => createMemoryVectorStor
 }
 
 const hasVector = await pgHasVector();
-describe.skipIf(!hasVector)('pgvector on Postgres (skipped: the test Postgres has no pgvector extension)', () => {
+describe.skipIf(!hasVector)(hasVector ? 'pgvector on Postgres' : 'pgvector on Postgres (skipped: the test Postgres has no pgvector extension)', () => {
   let sql: Sql | undefined;
   let schema = '';
   vectorContract('pgvector on Postgres', {
