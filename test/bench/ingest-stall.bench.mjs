@@ -18,20 +18,15 @@ import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { pathToFileURL } from 'node:url';
+import { argValue, fromDist, repoRoot } from './lib/harness.mjs';
 
-const root = new URL('../..', import.meta.url).pathname;
 const args = process.argv.slice(2);
-const opt = (name, dflt) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? args[i + 1] : dflt;
-};
+const opt = (name, dflt) => argValue(args, name, dflt);
 const SECONDS = Number(opt('seconds', '40'));
-const DATA = opt('data', join(root, '../shared/bench/locomo'));
+const DATA = opt('data', join(repoRoot, '../shared/bench/locomo'));
 
-const dist = (p) => import(pathToFileURL(join(root, 'dist', p)).href);
-const { loadConfig } = await dist('src/config/load.js');
-const { createGateway } = await dist('src/gateway.js');
+const { loadConfig } = await fromDist('src/config/load.js');
+const { createGateway } = await fromDist('src/gateway.js');
 const pino = (await import('pino')).default;
 
 const dir = mkdtempSync(join(tmpdir(), 'ingest-stall-'));

@@ -3,7 +3,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 export const benchDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const repoRoot = path.resolve(benchDir, '../..');
@@ -12,6 +12,15 @@ export const resultsDir = path.join(benchDir, 'results');
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]']);
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** The value after `--name` in `argv`, or `dflt`. */
+export const argValue = (argv, name, dflt) => {
+  const i = argv.indexOf(`--${name}`);
+  return i >= 0 && argv[i + 1] !== undefined ? argv[i + 1] : dflt;
+};
+
+/** A module of the built gateway (`npm run build` → dist/), e.g. `fromDist('src/gateway.js')`. */
+export const fromDist = (p) => import(pathToFileURL(path.join(repoRoot, 'dist', p)).href);
 
 /** Writes a bench's results — `results/<name>.json` (everything) and `results/<name>.md` (its report) — and prints the report. */
 export function writeResults(name, out, md) {
