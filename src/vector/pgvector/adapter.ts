@@ -193,17 +193,15 @@ export function createPgvectorStore({ sql }: PgvectorOptions): VectorStore {
       const { iterative } = await setup();
       if (filter && Object.keys(filter).some((k) => indexed.has(k)) && (await smallEnough(t, tenantId, filter, where, params))) {
         // Filtered on an indexed key, with few enough points: found by the btree and ranked exactly.
-        // Plain index scans are off for this query, so the planner cannot pick the HNSW index (which
-        // has no bitmap scan) and filter its first ef_search candidates down to fewer than topK.
-        const rows = await sql.transaction(async (tx) => {
-          await tx.query("SELECT set_config('enable_indexscan', 'off', true)");
-          const res = await tx.query<{ id: string; score: number; payload: Payload }>(
-            `SELECT id, 1 - (embedding <=> $2::vector) AS score, payload FROM ${t}
-             WHERE tenant_id = $1 AND ${where} ORDER BY embedding <=> $2::vector LIMIT $3`,
-            params,
-          );
-          return res.rows;
-        });
+        // The order is by an expression the HNSW index cannot serve (the distance plus 0), so the
+        // planner cannot pick that index and filter its first ef_search candidates down to fewer than
+        // topK (checked with EXPLAIN at 30k points: the btree's bitmap scan and a sort, as before). One
+        // statement, where a transaction turned index scans off: 4.5 → 2.5 ms p50 for 7,500 of 30,000 points.
+        const { rows } = await sql.query<{ id: string; score: number; payload: Payload }>(
+          `SELECT id, 1 - (embedding <=> $2::vector) AS score, payload FROM ${t}
+           WHERE tenant_id = $1 AND ${where} ORDER BY (embedding <=> $2::vector) + 0 LIMIT $3`,
+          params,
+        );
         return rows.map((r): SearchHit => ({ id: r.id, score: Number(r.score), payload: r.payload }));
       }
       // ORDER BY the distance alone, or the HNSW index cannot serve it. The tenant and payload filters
