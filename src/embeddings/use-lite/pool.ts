@@ -8,22 +8,22 @@ export const USE_LITE_MODEL_ID = 'use-lite-512';
 
 /**
  * Texts per message to a worker: 1. Measured on this 2-core machine (test/bench/embeddings.bench.mjs,
- * LoCoMo turns): one thread does ~50 texts/s at 1 text per call, ~48 at 8 and ~38 at 32 (45/33/21 on a
- * busier run) — the model's per-text cost grows with batch size on the WASM backend — so a big request
- * is cut into single texts that every free thread picks up, instead of one big batch on one thread.
- * Two threads reach ~63 texts/s: 1.26×, the same ceiling as two separate processes on this VM (1.3×).
+ * LoCoMo turns, onnxruntime): two threads do ~510 texts/s at 1 text per call, ~430 at 8 and ~280 at 32
+ * (a batch is padded to its longest text), so a big request is cut into single texts that every free
+ * thread picks up, instead of one big batch on one thread.
  */
 export const DEFAULT_CHUNK = 1;
 
 /**
  * A thread's young generation, in MB. V8's default (48 MB here) is mostly empty space in a thread
  * whose live heap is ~16 MB; 8 MB took ~25 MB of RSS off each thread with the same texts/s (measured
- * with 2 threads embedding 600 passages of 60–80 words: 330 → 275–290 MB for the process).
+ * with 2 threads embedding 600 passages of 60–80 words, when the threads ran TF.js: 330 → 275–290 MB for
+ * the process).
  */
 const YOUNG_GENERATION_MB = 8;
 
 export interface UseLiteOptions {
-  /** Worker threads, each with its own copy of the model (~28 MB of weights in its WASM heap; ~115 MB RSS per thread once it has embedded, measured). Default: available cores, at least 1. */
+  /** Worker threads, each with its own onnxruntime session (~28 MB of weights; ~77 MB of RSS per thread once it has embedded, measured). Default: available cores, at least 1. */
   threads?: number;
   /** Texts per worker message; see DEFAULT_CHUNK. */
   chunk?: number;

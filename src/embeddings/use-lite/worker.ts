@@ -1,38 +1,31 @@
 /**
- * Worker thread that runs Universal Sentence Encoder Lite on the TF.js WASM backend. One model per
- * thread: TF.js WASM runs single-threaded in Node, so N threads are how N cores get used.
+ * Worker thread that runs Universal Sentence Encoder Lite on onnxruntime. One model per thread, with
+ * one intra-op thread each: N threads are how N cores get used, and `session.run` (one synchronous
+ * native call) never holds the gateway's event loop.
  */
 import { parentPort } from 'node:worker_threads';
-import type { EmbeddingsModel } from '@energetic-ai/embeddings';
 import { normalizeInPlace } from '../port.js';
-import { loadUseLite } from './model.js';
+import { loadUseLite, type UseLite } from './model.js';
 import { type EmbedRequest, USE_LITE_DIMENSIONS, type WorkerMessage } from './protocol.js';
 
 const port = parentPort;
 if (!port) throw new Error('use-lite worker must run in a worker thread');
 const send = (m: WorkerMessage, transfer: ArrayBuffer[] = []) => port.postMessage(m, transfer);
 
-// The model's tokenizer yields no token at all for '' and the graph then throws from inside the WASM
-// runtime (an uncaught exception that kills the thread) when the batch holds only such texts; ' '
-// tokenises to the word-boundary symbol, so '' gets the vector of a blank.
+// The model's tokenizer yields no token at all for '', and the graph cannot take a batch with no token;
+// ' ' tokenises to the word-boundary symbol, so '' gets the vector of a blank.
 const nonEmpty = (t: string) => (t.length === 0 ? ' ' : t);
 
-async function embed(model: EmbeddingsModel, texts: string[]): Promise<Float32Array> {
-  const rows = await model.embed(texts.map(nonEmpty));
-  const out = new Float32Array(texts.length * USE_LITE_DIMENSIONS);
-  rows.forEach((row, i) => {
-    const v = out.subarray(i * USE_LITE_DIMENSIONS, (i + 1) * USE_LITE_DIMENSIONS);
-    v.set(row);
-    normalizeInPlace(v);
-  });
+async function embed(model: UseLite, texts: string[]): Promise<Float32Array> {
+  const out = await model.embed(texts.map(nonEmpty));
+  for (let o = 0; o < out.length; o += USE_LITE_DIMENSIONS) normalizeInPlace(out.subarray(o, o + USE_LITE_DIMENSIONS));
   return out;
 }
 
 const started = performance.now();
 loadUseLite().then(
   (model) => {
-    // Requests are served one at a time: TF.js shares one WASM heap per thread, and the pool never
-    // sends a second request before the first answers.
+    // Requests are served one at a time: the pool never sends a second request before the first answers.
     let chain: Promise<void> = Promise.resolve();
     port.on('message', (req: EmbedRequest) => {
       chain = chain.then(() =>
