@@ -32,7 +32,8 @@ export interface UseLite {
  *
  * Why not TF.js, which the package targets: its WASM backend runs single-threaded in Node and pays a
  * dispatch per op; the same graph on onnxruntime answers a question in ~1.6 ms instead of ~14 and embeds
- * passages ~5× faster, with vectors equal to TF.js's to ~1e-6 (test/integration/embeddings-use-lite.test.ts).
+ * passages ~7× faster per thread, with vectors equal to TF.js's within 1e-5 per component
+ * (test/integration/embeddings-use-lite.test.ts; figures in src/embeddings/README.md).
  */
 export async function loadUseLite(opts: { intraOpThreads?: number } = {}): Promise<UseLite> {
   const dir = useLiteDir();
