@@ -73,6 +73,7 @@ function fromEnv(env: Env): Record<string, unknown> {
   set('embeddings.model', env.EMBEDDINGS_MODEL);
   set('embeddings.modelDir', env.EMBEDDINGS_MODEL_DIR);
   set('embeddings.threads', env.EMBEDDINGS_THREADS);
+  set('embeddings.cacheDir', env.EMBEDDINGS_CACHE_DIR);
   set('vector.kind', env.VECTOR_STORE);
   set('vector.url', env.QDRANT_URL);
   set('vector.apiKey', env.QDRANT_API_KEY);

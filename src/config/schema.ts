@@ -166,6 +166,8 @@ export const configSchema = z.strictObject({
       modelDir: z.string().min(1).optional(),
       /** use-lite: worker threads (default: available cores); transformers: onnxruntime threads. */
       threads: z.coerce.number().int().positive().optional(),
+      /** use-lite: where its ONNX translation is cached (default: the OS's temporary directory). */
+      cacheDir: z.string().min(1).optional(),
       /** Recent query vectors kept in memory (0 = off). */
       queryCacheEntries: z.coerce.number().int().min(0).default(1000),
       /**

@@ -20,6 +20,8 @@ export interface EmbedderConfig {
    * off for use-lite, which is fastest at one text per worker message (measured, see use-lite/pool.ts).
    */
   batching?: BatcherOptions | false;
+  /** use-lite: where its ONNX translation is cached (default: the OS's temporary directory). */
+  cacheDir?: string;
   /** LRU entries for query vectors; 0 turns the cache off. */
   queryCacheEntries?: number;
   /**
@@ -31,8 +33,7 @@ export interface EmbedderConfig {
 
 /**
  * Builds the configured local embedder, wrapped as: query LRU → micro-batcher → model. Adapters are
- * imported lazily, so a deployment that uses one never loads the other's runtime (TF.js WASM or
- * onnxruntime-node).
+ * imported lazily, so a deployment that uses one never loads the other's runtime.
  */
 export async function createEmbedder(cfg: EmbedderConfig = {}): Promise<Embedder> {
   const base = await createBase(cfg);
@@ -54,7 +55,7 @@ async function createBase(cfg: EmbedderConfig): Promise<Embedder> {
   if (cfg.model && cfg.model !== USE_LITE_MODEL_ID) {
     throw new Error(`The use-lite embedder only serves "${USE_LITE_MODEL_ID}"; set kind 'transformers' to use "${cfg.model}".`);
   }
-  const start = () => createUseLiteEmbedder({ threads: cfg.threads });
+  const start = () => createUseLiteEmbedder({ threads: cfg.threads, cacheDir: cfg.cacheDir });
   return cfg.lazy ? lazyEmbedder(USE_LITE_MODEL_ID, USE_LITE_DIMENSIONS, start) : start();
 }
 

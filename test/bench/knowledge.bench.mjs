@@ -802,7 +802,7 @@ function report(out) {
   if (ing.length > 0) {
     lines.push(
       '',
-      '| ingest (USE-lite, 400-token chunks; upload → all ready) | docs | pages | chunks | MB | upload+parse s | total s | docs/s | pages/s | chunks/s | MB/s | parse alone ms/page | parse share |',
+      '| ingest (USE-lite, default chunking: 256-token chunks embedded as ~96-token passages; upload → all ready) | docs | pages | chunks | MB | upload+parse s | total s | docs/s | pages/s | chunks/s | MB/s | parse alone ms/page | parse share |',
       '|---|---|---|---|---|---|---|---|---|---|---|---|---|',
       ...ing.map(
         ([k, r]) =>

@@ -114,6 +114,50 @@ describe('USE-lite on onnxruntime', () => {
     }
   });
 
+  it('caches the translation as a file, loads it on the next start, and recovers from a broken or unwritable cache', async () => {
+    const { mkdtemp, readdir, rm, stat, writeFile } = await import('node:fs/promises');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const dir = await mkdtemp(join(tmpdir(), 'use-lite-cache-'));
+    const text = 'Melanie painted a sunrise last week.';
+    const start = async (cacheDir: string) => {
+      const e = await createUseLiteEmbedder({ threads: 1, cacheDir });
+      try {
+        return (await e.embed([text]))[0] as Float32Array;
+      } finally {
+        await e.close();
+      }
+    };
+    const cached = async () => (await readdir(dir)).filter((f) => f.endsWith('.onnx'));
+    try {
+      const first = await start(dir);
+      const [file] = await cached();
+      expect(file).toMatch(/^use-lite-512-[0-9a-f]{16}\.onnx$/);
+      const path = join(dir, file as string);
+      const written = await stat(path);
+      expect(written.size).toBeGreaterThan(20_000_000);
+
+      // The next start reads the file as it is.
+      expect(Array.from(await start(dir))).toEqual(Array.from(first));
+      expect((await stat(path)).mtimeMs).toBe(written.mtimeMs);
+
+      // A file onnxruntime cannot read: the model still loads (translated in memory), the file is removed…
+      await writeFile(path, 'not a model');
+      expect(Array.from(await start(dir))).toEqual(Array.from(first));
+      expect(await cached()).toEqual([]);
+      // …and the start after writes it again.
+      await start(dir);
+      expect((await stat(path)).size).toBe(written.size);
+
+      // A cache directory that cannot be made (a file is in the way): translated in memory on every start.
+      const blocked = join(dir, 'not-a-dir');
+      await writeFile(blocked, '');
+      expect(Array.from(await start(blocked))).toEqual(Array.from(first));
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it('refuses a graph with an op it cannot translate, naming it', async () => {
     const { tfjsToOnnx } = await import('../../src/embeddings/use-lite/onnx-graph.js');
     const graph = {

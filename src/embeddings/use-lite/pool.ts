@@ -2,7 +2,7 @@ import { availableParallelism } from 'node:os';
 import type { Worker } from 'node:worker_threads';
 import { startScriptWorker } from '../../jobs/threads.js';
 import type { Embedder, EmbedOptions } from '../port.js';
-import { type EmbedRequest, USE_LITE_DIMENSIONS, type WorkerMessage } from './protocol.js';
+import { type EmbedRequest, USE_LITE_DIMENSIONS, type WorkerInit, type WorkerMessage } from './protocol.js';
 
 export const USE_LITE_MODEL_ID = 'use-lite-512';
 
@@ -27,6 +27,8 @@ export interface UseLiteOptions {
   threads?: number;
   /** Texts per worker message; see DEFAULT_CHUNK. */
   chunk?: number;
+  /** Where the model's ONNX translation is cached (model.ts); default: the OS's temporary directory. */
+  cacheDir?: string;
 }
 
 interface Job {
@@ -58,7 +60,8 @@ export async function createUseLiteEmbedder(opts: UseLiteOptions = {}): Promise<
   let closed = false;
 
   function spawn(): Slot {
-    const worker = startScriptWorker(import.meta.url, 'worker', { resourceLimits: { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB } });
+    const init: WorkerInit = { cacheDir: opts.cacheDir };
+    const worker = startScriptWorker(import.meta.url, 'worker', { workerData: init, resourceLimits: { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB } });
     // An idle thread must not keep the process alive; a busy one must (see pump), or a script awaiting
     // an embedding could exit before the answer arrives.
     worker.unref();
@@ -129,8 +132,12 @@ export async function createUseLiteEmbedder(opts: UseLiteOptions = {}): Promise<
     });
   }
 
-  for (let i = 0; i < threads; i++) slots.push(spawn());
+  // The first thread loads alone: on a machine's first start it translates the model and caches the
+  // file the others then load (one translation, not one per thread, and never two at once).
+  slots.push(spawn());
   try {
+    await (slots[0] as Slot).ready;
+    for (let i = 1; i < threads; i++) slots.push(spawn());
     await Promise.all(slots.map((s) => s.ready));
   } catch (err) {
     closed = true;

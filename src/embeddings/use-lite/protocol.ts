@@ -2,6 +2,12 @@
 
 export const USE_LITE_DIMENSIONS = 512;
 
+/** What a worker is started with (its `workerData`). */
+export interface WorkerInit {
+  /** Where the model's ONNX translation is cached (default: the OS's temporary directory). */
+  cacheDir?: string | undefined;
+}
+
 /** Main → worker: embed these texts. */
 export interface EmbedRequest {
   id: number;

@@ -3,10 +3,10 @@
  * one intra-op thread each: N threads are how N cores get used, and `session.run` (one synchronous
  * native call) never holds the gateway's event loop.
  */
-import { parentPort } from 'node:worker_threads';
+import { parentPort, workerData } from 'node:worker_threads';
 import { normalizeInPlace } from '../port.js';
 import { loadUseLite, type UseLite } from './model.js';
-import { type EmbedRequest, USE_LITE_DIMENSIONS, type WorkerMessage } from './protocol.js';
+import { type EmbedRequest, USE_LITE_DIMENSIONS, type WorkerInit, type WorkerMessage } from './protocol.js';
 
 const port = parentPort;
 if (!port) throw new Error('use-lite worker must run in a worker thread');
@@ -23,7 +23,7 @@ async function embed(model: UseLite, texts: string[]): Promise<Float32Array> {
 }
 
 const started = performance.now();
-loadUseLite().then(
+loadUseLite({ cacheDir: (workerData as WorkerInit | undefined)?.cacheDir }).then(
   (model) => {
     // Requests are served one at a time: the pool never sends a second request before the first answers.
     let chain: Promise<void> = Promise.resolve();
