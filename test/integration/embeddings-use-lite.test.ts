@@ -38,6 +38,23 @@ describe('USE-lite embedder (worker threads)', () => {
     });
   });
 
+  it('serves a query before the documents already waiting', async () => {
+    // 100 document calls queued (an ingestion's batches), then a query: it waits only for the calls
+    // the threads are already running, not for the queue.
+    let documentsDone = 0;
+    const documents = Array.from({ length: 100 }, (_, i) =>
+      e.embed([`Passage ${i}: what the weather was like in the mountains last spring.`], { kind: 'document' }).then(() => documentsDone++),
+    );
+    let doneBeforeQuery = -1;
+    const [vector] = await e.embed(['what was the weather like?'], { kind: 'query' }).finally(() => {
+      doneBeforeQuery = documentsDone;
+    });
+    await Promise.all(documents);
+    expect(doneBeforeQuery).toBeLessThan(10);
+    const [alone] = await e.embed(['what was the weather like?']);
+    expect(dot(vector!, alone!)).toBeGreaterThan(0.9999);
+  });
+
   it('embeds an empty string (which crashes the raw model) and an empty list', async () => {
     const [v] = await e.embed(['']);
     expect(dot(v!, v!)).toBeCloseTo(1, 4);

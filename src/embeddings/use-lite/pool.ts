@@ -33,6 +33,8 @@ export interface UseLiteOptions {
 
 interface Job {
   texts: string[];
+  /** Embedding a query (EmbedOptions.kind): served before queued documents. */
+  query: boolean;
   resolve(v: Float32Array): void;
   reject(e: Error): void;
 }
@@ -55,6 +57,8 @@ export async function createUseLiteEmbedder(opts: UseLiteOptions = {}): Promise<
   const threads = Math.max(1, opts.threads ?? availableParallelism());
   const chunk = Math.max(1, opts.chunk ?? DEFAULT_CHUNK);
   const queue: Job[] = [];
+  /** How many jobs at the head of `queue` are queries. */
+  let queries = 0;
   const slots: Slot[] = [];
   let nextId = 1;
   let closed = false;
@@ -109,6 +113,7 @@ export async function createUseLiteEmbedder(opts: UseLiteOptions = {}): Promise<
   }
 
   function rejectAll(e: Error) {
+    queries = 0;
     for (const job of queue.splice(0)) job.reject(e);
   }
 
@@ -118,6 +123,7 @@ export async function createUseLiteEmbedder(opts: UseLiteOptions = {}): Promise<
       // A replacement thread still loading gets work once it is ready (its ready handler pumps).
       if (slot.job || !slot.live) continue;
       const job = queue.shift() as Job;
+      if (job.query) queries--;
       slot.job = job;
       slot.worker.ref();
       const req: EmbedRequest = { id: nextId++, texts: job.texts };
@@ -125,9 +131,14 @@ export async function createUseLiteEmbedder(opts: UseLiteOptions = {}): Promise<
     }
   }
 
-  function run(texts: string[]): Promise<Float32Array> {
+  // Queries go ahead of the documents already waiting: a search or a chat request embeds one short text
+  // and waits for it, while an ingestion may have queued hundreds of passages that nobody waits on as
+  // closely. Among queries, first come, first served.
+  function run(texts: string[], query: boolean): Promise<Float32Array> {
     return new Promise((resolve, reject) => {
-      queue.push({ texts, resolve, reject });
+      const job: Job = { texts, resolve, reject, query };
+      if (query) queue.splice(queries++, 0, job);
+      else queue.push(job);
       pump();
     });
   }
@@ -148,10 +159,11 @@ export async function createUseLiteEmbedder(opts: UseLiteOptions = {}): Promise<
   return {
     model: USE_LITE_MODEL_ID,
     dimensions: USE_LITE_DIMENSIONS,
-    async embed(texts: readonly string[], _opts?: EmbedOptions): Promise<Float32Array[]> {
+    async embed(texts: readonly string[], opts?: EmbedOptions): Promise<Float32Array[]> {
       if (closed) throw new Error('The USE-lite embedder is closed.');
+      const query = opts?.kind === 'query';
       const parts: Promise<Float32Array>[] = [];
-      for (let i = 0; i < texts.length; i += chunk) parts.push(run(texts.slice(i, i + chunk)));
+      for (let i = 0; i < texts.length; i += chunk) parts.push(run(texts.slice(i, i + chunk), query));
       const out: Float32Array[] = [];
       for (const flat of await Promise.all(parts)) {
         for (let o = 0; o < flat.length; o += USE_LITE_DIMENSIONS) out.push(flat.subarray(o, o + USE_LITE_DIMENSIONS));
