@@ -11,6 +11,7 @@ import { createCollections } from './knowledge/collections.js';
 import { createDocuments } from './knowledge/documents.js';
 import { createIngestor } from './knowledge/ingestor.js';
 import { createParser } from './knowledge/parse/pool.js';
+import { createTransformersReranker } from './knowledge/rerank.js';
 import { createChunkSearch } from './knowledge/search.js';
 import { createKnowledgeScope } from './knowledge/scope.js';
 import { createDocumentsStage } from './context/stages/documents.js';
@@ -40,6 +41,7 @@ import { getTokenizer } from './tokens/tokenizer.js';
 import { createVectorStore } from './vector/factory.js';
 import { createResponseCache } from './cache/cache.js';
 import { createCacheStore } from './cache/store.js';
+import { throttledWarn } from './observability/logger.js';
 import { createMetrics } from './observability/metrics.js';
 import { createCapture } from './observability/capture.js';
 import { createPriceTable } from './usage/prices.js';
@@ -174,7 +176,21 @@ export async function createGateway(config: Config, log: Logger, opts: { sql?: S
     chunk: parser.chunk,
   });
   ingestor.start();
-  const chunkSearch = createChunkSearch({ sql, vectors: docStore.store, embedder, collection: documents.spec.name, lexicalWeight: config.knowledge.search.lexicalWeight });
+  const rerank = config.knowledge.search.rerank;
+  const rerankFailed = throttledWarn(log, 'reranker failed; search results keep the fused order');
+  const reranker = rerank.model
+    ? await createTransformersReranker({ model: rerank.model, modelDir: rerank.modelDir ?? config.embeddings.modelDir, threads: rerank.threads })
+    : undefined;
+  const chunkSearch = createChunkSearch({
+    sql,
+    vectors: docStore.store,
+    embedder,
+    collection: documents.spec.name,
+    lexicalWeight: config.knowledge.search.lexicalWeight,
+    reranker,
+    rerankCandidates: rerank.candidates,
+    onRerankError: (err) => rerankFailed({ err: err.message }),
+  });
 
   stages.push(createDocumentsStage(chunkSearch));
 
@@ -223,6 +239,7 @@ export async function createGateway(config: Config, log: Logger, opts: { sql?: S
       const results = await Promise.allSettled([
         hot.close(),
         embedder.close(),
+        reranker?.close(),
         memoryVectors.store.close(),
         docStore.store.close(),
         cacheVectors.store.close(),

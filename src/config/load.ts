@@ -74,6 +74,8 @@ function fromEnv(env: Env): Record<string, unknown> {
   set('embeddings.modelDir', env.EMBEDDINGS_MODEL_DIR);
   set('embeddings.threads', env.EMBEDDINGS_THREADS);
   set('embeddings.cacheDir', env.EMBEDDINGS_CACHE_DIR);
+  set('knowledge.search.rerank.model', env.RERANK_MODEL);
+  set('knowledge.search.rerank.modelDir', env.RERANK_MODEL_DIR);
   set('vector.kind', env.VECTOR_STORE);
   set('vector.url', env.QDRANT_URL);
   set('vector.apiKey', env.QDRANT_API_KEY);

@@ -296,6 +296,22 @@ export const configSchema = z.strictObject({
            * suits a strong embedding model.
            */
           lexicalWeight: z.number().min(0).max(1).default(0.7),
+          /**
+           * A cross-encoder that scores the best fused chunks again (transformers.js, e.g.
+           * Xenova/ms-marco-MiniLM-L-6-v2; RERANK_MODEL). Off when no model is named.
+           */
+          rerank: z
+            .strictObject({
+              /** Hub id, or a folder under modelDir. */
+              model: z.string().min(1).optional(),
+              /** Local model root (RERANK_MODEL_DIR): nothing is downloaded when set. */
+              modelDir: z.string().min(1).optional(),
+              /** Fused candidates scored per search (at least the search's top_k). */
+              candidates: z.number().int().min(1).max(200).default(20),
+              /** onnxruntime intra-op threads (default: its own, all cores). */
+              threads: z.coerce.number().int().positive().optional(),
+            })
+            .prefault({}),
         })
         .prefault({}),
       /** Limits of one file upload; each refusal names the limit and what was sent. */

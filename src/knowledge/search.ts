@@ -1,5 +1,6 @@
 import type { Embedder } from '../embeddings/port.js';
 import { createTtlMemo } from '../memo.js';
+import type { Reranker } from './rerank.js';
 import type { Sql, SqlParam } from '../store/sql.js';
 import type { VectorStore } from '../vector/port.js';
 
@@ -22,6 +23,8 @@ export interface ChunkHit {
   via: 'lexical' | 'vector' | 'both';
   /** Passages of the chunk that match the query's words, matches in **bold** (when asked for). */
   highlights?: string[];
+  /** The reranker's score, when the search was reranked (the hits are then in its order). */
+  rerank_score?: number;
 }
 
 /** A chunk as SQL returns it: the hit before it is scored. */
@@ -41,6 +44,8 @@ export interface SearchOptions {
   /** Only chunks of documents whose metadata matches every key. */
   filter?: MetadataFilter;
   highlights?: boolean;
+  /** Rerank the best fused candidates with the configured reranker (default: when one is configured). */
+  rerank?: boolean;
 }
 
 /** A candidate and its score in one retriever's list. */
@@ -111,6 +116,12 @@ export function createChunkSearch(deps: {
   collection: string;
   /** Weight of full text in the fusion (vectors get the rest). */
   lexicalWeight: number;
+  /** Scores the best fused candidates again, and orders the hits by its scores. */
+  reranker?: Reranker | undefined;
+  /** Fused candidates the reranker scores (at least top_k). */
+  rerankCandidates?: number;
+  /** Told when the reranker fails: the hits then keep the fused order. */
+  onRerankError?: (err: Error) => void;
 }) {
   const { sql, vectors, embedder } = deps;
   const stats = createTtlMemo<{ n: number; avgdl: number }>(STATS_TTL_MS);
@@ -217,6 +228,23 @@ export function createChunkSearch(deps: {
     return [...best].map(([id, score]) => ({ id, score }));
   }
 
+  /** The hits in the reranker's order, its top `topK`; the fused order's when it fails (and `onRerankError` is told). */
+  async function rerankHits(reranker: Reranker, query: string, hits: ChunkHit[], topK: number): Promise<ChunkHit[]> {
+    if (hits.length === 0) return hits;
+    let scores: number[];
+    try {
+      scores = await reranker.rerank(query, hits.map((h) => (h.heading_path.length > 0 ? `${h.heading_path.join(' › ')}\n${h.text}` : h.text)));
+    } catch (err) {
+      deps.onRerankError?.(err as Error);
+      return hits.slice(0, topK);
+    }
+    hits.forEach((h, i) => {
+      h.rerank_score = Number((scores[i] as number).toFixed(5));
+    });
+    // Stable: equal scores keep the fused order.
+    return hits.sort((a, b) => (b.rerank_score as number) - (a.rerank_score as number)).slice(0, topK);
+  }
+
   return {
     /** The best `topK` chunks for `query` across `collectionIds` (already checked against the caller's access). */
     async search(tenantId: string, collectionIds: readonly string[], query: string, opts: SearchOptions): Promise<ChunkHit[]> {
@@ -257,8 +285,11 @@ export function createChunkSearch(deps: {
       add(semantic, mode === 'hybrid' ? 1 - lexicalWeight : 1, 'vector');
       const best = [...fused.entries()].sort((a, b) => b[1].score - a[1].score);
       if (best.length === 0) return [];
-      // Candidates beyond top_k are fetched only as far as a filter or a replaced document may need.
-      const wanted = best.slice(0, opts.filter ? best.length : Math.max(opts.topK * 2, opts.topK + 10)).map(([id]) => id);
+      const reranker = opts.rerank === false ? undefined : deps.reranker;
+      // With a reranker, the best `limit` fused chunks are fetched and scored again, and the top_k of them returned.
+      const limit = reranker ? Math.max(opts.topK, deps.rerankCandidates ?? 20) : opts.topK;
+      // Candidates beyond the limit are fetched only as far as a filter or a replaced document may need.
+      const wanted = best.slice(0, opts.filter ? best.length : Math.max(limit * 2, limit + 10)).map(([id]) => id);
       const fetchMeta = metadataCondition(opts.filter, 6);
       // Highlights are made for the rows returned only: the first top_k that still exist, in fused order.
       const headline = opts.highlights
@@ -274,7 +305,7 @@ export function createChunkSearch(deps: {
                WHERE c.tenant_id = $1 AND c.collection_id = ANY($2::text[])${fetchMeta.sql}) x
          WHERE $3::text IS NOT NULL
          ORDER BY x.rank LIMIT $5`,
-        [tenantId, ids, query, wanted, opts.topK, ...fetchMeta.params],
+        [tenantId, ids, query, wanted, limit, ...fetchMeta.params],
         // Without a filter the text is one of two: planned once per connection (~0.3 ms a search).
         opts.filter ? undefined : { prepare: opts.highlights ? 'chunk_fetch_highlights' : 'chunk_fetch' },
       );
@@ -287,9 +318,9 @@ export function createChunkSearch(deps: {
         const hit: ChunkHit = { chunk_id: id, ...chunk, tokens: token_count, score: Number(f.score.toFixed(5)), via: f.lexical && f.vector ? 'both' : f.lexical ? 'lexical' : 'vector' };
         if (opts.highlights) hit.highlights = h?.includes('**') ? h.split(FRAGMENT_DELIMITER).map((s) => s.trim()) : [];
         hits.push(hit);
-        if (hits.length === opts.topK) break;
+        if (hits.length === limit) break;
       }
-      return hits;
+      return reranker ? rerankHits(reranker, query, hits, opts.topK) : hits;
     },
   };
 }

@@ -5,6 +5,7 @@
  *
  *   npm run eval:docs -- [--data DIR] [--budgets 1024,2048] [--chunk-tokens N] [--chunk-overlap N]
  *                        [--url URL --key KEY] [--concurrency N] [--limit N] [--keep DIR] [--verbose] [--small-k 8]
+ *                        [--rerank-model Xenova/ms-marco-MiniLM-L-6-v2 [--rerank-model-dir DIR]]
  *
  * Corpus: every session of a conversation is one markdown document ("# Session N — <date>", then one
  * paragraph per turn, `<a id="D1:3"></a>**Speaker:** text [shares <caption>]` — turns rendered as
@@ -52,11 +53,17 @@ const { values: args } = parseArgs({
      * top_k 50 search: a small top_k brings fewer candidates to the fusion (src/knowledge/search.ts).
      */
     'small-k': { type: 'string' },
+    /**
+     * A cross-encoder for the started gateway (knowledge.search.rerank: hub id, or a folder under
+     * --rerank-model-dir): adds the mode "reranked", hybrid reranked by it, beside the others.
+     */
+    'rerank-model': { type: 'string' },
+    'rerank-model-dir': { type: 'string' },
   },
 });
 const budgets = args.budgets.split(',').map(Number);
 const smallK = args['small-k'] ? Number(args['small-k']) : 0;
-const MODES = ['lexical', 'vector', 'hybrid'];
+const MODES = ['lexical', 'vector', 'hybrid', ...(args['rerank-model'] ? ['reranked'] : [])];
 /** Candidates per search: the most the packer could want at these budgets, and the MRR horizon. */
 const TOP_K = 50;
 /** The budget the per-category breakdown and the recall target are read at. */
@@ -130,7 +137,17 @@ if (files.length === 0) throw new Error(`no .json files in ${args.data}`);
 const gw = args.url ? { url: args.url, adminKey: args['admin-key'], stop: () => {} } : await startGateway({
       name: 'docs',
       keep: args.keep,
-      config: args['lexical-weight'] ? { knowledge: { search: { lexicalWeight: Number(args['lexical-weight']) } } } : undefined,
+      config:
+        args['lexical-weight'] || args['rerank-model']
+          ? {
+              knowledge: {
+                search: {
+                  ...(args['lexical-weight'] ? { lexicalWeight: Number(args['lexical-weight']) } : {}),
+                  ...(args['rerank-model'] ? { rerank: { model: args['rerank-model'], candidates: TOP_K, ...(args['rerank-model-dir'] ? { modelDir: resolve(args['rerank-model-dir']) } : {}) } } : {}),
+                },
+              },
+            }
+          : undefined,
     });
 const created = []; // collections to delete afterwards (--url only)
 let key;
@@ -189,7 +206,8 @@ try {
   for (const conv of convs) {
     const tasks = conv.qa.flatMap((q) => MODES.map((mode) => ({ q, mode })));
     await pool(tasks, Number(args.concurrency), async ({ q, mode }) => {
-      const { data: hits } = await call(gw.url, key, 'POST', `/v1/collections/${conv.collection.id}/search`, { query: q.question, top_k: TOP_K, mode, highlights: false });
+      const search = mode === 'reranked' ? { mode: 'hybrid', rerank: true } : { mode, ...(args['rerank-model'] ? { rerank: false } : {}) };
+      const { data: hits } = await call(gw.url, key, 'POST', `/v1/collections/${conv.collection.id}/search`, { query: q.question, top_k: TOP_K, ...search, highlights: false });
       const holds = (h, e) => h.text.includes(anchor(e));
       const first = hits.findIndex((h) => q.evidence.some((e) => holds(h, e)));
       const r = { conv: conv.name, category: q.category, mode, rr: first === -1 ? 0 : 1 / (first + 1), recall: {}, tokens: {} };

@@ -68,6 +68,38 @@ function modelBytes(hidden: number): Uint8Array {
   return onnx.ModelProto.encode(model).finish();
 }
 
+/**
+ * A cross-encoder of the same family (BertForSequenceClassification, one label): its logit for a pair is
+ * how many times the word `word` occurs in it, so a reranking by it is known in advance. `broken`: it
+ * answers one number for the whole batch, as a model that is not a cross-encoder might.
+ */
+function crossEncoderBytes(word: string, broken = false): Uint8Array {
+  const { FLOAT, INT64 } = onnx.TensorProto.DataType;
+  const dims = [{ dimParam: 'batch' }, { dimParam: 'sequence' }];
+  const input = (name: string) => ({ name, type: { tensorType: { elemType: INT64, shape: { dim: dims } } } });
+  const weights = TINY_VOCAB.map((t) => (t === word ? 1 : 0));
+  const graph = {
+    name: 'tiny-cross-encoder',
+    node: [
+      { opType: 'Gather', input: ['weights', 'input_ids'], output: ['w'] },
+      { opType: 'Cast', input: ['attention_mask'], output: ['mask_f'], attribute: [{ name: 'to', type: onnx.AttributeProto.AttributeType.INT, i: FLOAT }] },
+      { opType: 'Unsqueeze', input: ['mask_f', 'last_axis'], output: ['mask3'] },
+      { opType: 'Mul', input: ['w', 'mask3'], output: ['counted'] },
+      // Broken: summed over every axis, one number for the whole batch instead of one per pair.
+      { opType: 'ReduceSum', input: broken ? ['counted'] : ['counted', 'sequence_axis'], output: ['logits'], attribute: [{ name: 'keepdims', type: onnx.AttributeProto.AttributeType.INT, i: 0 }] },
+    ],
+    initializer: [
+      { name: 'weights', dataType: FLOAT, dims: [TINY_VOCAB.length, 1], floatData: weights },
+      { name: 'last_axis', dataType: INT64, dims: [1], int64Data: [-1] },
+      { name: 'sequence_axis', dataType: INT64, dims: [1], int64Data: [1] },
+    ],
+    input: [input('input_ids'), input('attention_mask'), input('token_type_ids')],
+    output: [{ name: 'logits', type: { tensorType: { elemType: FLOAT, shape: { dim: [{ dimParam: 'batch' }, { dimValue: 1 }] } } } }],
+  };
+  const model = onnx.ModelProto.create({ irVersion: 8, producerName: 'context-gateway-tests', opsetImport: [{ domain: '', version: 13 }], graph });
+  return onnx.ModelProto.encode(model).finish();
+}
+
 const special = (content: string, id: number) => ({ id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true });
 
 function tokenizerJson() {
@@ -103,15 +135,26 @@ export interface TinyModel {
   hidden: number;
 }
 
-/** Writes the tiny model into a fresh temp dir (or `dir`) and returns where it is. */
-export async function writeTinyModel(opts: { dir?: string; name?: string; hidden?: number } = {}): Promise<TinyModel> {
+/**
+ * Writes the tiny model into a fresh temp dir (or `dir`) and returns where it is. With `crossEncoderWord`
+ * it is a cross-encoder instead (see crossEncoderBytes), for the reranker.
+ */
+export async function writeTinyModel(
+  opts: { dir?: string; name?: string; hidden?: number; crossEncoderWord?: string; brokenCrossEncoder?: boolean } = {},
+): Promise<TinyModel> {
   const dir = opts.dir ?? (await mkdtemp(join(tmpdir(), 'tiny-model-')));
-  const name = opts.name ?? 'tiny-bert';
+  const name = opts.name ?? (opts.crossEncoderWord ? 'tiny-cross-encoder' : 'tiny-bert');
   const hidden = opts.hidden ?? TINY_HIDDEN;
   const root = join(dir, name);
   await mkdir(join(root, 'onnx'), { recursive: true });
-  await writeFile(join(root, 'onnx', 'model.onnx'), modelBytes(hidden));
-  await writeFile(join(root, 'config.json'), JSON.stringify({ model_type: 'bert', hidden_size: hidden }));
+  if (opts.crossEncoderWord) {
+    await writeFile(join(root, 'onnx', 'model.onnx'), crossEncoderBytes(opts.crossEncoderWord, opts.brokenCrossEncoder));
+    const config = { model_type: 'bert', hidden_size: hidden, architectures: ['BertForSequenceClassification'], id2label: { 0: 'LABEL_0' }, label2id: { LABEL_0: 0 } };
+    await writeFile(join(root, 'config.json'), JSON.stringify(config));
+  } else {
+    await writeFile(join(root, 'onnx', 'model.onnx'), modelBytes(hidden));
+    await writeFile(join(root, 'config.json'), JSON.stringify({ model_type: 'bert', hidden_size: hidden }));
+  }
   await writeFile(join(root, 'tokenizer.json'), JSON.stringify(tokenizerJson()));
   await writeFile(
     join(root, 'tokenizer_config.json'),

@@ -6,6 +6,8 @@ import type { ModelInit, ModelMessage, ModelRequest } from './protocol.js';
 export interface ModelThread {
   /** Rejects with the thread's death if it dies first (or already died). */
   embed(texts: string[]): Promise<Float32Array[]>;
+  /** A cross-encoder's score for each (query, text) pair (a thread started with task 'rerank'). */
+  rerank(query: string, texts: string[]): Promise<Float32Array>;
   /** Lets the embeds already sent finish, disposes the model and ends the thread. */
   close(): Promise<void>;
   /** Why the thread can no longer embed (it died or was closed); undefined while it can. */
@@ -19,10 +21,11 @@ interface Pending {
 
 /** The error the adapter has always thrown for a model that cannot be loaded: which model, and where it looked. */
 export function loadError(init: ModelInit, message: string, cause?: Error): Error {
+  const [what, dirVar] = init.task === 'rerank' ? ['reranking', 'RERANK_MODEL_DIR'] : ['embedding', 'EMBEDDINGS_MODEL_DIR'];
   const where = init.modelDir
-    ? `from ${init.modelDir}/${init.model} (EMBEDDINGS_MODEL_DIR; it needs onnx/model.onnx, config.json, tokenizer.json, tokenizer_config.json)`
-    : 'from the Hugging Face hub (set EMBEDDINGS_MODEL_DIR where there is no internet)';
-  return new Error(`Could not load the embedding model "${init.model}" ${where}: ${message}`, { cause });
+    ? `from ${init.modelDir}/${init.model} (${dirVar}; it needs onnx/model.onnx, config.json, tokenizer.json, tokenizer_config.json)`
+    : `from the Hugging Face hub (set ${dirVar} where there is no internet)`;
+  return new Error(`Could not load the ${what} model "${init.model}" ${where}: ${message}`, { cause });
 }
 
 /** Starts a worker thread and resolves once it has loaded the model; rejects with `loadError` if it cannot. */
@@ -40,18 +43,26 @@ export function startModelThread(init: ModelInit): Promise<ModelThread> {
     if (pending.size === 0 && !disposed) worker.unref();
   };
 
+  const send = (request: (id: number) => ModelRequest): Promise<Float32Array[]> => {
+    if (dead) return Promise.reject(dead);
+    return new Promise((resolve, reject) => {
+      const id = nextId++;
+      pending.set(id, { resolve, reject });
+      worker.ref();
+      worker.postMessage(request(id));
+    });
+  };
+
   const thread: ModelThread = {
     get dead() {
       return dead;
     },
     embed(texts) {
-      if (dead) return Promise.reject(dead);
-      return new Promise((resolve, reject) => {
-        const id = nextId++;
-        pending.set(id, { resolve, reject });
-        worker.ref();
-        worker.postMessage({ type: 'embed', id, texts } satisfies ModelRequest);
-      });
+      return send((id) => ({ type: 'embed', id, texts }));
+    },
+    async rerank(query, texts) {
+      const [scores] = await send((id) => ({ type: 'rerank', id, query, texts }));
+      return scores as Float32Array;
     },
     async close() {
       if (dead) return;
@@ -86,7 +97,7 @@ export function startModelThread(init: ModelInit): Promise<ModelThread> {
       pending.delete(m.id);
       settle();
       if (m.type === 'result') job?.resolve(m.vectors);
-      else job?.reject(new Error(`transformers.js could not embed the texts: ${m.message}`));
+      else job?.reject(new Error(`transformers.js could not ${init.task === 'rerank' ? 'score' : 'embed'} the texts: ${m.message}`));
     });
     worker.on('error', (err) => {
       crash = err;

@@ -1,12 +1,13 @@
 /**
- * Worker thread that holds one transformers.js feature-extraction pipeline. onnxruntime-node's
+ * Worker thread that holds one transformers.js model: a feature-extraction pipeline, or a cross-encoder
+ * for reranking (`task: 'rerank'`). onnxruntime-node's
  * `session.run` is a single synchronous native call (its backend only defers it with setImmediate), so
  * on the calling thread a large batch froze the event loop for the whole batch (64 texts of ~400 tokens on
  * an all-MiniLM-L6-v2-shaped model: ~17 s). Here it blocks only this thread; onnxruntime still spreads each
  * run over its intra-op threads.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { env, type FeatureExtractionPipeline, pipeline } from '@huggingface/transformers';
+import { AutoModelForSequenceClassification, AutoTokenizer, env, type FeatureExtractionPipeline, pipeline, type Tensor } from '@huggingface/transformers';
 import type { ModelInit, ModelMessage, ModelRequest } from './protocol.js';
 
 const port = parentPort;
@@ -33,21 +34,52 @@ async function embed(extractor: FeatureExtractionPipeline, texts: string[]): Pro
   return vectors;
 }
 
-pipeline('feature-extraction', init.model, {
+const loadOptions = {
   dtype: init.dtype,
-  device: 'cpu',
+  device: 'cpu' as const,
   ...(init.modelDir ? { local_files_only: true } : {}),
   ...(init.threads ? { session_options: { intraOpNumThreads: init.threads, interOpNumThreads: 1 } } : {}),
-}).then(
-  (extractor) => {
+};
+
+type Run = (req: Extract<ModelRequest, { type: 'embed' | 'rerank' }>) => Promise<Float32Array[]>;
+
+/** The feature-extraction pipeline: texts → vectors. */
+async function loadEmbedder(): Promise<{ run: Run; dispose(): Promise<unknown> }> {
+  const extractor = await pipeline('feature-extraction', init.model, loadOptions);
+  return { run: (req) => embed(extractor, req.texts), dispose: () => extractor.dispose() };
+}
+
+/** A cross-encoder: (query, text) pairs → one relevance score each (its last logit). */
+async function loadCrossEncoder(): Promise<{ run: Run; dispose(): Promise<unknown> }> {
+  const [tokenizer, model] = await Promise.all([
+    AutoTokenizer.from_pretrained(init.model, init.modelDir ? { local_files_only: true } : {}),
+    AutoModelForSequenceClassification.from_pretrained(init.model, loadOptions),
+  ]);
+  return {
+    async run(req) {
+      const query = req.type === 'rerank' ? req.query : '';
+      const inputs = tokenizer(new Array<string>(req.texts.length).fill(query), { text_pair: req.texts, padding: true, truncation: true });
+      const { logits } = (await model(inputs)) as { logits: Tensor };
+      const [rows, labels] = logits.dims as [number, number];
+      const data = logits.data as Float32Array;
+      const scores = new Float32Array(rows);
+      for (let i = 0; i < rows; i++) scores[i] = data[i * labels + labels - 1] as number;
+      return [scores];
+    },
+    dispose: () => model.dispose(),
+  };
+}
+
+(init.task === 'rerank' ? loadCrossEncoder() : loadEmbedder()).then(
+  (loaded) => {
     // One request at a time, in order: a run already uses the intra-op threads, and 'dispose' must wait
-    // for the embeds sent before it.
+    // for the requests sent before it.
     let chain: Promise<void> = Promise.resolve();
     port.on('message', (req: ModelRequest) => {
       chain = chain.then(() => {
         // A failed dispose changes nothing for the caller: the thread is ended right after either way.
-        if (req.type === 'dispose') return extractor.dispose().then(() => {}, () => {}).then(() => send({ type: 'disposed' }));
-        return embed(extractor, req.texts).then(
+        if (req.type === 'dispose') return loaded.dispose().then(() => {}, () => {}).then(() => send({ type: 'disposed' }));
+        return loaded.run(req).then(
           (vectors) => send({ type: 'result', id: req.id, vectors }, vectors.map((v) => v.buffer as ArrayBuffer)),
           (err: unknown) => send({ type: 'error', id: req.id, message: messageOf(err) }),
         );

@@ -245,9 +245,10 @@ export const schemas: Record<string, JsonSchema> = {
         score: number,
         via: oneOfValues(['lexical', 'vector', 'both']),
         highlights: describe(arrayOf(string), 'Passages that match the query, matches in **bold** (when asked for).'),
+        rerank_score: describe(number, "The reranking model's score, when a reranker is configured and the search was reranked (hits are in its order)."),
       }),
     },
-    ['highlights'],
+    ['highlights', 'rerank_score'],
   ),
 };
 

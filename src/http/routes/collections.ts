@@ -80,8 +80,16 @@ export const searchSchema = z.strictObject({
     .optional(),
   /** Matching passages of each hit, query words in **bold**. */
   highlights: z.boolean().default(true),
+  /** Rerank the best fused chunks with the configured reranking model (default: whenever one is configured). */
+  rerank: z.boolean().optional(),
 });
-const searchOptions = (b: z.infer<typeof searchSchema>): SearchOptions => ({ topK: b.top_k, mode: b.mode, highlights: b.highlights, ...(b.filter ? { filter: b.filter } : {}) });
+const searchOptions = (b: z.infer<typeof searchSchema>): SearchOptions => ({
+  topK: b.top_k,
+  mode: b.mode,
+  highlights: b.highlights,
+  ...(b.filter ? { filter: b.filter } : {}),
+  ...(b.rerank !== undefined ? { rerank: b.rerank } : {}),
+});
 export const crossSearchSchema = searchSchema.extend({ collections: z.array(z.string().min(1)).min(1).max(100).optional() });
 
 /**
