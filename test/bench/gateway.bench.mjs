@@ -3,6 +3,8 @@
 //   direct        the fake upstream itself (instant answers: JSON ~480 B, or SSE role + 20 chunks)
 //   floor         a bare node:http pass-through proxy (shared/bench/peers), the floor reference
 //   portkey       @portkey-ai/gateway 1.15.2 (npm), run as shared/bench/PEERS.md says
+//   portkey+history  the same Portkey, sent the conversation so far in every body (--history-turns), as a
+//                 client must when its proxy keeps no history (not in the default --only)
 //   ours          this gateway, pass-through: auth on, no session
 //   ours+governed the same process, with a key that has rate limits (rpm, tpm) and quotas (tokens/day,
 //                 USD/month) far above the load: the Lua rate-limit round trip and the quota check on
@@ -16,6 +18,7 @@
 //
 //   node test/bench/gateway.bench.mjs [--duration 2] [--rounds 3] [--rate 400] [--rate-duration 5] [--conc 1,16,64]
 //        [--modes json,stream] [--only direct,floor,portkey,ours,ours+governed,ours+session] [--session-pool 64]
+//        [--history-turns 80] (with portkey+history in --only: Portkey sent a body holding that many turns of history)
 //        [--warmup 3] [--wait-quiet 0] [--no-build] [--keep-logs] [--ours-node-args "--trace-gc"]
 //   node test/bench/gateway.bench.mjs --report results/gateway-<stamp>.jsonl   (re-render a run's tables)
 //   node test/bench/gateway.bench.mjs --profile passthrough|session [--profile-seconds 10]
@@ -77,6 +80,7 @@ function parseArgs(argv) {
     modes: get('modes', 'json,stream').split(','),
     only: get('only', 'direct,floor,portkey,ours,ours+session').split(','),
     sessionPool: Number(get('session-pool', '64')),
+    historyTurns: Number(get('history-turns', '80')),
     warmup: Number(get('warmup', '3')),
     // On a shared machine: wait up to this many seconds for other processes to go quiet first.
     waitQuiet: Number(get('wait-quiet', '0')),
@@ -350,6 +354,21 @@ function report(raw, meta, rss) {
       );
     }
 
+  if (names.includes('portkey+history') && names.includes('ours+session')) {
+    out.push(
+      '',
+      `Session path against Portkey carrying the conversation itself (portkey+history: the body holds ${meta.historyTurns} turns of history and the new message, what a client sends when the proxy keeps no history):`,
+      '',
+      '| mode | c | session ÷ Portkey, same body as the session path | session ÷ Portkey carrying the conversation | session history turns (mean) |',
+      '|---|---:|---:|---:|---:|',
+    );
+    for (const mode of meta.modes)
+      for (const c of meta.conc) {
+        const s = find({ tool: 'wrk', mode, concurrency: c, target: 'ours+session' });
+        out.push(`| ${mode} | ${c} | ${x(pr('ours+session', 'portkey', mode, c))} | ${x(pr('ours+session', 'portkey+history', mode, c))} | ${s?.history_turns?.mean ?? '–'} |`);
+      }
+  }
+
   out.push(
     '',
     `### Latency at a fixed ${meta.rate} req/s, open loop (Node client, ${meta.rateDuration} s after 1.5 s warm-up, up to 512 in flight; added = target − direct in this run)`,
@@ -518,6 +537,12 @@ export async function runGatewayBench(argv = []) {
 
   const bodyFile = path.join(logsDir, 'body.json');
   fs.writeFileSync(bodyFile, JSON.stringify({ model: MODEL, messages: [{ role: 'user', content: 'Hello' }] }));
+  // What a client sends when the proxy keeps no history: the conversation so far (user "Hello" and the
+  // fake upstream's answer, as the session path stores them) and the new message.
+  const historyBodyFile = path.join(logsDir, 'body-history.json');
+  const answer = 'This is a fake response from the benchmark upstream. '.repeat(4).trim();
+  const history = Array.from({ length: opt.historyTurns }, (_, i) => (i % 2 === 0 ? { role: 'user', content: 'Hello' } : { role: 'assistant', content: answer }));
+  fs.writeFileSync(historyBodyFile, JSON.stringify({ model: MODEL, messages: [...history, { role: 'user', content: 'Hello' }] }));
 
   let stopping = false;
   const onSignal = async (sig) => {
@@ -533,7 +558,7 @@ export async function runGatewayBench(argv = []) {
 
   try {
     if (opt.profile) return await profileRun(opt, ctx, { bodyFile, stamp });
-    return await compareRun(opt, ctx, { bodyFile, stamp });
+    return await compareRun(opt, ctx, { bodyFile, historyBodyFile, stamp });
   } finally {
     await stopAll();
     await cleanupStores(ctx);
@@ -542,7 +567,7 @@ export async function runGatewayBench(argv = []) {
   }
 }
 
-async function compareRun(opt, ctx, { bodyFile, stamp }) {
+async function compareRun(opt, ctx, { bodyFile, historyBodyFile, stamp }) {
   const { logsDir } = ctx;
   const t0 = Date.now();
   const up = startUpstream(ctx);
@@ -554,7 +579,7 @@ async function compareRun(opt, ctx, { bodyFile, stamp }) {
       logFile: path.join(logsDir, 'floor.log'),
     });
   }
-  if (opt.only.includes('portkey')) {
+  if (opt.only.some((n) => n.startsWith('portkey'))) {
     procs.portkey = startPinned(
       'portkey',
       PROXY_CPU,
@@ -578,6 +603,12 @@ async function compareRun(opt, ctx, { bodyFile, stamp }) {
       bodyFile,
       pid: procs.portkey?.pid,
     },
+    'portkey+history': {
+      url: chat(PORTS.portkey),
+      headers: { 'x-portkey-provider': 'openai', 'x-portkey-custom-host': `http://127.0.0.1:${PORTS.upstream}/v1`, Authorization: 'Bearer sk-fake' },
+      bodyFile: historyBodyFile,
+      pid: procs.portkey?.pid,
+    },
     ours: { url: chat(PORTS.ours), headers: { Authorization: `Bearer ${key}` }, bodyFile, pid: ours.pid },
     'ours+governed': { url: chat(PORTS.ours), headers: { Authorization: `Bearer ${governedKey}` }, bodyFile, pid: ours.pid },
     'ours+session': {
@@ -590,7 +621,7 @@ async function compareRun(opt, ctx, { bodyFile, stamp }) {
   };
   const names = opt.only.filter((n) => all[n]);
   // Only the proxy under test runs: the others are frozen (SIGSTOP) during each cell.
-  const entryOf = { direct: null, floor: procs.floor, portkey: procs.portkey, ours, 'ours+governed': ours, 'ours+session': ours };
+  const entryOf = { direct: null, floor: procs.floor, portkey: procs.portkey, 'portkey+history': procs.portkey, ours, 'ours+governed': ours, 'ours+session': ours };
   const proxies = [procs.floor, procs.portkey, ours].filter(Boolean);
   const focus = (n) => only(entryOf[n], proxies);
   for (const n of names) for (const m of opt.modes) await smoke(n, all[n], m);
@@ -722,6 +753,7 @@ async function compareRun(opt, ctx, { bodyFile, stamp }) {
     rate: opt.rate,
     rateDuration: opt.rateDuration,
     sessionPool: opt.sessionPool,
+    historyTurns: opt.historyTurns,
     rawFile: path.relative(repoRoot, rawFile),
     oursLog,
   };
