@@ -171,8 +171,8 @@ export const configSchema = z.strictObject({
       /** Recent query vectors kept in memory (0 = off). */
       queryCacheEntries: z.coerce.number().int().min(0).default(1000),
       /**
-       * Load the model at start-up instead of on the first embedding (~1 s, ~100–180 MB of worker
-       * threads), so the first retrieval does not wait for it. use-lite only.
+       * Load the model at start-up instead of on the first embedding (~0.5 s, ~80 MB per worker
+       * thread), so the first retrieval does not wait for it. use-lite only.
        */
       preload: z.boolean().default(true),
     })

@@ -1,6 +1,6 @@
 /**
  * The `Embedder` port: turns texts into L2-normalised vectors, locally. Adapters own their model
- * runtime (TF.js worker threads, onnxruntime); callers see only this interface.
+ * runtime (onnxruntime on worker threads); callers see only this interface.
  */
 
 /**
