@@ -1,5 +1,5 @@
 import type { TransformersDtype } from '../embeddings/transformers/protocol.js';
-import { type ModelThread, startModelThread } from '../embeddings/transformers/thread.js';
+import { startRestartingModelThread } from '../embeddings/transformers/thread.js';
 
 /**
  * A second opinion on search results: scores each (query, text) pair together, which a bi-encoder's
@@ -29,30 +29,21 @@ export interface TransformersRerankerOptions {
  */
 export async function createTransformersReranker(opts: TransformersRerankerOptions): Promise<Reranker> {
   const init = { task: 'rerank' as const, model: opts.model, modelDir: opts.modelDir, cacheDir: opts.cacheDir, dtype: opts.dtype ?? 'fp32', threads: opts.threads };
-  let thread: ModelThread = await startModelThread(init);
-  let restarting: Promise<ModelThread> | undefined;
+  const thread = await startRestartingModelThread(init);
   let closed = false;
-  const live = async (): Promise<ModelThread> => {
-    if (!thread.dead) return thread;
-    restarting ??= startModelThread(init).finally(() => {
-      restarting = undefined;
-    });
-    thread = await restarting;
-    return thread;
-  };
   return {
     model: opts.model,
     async rerank(query, texts) {
       if (closed) throw new Error('The reranker is closed.');
       if (texts.length === 0) return [];
-      const scores = await (await live()).rerank(query, [...texts]);
+      const scores = await (await thread.live()).rerank(query, [...texts]);
       if (scores.length !== texts.length) throw new Error(`The reranking model "${opts.model}" returned ${scores.length} scores for ${texts.length} texts.`);
       return Array.from(scores);
     },
     async close() {
       if (closed) return;
       closed = true;
-      await (restarting ? await restarting.catch(() => thread) : thread).close();
+      await thread.close();
     },
   };
 }

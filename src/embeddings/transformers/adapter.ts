@@ -8,7 +8,7 @@
  */
 import type { Embedder, EmbedOptions } from '../port.js';
 import type { ModelInit, TransformersDtype } from './protocol.js';
-import { type ModelThread, startModelThread } from './thread.js';
+import { startRestartingModelThread } from './thread.js';
 
 export const DEFAULT_TRANSFORMERS_MODEL = 'Xenova/all-MiniLM-L6-v2';
 
@@ -42,21 +42,10 @@ export async function createTransformersEmbedder(opts: TransformersOptions = {})
   const model = opts.model ?? DEFAULT_TRANSFORMERS_MODEL;
   const init: ModelInit = { model, modelDir: opts.modelDir, cacheDir: opts.cacheDir, dtype: opts.dtype ?? 'fp32', threads: opts.threads };
 
-  let thread = await startModelThread(init);
-  let restarting: Promise<ModelThread> | undefined;
+  const thread = await startRestartingModelThread(init);
   let closed = false;
 
-  async function live(): Promise<ModelThread> {
-    if (!thread.dead) return thread;
-    // A failed restart is not kept: the call after it tries again.
-    restarting ??= startModelThread(init).finally(() => {
-      restarting = undefined;
-    });
-    thread = await restarting;
-    return thread;
-  }
-
-  const probe = await thread.embed(['dimension probe']).catch(async (err: unknown) => {
+  const probe = await (await thread.live()).embed(['dimension probe']).catch(async (err: unknown) => {
     await thread.close();
     throw err;
   });
@@ -73,13 +62,12 @@ export async function createTransformersEmbedder(opts: TransformersOptions = {})
       if (closed) throw new Error('The transformers.js embedder is closed.');
       if (texts.length === 0) return [];
       const prefix = (o?.kind === 'query' ? opts.queryPrefix : opts.documentPrefix) ?? '';
-      return (await live()).embed(prefix ? texts.map((t) => prefix + t) : [...texts]);
+      return (await thread.live()).embed(prefix ? texts.map((t) => prefix + t) : [...texts]);
     },
     async close() {
       if (closed) return;
       closed = true;
-      const last = restarting ? await restarting.catch(() => thread) : thread;
-      await last.close();
+      await thread.close();
     },
   };
 }

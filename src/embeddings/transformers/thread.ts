@@ -112,3 +112,34 @@ export function startModelThread(init: ModelInit): Promise<ModelThread> {
     });
   });
 }
+
+/** A model thread started again after it dies (see startRestartingModelThread). */
+export interface RestartingModelThread {
+  /** The running thread; if the last one died, a new one (one start, shared by concurrent callers). */
+  live(): Promise<ModelThread>;
+  /** Closes the current thread (after a restart in progress, if any). */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts the model thread and keeps one running: a thread that dies (a crash, out of memory) fails the
+ * requests it held, and the next `live()` starts a new one. A failed restart is not kept, so the call
+ * after it tries again.
+ */
+export async function startRestartingModelThread(init: ModelInit): Promise<RestartingModelThread> {
+  let thread = await startModelThread(init);
+  let restarting: Promise<ModelThread> | undefined;
+  return {
+    async live() {
+      if (!thread.dead) return thread;
+      restarting ??= startModelThread(init).finally(() => {
+        restarting = undefined;
+      });
+      thread = await restarting;
+      return thread;
+    },
+    async close() {
+      await (restarting ? await restarting.catch(() => thread) : thread).close();
+    },
+  };
+}
