@@ -25,8 +25,10 @@ export async function useLiteOnnx(dir = useLiteDir()): Promise<Uint8Array> {
 }
 
 /**
- * The translated model as a file in `cacheDir`, named by the TF.js model's content and the translation's
- * version; translated and written (atomically) when it is not there yet.
+ * The translated model as a file in `cacheDir`, named by the model package's version, its model.json and
+ * the translation's version (model.json names the weights but does not fingerprint them: a release that
+ * changed only the weights still changes the version); translated and written (atomically) when it is
+ * not there yet.
  *
  * Why a file: onnxruntime reads a model file natively, while a model handed over as bytes first lives in
  * the JS heap with the shards and the translation's buffers. Measured with two threads: +133 MB of RSS
@@ -34,8 +36,9 @@ export async function useLiteOnnx(dir = useLiteDir()): Promise<Uint8Array> {
  */
 export async function useLiteOnnxFile(cacheDir: string = tmpdir()): Promise<string> {
   const dir = useLiteDir();
-  const json = await readFile(join(dir, 'model.json'));
-  const key = createHash('sha256').update(json).update(`translation ${TRANSLATION_VERSION}`).digest('hex').slice(0, 16);
+  const [json, pkg] = await Promise.all([readFile(join(dir, 'model.json')), readFile(join(dir, '..', 'package.json'), 'utf8')]);
+  const { version } = JSON.parse(pkg) as { version: string };
+  const key = createHash('sha256').update(json).update(`package ${version}, translation ${TRANSLATION_VERSION}`).digest('hex').slice(0, 16);
   const file = join(cacheDir, `use-lite-512-${key}.onnx`);
   if (await stat(file).then((st) => st.size > 0, () => false)) return file;
   await mkdir(cacheDir, { recursive: true });
