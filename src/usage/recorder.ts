@@ -1,6 +1,7 @@
 import type { Logger } from '../observability/logger.js';
 import type { Quotas } from '../governance/quotas.js';
-import type { Sql, SqlParam } from '../store/sql.js';
+import type { Sql } from '../store/sql.js';
+import { GatewayError } from '../errors.js';
 
 /** One request's usage, as the chat path reports it when the response has ended. */
 export interface UsageEvent {
@@ -34,30 +35,38 @@ const BATCH = 500;
 const MAX_BUFFERED = 50_000;
 const FLUSH_MS = 1000;
 
-const COLUMNS = [
-  'tenant_id',
-  'request_id',
-  'key_id',
-  'user_id',
-  'session_id',
-  'route',
-  'alias',
-  'provider',
-  'model',
-  'prompt_tokens',
-  'cached_tokens',
-  'completion_tokens',
-  'context_tokens',
-  'cache',
-  'cost_usd',
-  'saved_usd',
-  'latency_ms',
-  'status',
-  'error_code',
-  'created_at',
-  'team_id',
-] as const;
-const TYPES = ['text', 'text', 'text', 'text', 'text', 'text', 'text', 'text', 'text', 'int', 'int', 'int', 'jsonb', 'text', 'float8', 'float8', 'float8', 'int', 'text', 'timestamptz', 'text'];
+/** usage_events' columns as the batch's JSON objects name them, with their SQL types. */
+const COLUMNS = {
+  tenant_id: 'text',
+  request_id: 'text',
+  key_id: 'text',
+  user_id: 'text',
+  session_id: 'text',
+  route: 'text',
+  alias: 'text',
+  provider: 'text',
+  model: 'text',
+  prompt_tokens: 'int',
+  cached_tokens: 'int',
+  completion_tokens: 'int',
+  context_tokens: 'jsonb',
+  cache: 'text',
+  cost_usd: 'float8',
+  saved_usd: 'float8',
+  latency_ms: 'float8',
+  status: 'int',
+  error_code: 'text',
+  created_at: 'timestamptz',
+  team_id: 'text',
+} as const;
+const NAMES = Object.keys(COLUMNS).join(', ');
+const TYPED = Object.entries(COLUMNS)
+  .map(([name, type]) => `${name} ${type}`)
+  .join(', ');
+// A row whose tenant was deleted meanwhile is skipped, not a failed batch.
+const INSERT = `INSERT INTO usage_events (${NAMES})
+  SELECT ${NAMES} FROM jsonb_to_recordset($1::jsonb) AS u(${TYPED})
+  WHERE EXISTS (SELECT 1 FROM tenants t WHERE t.id = u.tenant_id)`;
 
 /**
  * Usage rows, written off the request path: `record` appends to a buffer that is flushed every
@@ -79,45 +88,43 @@ export function createUsageRecorder(deps: {
   timer.unref();
 
   async function write(rows: readonly UsageEvent[]): Promise<void> {
-    const cols: SqlParam[][] = COLUMNS.map(() => []);
-    for (const e of rows) {
-      const values: SqlParam[] = [
-        e.tenantId,
-        e.requestId,
-        e.keyId,
-        e.userId,
-        e.sessionId,
-        e.route,
-        e.alias,
-        e.provider,
-        e.model,
-        e.promptTokens,
-        e.cachedTokens,
-        e.completionTokens,
-        e.contextTokens ? JSON.stringify(e.contextTokens) : null,
-        e.cache,
-        e.costUsd,
-        e.savedUsd,
-        e.latencyMs,
-        e.status,
-        e.errorCode,
-        e.at.toISOString(),
-        e.teamId,
-      ];
-      for (let i = 0; i < values.length; i++) (cols[i] as SqlParam[]).push(values[i] as SqlParam);
-    }
+    // The batch goes as one JSON document: a parameter per column made pg build an array literal
+    // per column, escaping each value (~4 KB of garbage per row, on the gateway's thread).
+    const batch = JSON.stringify(
+      rows.map((e) => ({
+        tenant_id: e.tenantId,
+        request_id: e.requestId,
+        key_id: e.keyId,
+        user_id: e.userId,
+        session_id: e.sessionId,
+        route: e.route,
+        alias: e.alias,
+        provider: e.provider,
+        model: e.model,
+        prompt_tokens: e.promptTokens,
+        cached_tokens: e.cachedTokens,
+        completion_tokens: e.completionTokens,
+        context_tokens: e.contextTokens,
+        cache: e.cache,
+        cost_usd: e.costUsd,
+        saved_usd: e.savedUsd,
+        latency_ms: e.latencyMs,
+        status: e.status,
+        error_code: e.errorCode,
+        created_at: e.at,
+        team_id: e.teamId,
+      })),
+    );
     const alerts = await sql.transaction(async (tx) => {
-      // A row whose tenant was deleted meanwhile is skipped, not a failed batch.
-      await tx.query(
-        `INSERT INTO usage_events (${COLUMNS.join(', ')})
-         SELECT u.* FROM unnest(${COLUMNS.map((_, i) => `$${i + 1}::${TYPES[i]}[]`).join(', ')}) AS u(${COLUMNS.join(', ')})
-         WHERE EXISTS (SELECT 1 FROM tenants t WHERE t.id = u.tenant_id)`,
-        cols,
-      );
+      await tx.query(INSERT, [batch]);
       return deps.quotas ? deps.quotas.account(tx, rows) : [];
     });
     deps.quotas?.afterCommit(alerts);
   }
+
+  const keep = (err: unknown): void => {
+    log.warn({ err: (err as Error).message, rows: buffer.length }, 'usage rows not written; kept for the next flush');
+  };
 
   async function flush(): Promise<void> {
     if (flushing) return flushing;
@@ -128,8 +135,21 @@ export function createUsageRecorder(deps: {
         try {
           await write(rows);
         } catch (err) {
-          log.warn({ err: (err as Error).message, rows: buffer.length }, 'usage rows not written; kept for the next flush');
-          return;
+          if (!unstorable(err)) return keep(err);
+          // A row Postgres cannot store (text with a NUL) must not hold back the others: they are
+          // written one by one, and the rows that cannot be are dropped, and said.
+          for (const [i, row] of rows.entries()) {
+            try {
+              await write([row]);
+            } catch (one) {
+              if (!unstorable(one)) {
+                buffer = buffer.slice(i);
+                return keep(one);
+              }
+              dropped++;
+              log.error({ requestId: row.requestId, dropped }, 'usage row cannot be stored (text with a NUL character); dropped');
+            }
+          }
         }
         buffer = buffer.slice(rows.length);
       }
@@ -159,3 +179,6 @@ export function createUsageRecorder(deps: {
 }
 
 export type UsageRecorder = ReturnType<typeof createUsageRecorder>;
+
+/** The error of a statement that holds text Postgres cannot store (store/errors.ts maps it). */
+const unstorable = (err: unknown): boolean => err instanceof GatewayError && err.code === 'invalid_characters';

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type FakeOpenAi, type FakeReply, startFakeOpenAi } from '../helpers/fake-openai.js';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
 import { getTokenizer } from '../../src/tokens/tokenizer.js';
+import type { UsageEvent } from '../../src/usage/recorder.js';
 
 // Usage rows and cost: one row per chat request (JSON, streamed, a client leaving mid-stream, a cache
 // hit, an upstream failure), priced by the table, and GET /v1/usage grouped, ranged and as CSV.
@@ -167,5 +168,32 @@ describe('usage and cost', () => {
     const admin = await gw.admin('GET', `/admin/v1/usage?group_by=tenant`);
     expect(admin.body.data.find((r: { tenant: string }) => r.tenant === t.id).requests).toBe(all.length);
     expect((await gw.call('GET', '/admin/v1/usage', { key: t.key })).status).toBe(403);
+  });
+
+  it('refuses a `user` Postgres cannot store, so one request cannot hold back every usage row', async () => {
+    const bad = await chat({ model: 'm', user: 'u\u0000x' }, { 'cache-control': 'no-store' });
+    expect(bad.status).toBe(400);
+    expect(bad.body.error).toMatchObject({ code: 'invalid_characters', param: 'user' });
+    const good = await chat({ model: 'm', user: 'after' }, { 'cache-control': 'no-store' });
+    expect(good.status).toBe(200);
+    expect((await rows()).find((r) => r.request_id === good.headers.get('x-request-id'))).toMatchObject({ user_id: 'after', status: 200 });
+  });
+
+  it('writes the rows of a batch that holds an unstorable row, and drops that row alone', async () => {
+    const usage = gw.gateway.deps.usage;
+    const event = (requestId: string, userId: string): UsageEvent => ({
+      ...{ tenantId: t.id, requestId, keyId: null, teamId: null, userId, sessionId: null, route: 'chat', alias: 'm', provider: 'up', model: 'x' },
+      ...{ promptTokens: 1, cachedTokens: 0, completionTokens: 1, contextTokens: null, cache: null, costUsd: 0, savedUsd: 0, latencyMs: 1 },
+      ...{ status: 200, errorCode: null, at: new Date() },
+    });
+    usage.record(event('batch-a', 'a'));
+    usage.record(event('batch-bad', 'b\u0000'));
+    usage.record(event('batch-c', 'c'));
+    const ids = (await rows()).map((r) => r.request_id);
+    expect(ids).toEqual(expect.arrayContaining(['batch-a', 'batch-c']));
+    expect(ids).not.toContain('batch-bad');
+    // Nothing is left behind to fail the next flush.
+    usage.record(event('batch-d', 'd'));
+    expect((await rows()).map((r) => r.request_id)).toContain('batch-d');
   });
 });

@@ -76,6 +76,8 @@ export function createChatHandler(deps: ChatHandlerDeps) {
     if (sessionId) c.logFields.session = sessionId;
     // A session stores the new turns: text Postgres cannot store is refused before the upstream is paid for.
     if (sessionId && holdsNul(body.messages)) throw unstorableText('messages');
+    // The usage row stores the `user`.
+    if (body.user?.includes('\u0000')) throw unstorableText('user');
     // Scopes, then rate limits, before any work is done for the request (retrieval, the upstream).
     const limitsStart = performance.now();
     checkRoute(principal, run ? 'prompts' : 'chat');
