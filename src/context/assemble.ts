@@ -1,7 +1,7 @@
 import { replayMessage, type Turn, turnKey, turnTokens } from '../memory/turns.js';
 import type { ChatMessage } from '../providers/types.js';
 import { REPLY_PRIMING_TOKENS } from '../tokens/tokenizer.js';
-import { type AssembledContext, type AssemblyInput, type Candidate, type Provenance, RETRIEVED_SECTIONS, type RetrievedSection, type SectionName } from './types.js';
+import { type AssembledContext, type AssemblyInput, type Candidate, type Provenance, RETRIEVED_SECTIONS, type RetrievedSection } from './types.js';
 
 /** One retrieved section being filled: what is in it and what it costs so far. */
 interface Block {
@@ -202,51 +202,63 @@ function render(input: AssemblyInput, blocks: Map<RetrievedSection, Block>, repl
     retrieved.push(message);
   }
 
-  const replay: ChatMessage[] = [];
-  // Replayed turns are listed in `items` only when someone reads it (POST /v1/context): a chat answer
-  // reports the range, and a long session would otherwise build an object per turn per request.
-  const replayIndex: number[] = [];
+  // Which turns are replayed: the tool results whose call is not in the prompt are left out (the
+  // upstream would reject them), by clearing their flag. The prompt's messages then go into one array
+  // of its final size: a long session replays ~200 turns on every request, and growing arrays (or
+  // spreading them into a last one) was most of what assembly allocated.
+  let replays = 0;
   let lastKept: Turn | undefined;
+  let firstSeq: number | null = null;
+  let lastSeq: number | null = null;
   for (let i = 0; i < history.length; i++) {
     if (replayed[i] !== 1) continue;
     const t = history[i] as Turn;
-    // A tool result whose call is not in the prompt would be rejected upstream: leave it out.
-    if (t.role === 'tool' && !(lastKept && (lastKept.role === 'tool' || (lastKept.role === 'assistant' && lastKept.fields?.tool_calls)))) continue;
+    if (t.role === 'tool' && !(lastKept && (lastKept.role === 'tool' || (lastKept.role === 'assistant' && lastKept.fields?.tool_calls)))) {
+      replayed[i] = 0;
+      continue;
+    }
     lastKept = t;
-    const cost = turnTokens(t, tokenizer);
-    const section: SectionName = i >= recentStart ? 'recent' : 'older';
-    tokens[section] += cost;
-    replay.push(replayMessage(t));
-    replayIndex.push(i);
+    tokens[i >= recentStart ? 'recent' : 'older'] += turnTokens(t, tokenizer);
+    firstSeq ??= t.seq;
+    lastSeq = t.seq;
+    replays++;
   }
+  const messages: ChatMessage[] = new Array(input.system.length + retrieved.length + replays + input.messages.length);
+  let at = 0;
+  for (const m of input.system) messages[at++] = m;
+  for (const m of retrieved) messages[at++] = m;
+  for (let i = 0; i < history.length; i++) if (replayed[i] === 1) messages[at++] = replayMessage(history[i] as Turn);
+  for (const m of input.messages) messages[at++] = m;
 
   tokens.total = tokens.system + tokens.messages + tokens.facts + tokens.summary + tokens.recent + tokens.episodic + tokens.documents + tokens.older;
+  // Replayed turns are listed in `items` only when someone reads it (POST /v1/context): a chat answer
+  // reports the range, and a long session would otherwise build an object per turn per request.
   let all: Provenance[] | undefined;
   return {
-    messages: [...input.system, ...retrieved, ...replay, ...input.messages],
+    messages,
     tokens,
     retrieved: items,
     get items(): Provenance[] {
-      all ??= [
-        ...items,
-        ...replayIndex.map((i): Provenance => {
-          const t = history[i] as Turn;
-          return {
-            kind: 'turn',
-            id: turnId(sessionId, t.seq),
-            section: i >= recentStart ? 'recent' : 'older',
-            session_id: sessionId,
-            seq: t.seq,
-            external_id: t.externalId,
-            created_at: t.createdAt,
-            tokens: turnTokens(t, tokenizer),
-          };
-        }),
-      ];
+      if (all) return all;
+      all = [...items];
+      for (let i = 0; i < history.length; i++) {
+        if (replayed[i] !== 1) continue;
+        const t = history[i] as Turn;
+        all.push({
+          kind: 'turn',
+          id: turnId(sessionId, t.seq),
+          section: i >= recentStart ? 'recent' : 'older',
+          session_id: sessionId,
+          seq: t.seq,
+          external_id: t.externalId,
+          created_at: t.createdAt,
+          tokens: turnTokens(t, tokenizer),
+        });
+      }
       return all;
     },
-    historyTurns: replay.length,
-    historyRange: { first_seq: history[replayIndex[0] ?? -1]?.seq ?? null, last_seq: history[replayIndex.at(-1) ?? -1]?.seq ?? null },
+    historyTurns: replays,
+    historyRange: { first_seq: firstSeq, last_seq: lastSeq },
   };
 }
 

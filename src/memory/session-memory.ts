@@ -131,7 +131,14 @@ function createLocalCopies(maxSessions: number, maxTurns: number) {
         copies.delete(k);
         return undefined;
       }
-      return set(k, [...c.turns, ...stored], last.seq);
+      // The window's newest maxTurns of copy + stored, copied once into an array of their size.
+      const total = c.turns.length + stored.length;
+      const skip = Math.max(0, total - maxTurns);
+      const turns: Turn[] = new Array(total - skip);
+      let at = 0;
+      for (let i = skip; i < c.turns.length; i++) turns[at++] = c.turns[i] as Turn;
+      for (let i = Math.max(0, skip - c.turns.length); i < stored.length; i++) turns[at++] = stored[i] as Turn;
+      return set(k, turns, last.seq);
     },
     drop(tenantId: string, sessionId: string) {
       copies.delete(key(tenantId, sessionId));

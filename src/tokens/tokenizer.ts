@@ -48,7 +48,7 @@ function createTokenizer(encoding: Encoding): Tokenizer {
     countMessage(m) {
       let n = TOKENS_PER_MESSAGE + count(m.role) + count(messageText(m));
       if (m.name) n += TOKENS_PER_NAME + count(m.name);
-      for (const call of m.tool_calls ?? []) n += count(call.function.name) + count(call.function.arguments) + TOKENS_PER_MESSAGE;
+      if (m.tool_calls) for (const call of m.tool_calls) n += count(call.function.name) + count(call.function.arguments) + TOKENS_PER_MESSAGE;
       if (m.tool_call_id) n += count(m.tool_call_id);
       return n;
     },
@@ -64,31 +64,50 @@ export function messageText(m: Pick<ChatMessage, 'content'>): string {
   return out;
 }
 
-// Any UTF-16 code unit outside ASCII, lone surrogates included (no `u` flag on purpose).
-const NON_ASCII = /[\u0080-\uffff]/;
-
 /**
  * Counts exactly what js-tiktoken's `encode(text, [], [])` returns: special-token strings count as
  * ordinary text. Tokens are keyed by their bytes as a binary string (one char per byte), so an ASCII
- * piece is its own key and the common case is one lookup with no byte encoding. The split pattern is
- * compiled once; js-tiktoken compiles it on every call (~60 µs a short message).
+ * piece is looked up where it lies in the text, with no copy and no byte encoding. The split pattern
+ * is compiled once; js-tiktoken compiles it on every call (~60 µs a short message).
+ *
+ * Pieces are found with a sticky `test`, which allocates nothing, where `exec` would build a match
+ * array and a substring per piece (~6 KB of garbage for a short answer, on every session request).
+ * The pattern covers every character, so each piece starts where the last ended; should it ever
+ * not match at a position, `exec` finds the next piece, as a global scan would.
  * test/unit/tokenizer.test.ts checks the counts against js-tiktoken's own encode.
  */
 function createCounter(file: RankFile): (text: string) => number {
   const ranks = RankTable.from(file.bpe_ranks);
-  const split = new RegExp(file.pat_str, 'ug');
+  const sticky = new RegExp(file.pat_str, 'uy');
+  const scan = new RegExp(file.pat_str, 'ug');
   return (text: string): number => {
-    // One scan of the text spares the per-piece check in the (usual) all-ASCII case.
-    const ascii = !NON_ASCII.test(text);
     let n = 0;
-    // exec rather than match(): a large document's pieces are never all held in one array.
-    split.lastIndex = 0;
-    for (let m = split.exec(text); m !== null; m = split.exec(text)) {
-      const bytes = ascii || !NON_ASCII.test(m[0]) ? m[0] : utf8Binary(m[0]);
-      n += ranks.rank(bytes, 0, bytes.length) >= 0 ? 1 : mergedCount(bytes, ranks);
+    for (let at = 0; at < text.length; ) {
+      let start = at;
+      let end: number;
+      sticky.lastIndex = at;
+      if (sticky.test(text)) end = sticky.lastIndex;
+      else {
+        scan.lastIndex = at;
+        const m = scan.exec(text);
+        if (m === null) break;
+        start = m.index;
+        end = start + m[0].length;
+      }
+      if (isAscii(text, start, end)) n += ranks.rank(text, start, end) >= 0 ? 1 : mergedCount(text, start, end, ranks);
+      else {
+        const bytes = utf8Binary(text.slice(start, end));
+        n += ranks.rank(bytes, 0, bytes.length) >= 0 ? 1 : mergedCount(bytes, 0, bytes.length, ranks);
+      }
+      at = end;
     }
     return n;
   };
+}
+
+function isAscii(s: string, from: number, to: number): boolean {
+  for (let i = from; i < to; i++) if (s.charCodeAt(i) > 0x7f) return false;
+  return true;
 }
 
 /**
@@ -176,20 +195,20 @@ function utf8Binary(text: string): string {
 }
 
 /**
- * Tokens a piece splits into under byte-pair merging, as js-tiktoken's `bytePairMerge` does it:
+ * Tokens the piece `bytes.slice(from, to)` splits into under byte-pair merging, as js-tiktoken's `bytePairMerge` does it:
  * merge the adjacent pair of lowest rank (the leftmost on a tie) until no pair is a token. Only
  * the two pairs next to a merge change, so their ranks are kept rather than looked up again,
  * which keeps long pieces (a run of 300 'x') from costing a lookup per pair per merge. Every
  * single byte is a token in both encodings, so every part left is one token.
  */
-function mergedCount(bytes: string, ranks: RankTable): number {
+function mergedCount(bytes: string, from: number, to: number, ranks: RankTable): number {
   // Part i spans bytes starts[i] to starts[i + 1]; pairRank[i] ranks part i merged with part i + 1.
-  const starts = Array.from({ length: bytes.length + 1 }, (_, i) => i);
+  const starts = Array.from({ length: to - from + 1 }, (_, i) => from + i);
   const rankOf = (i: number): number => {
     const r = ranks.rank(bytes, starts[i] as number, starts[i + 2] as number);
     return r < 0 ? Number.POSITIVE_INFINITY : r;
   };
-  const pairRank = Array.from({ length: bytes.length - 1 }, (_, i) => rankOf(i));
+  const pairRank = Array.from({ length: to - from - 1 }, (_, i) => rankOf(i));
   while (pairRank.length > 0) {
     let at = 0;
     for (let i = 1; i < pairRank.length; i++) if ((pairRank[i] as number) < (pairRank[at] as number)) at = i;
