@@ -1,9 +1,14 @@
 #!/usr/bin/env node
 /**
- * Two ways of starting this gateway (Node or V8 flags), measured side by side in one run.
+ * Two ways of starting this gateway (Node or V8 flags, or two builds), measured side by side in one run.
  *
  *   npm run build && node test/bench/node-flags.bench.mjs --a "" --b "--max-semi-space-size=32" [--rounds 4]
- *        [--modes json[,stream]] [--duration 5] [--rate 400] [--rate-duration 10]
+ *        [--modes json[,stream]] [--duration 5] [--rate 400] [--rate-duration 10] [--session]
+ *        [--a-root DIR] [--b-root DIR]
+ *
+ * `--a-root`/`--b-root` run a variant from another checkout (built, with node_modules), e.g. a git
+ * worktree of the commit before a change: a before/after of code, not flags. `--session` sends a
+ * `session_id` from a fresh pool of 64 per measurement, as the gateway bench's ours+session.
  *
  * As in gateway.bench.mjs: the fake upstream and the load on CPU 0, each gateway alone on CPU 1, the
  * idle one frozen (SIGSTOP) while the other is measured. Both gateways share one fresh schema and
@@ -13,6 +18,7 @@
  * cell, as in the gateway bench, where the heap the c=64 load leaves behind shapes the tail.
  * Prints the medians over rounds and every round's p99.
  */
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -22,7 +28,20 @@ import { argValue, ensurePeers, loadClient, log, only, peersDir, repoRoot, sampl
 
 const args = process.argv.slice(2);
 const opt = (name, dflt) => argValue(args, name, dflt);
-const variants = [opt('a', ''), opt('b', '')].map((flags) => ({ flags, label: flags || '(no flags)' }));
+const commitOf = (root) => {
+  try {
+    return execFileSync('git', ['-C', root, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
+  } catch {
+    return '?';
+  }
+};
+const variants = ['a', 'b'].map((v) => {
+  const flags = opt(v, '');
+  const root = path.resolve(opt(`${v}-root`, repoRoot));
+  const label = `${flags || '(no flags)'}${root === repoRoot ? '' : ` @ ${commitOf(root)}`}`;
+  return { flags, root, label };
+});
+const SESSION = args.includes('--session');
 const ROUNDS = Number(opt('rounds', '4'));
 const MODES = opt('modes', 'json').split(',');
 const DURATION = Number(opt('duration', '5'));
@@ -58,7 +77,7 @@ try {
   for (const [i, v] of variants.entries()) {
     const port = 18090 + i;
     v.entry = startPinned(`gateway-${i}`, 1, process.execPath, [...v.flags.split(' ').filter(Boolean), 'dist/src/main.js'], {
-      cwd: repoRoot,
+      cwd: v.root,
       logFile: path.join(dir, `gateway-${i}.log`),
       env: {
         NODE_ENV: 'production',
@@ -92,6 +111,7 @@ try {
   for (const mode of MODES)
     for (const v of variants) {
       only(v.entry, entries);
+      if (SESSION) v.target.session = { pool: 64, prefix: `w${randomBytes(4).toString('hex')}-` };
       await wrk(v.target, { mode, c: 16, duration: 6, cpu: 0 });
       await settle(v.target.pid);
     }
@@ -99,10 +119,12 @@ try {
     for (const mode of MODES)
       for (const v of r % 2 ? [...variants].reverse() : variants) {
         only(v.entry, entries);
+        if (SESSION) v.target.session = { pool: 64, prefix: `s${randomBytes(4).toString('hex')}-` };
         const s = sampler(v.target.pid);
         const w = await wrk(v.target, { mode, c: 64, duration: DURATION, cpu: 0 });
         const proc = s.stop();
         await settle(v.target.pid);
+        if (SESSION) v.target.session = { pool: 64, prefix: `s${randomBytes(4).toString('hex')}-` };
         const o = await loadClient(v.target, { mode, c: 512, rate: RATE, duration: RATE_DURATION, warmup: 1.5, cpu: 0 });
         await settle(v.target.pid);
         const res = v.results[mode];
@@ -128,7 +150,8 @@ try {
         `| \`${v.label}\` | ${mode} | ${Math.round(median(res.rps))} | ${Math.round(median(res.cpuUs))} | ${median(res.p50)} | ${median(res.p99)} | ${res.p99.join(', ')} |`,
       );
     }
-  const shown = `--a ${JSON.stringify(variants[0].flags)} --b ${JSON.stringify(variants[1].flags)} --rounds ${ROUNDS} --modes ${MODES.join(',')} --duration ${DURATION} --rate ${RATE} --rate-duration ${RATE_DURATION}`;
+  const roots = variants.map((v, i) => (v.root === repoRoot ? '' : ` --${'ab'[i]}-root ${v.root}`)).join('');
+  const shown = `--a ${JSON.stringify(variants[0].flags)} --b ${JSON.stringify(variants[1].flags)}${roots}${SESSION ? ' --session' : ''} --rounds ${ROUNDS} --modes ${MODES.join(',')} --duration ${DURATION} --rate ${RATE} --rate-duration ${RATE_DURATION}`;
   lines.push('', `\`node test/bench/node-flags.bench.mjs ${shown}\``);
   console.log(lines.join('\n'));
 } finally {
