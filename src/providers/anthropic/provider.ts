@@ -1,4 +1,4 @@
-import { type UpstreamResponse, postJson, readJson, statusError } from '../http.js';
+import { endpoint, errorOfStatus, parseJsonBody, postBuffered, postJson, statusError } from '../http.js';
 import { parseSse } from '../sse.js';
 import { type ChatCompletion, type ChunkStream, chunkBatch, isUsageChunk, type LlmProvider, type ProviderCall } from '../types.js';
 import { toAnthropicRequest } from './request.js';
@@ -32,22 +32,18 @@ export function createAnthropicProvider(opts: AnthropicProviderOptions): LlmProv
     'anthropic-version': opts.anthropicVersion ?? DEFAULT_ANTHROPIC_VERSION,
   };
 
-  async function send(call: ProviderCall, stream: boolean): Promise<UpstreamResponse> {
-    const payload = { ...toAnthropicRequest(call.body), stream };
-    const res = await postJson(url, headers, payload, call.signal);
-    if (res.status < 200 || res.status >= 300) throw await statusError(res, TARGET);
-    return res;
-  }
+  const json = endpoint(url, headers);
 
   return {
     kind: 'anthropic',
     async complete(call: ProviderCall): Promise<ChatCompletion> {
-      const res = await send(call, false);
-      const msg = await readJson<AnthropicResponse>(res, TARGET, call.signal);
-      return fromAnthropicResponse(msg, call.body.model);
+      const res = await postBuffered(json, JSON.stringify({ ...toAnthropicRequest(call.body), stream: false }), call.signal);
+      if (res.status < 200 || res.status >= 300) throw errorOfStatus(res.status, res.headers, res.body.toString('utf8'), TARGET);
+      return fromAnthropicResponse(parseJsonBody<AnthropicResponse>(res, TARGET), call.body.model);
     },
     async stream(call: ProviderCall): Promise<ChunkStream> {
-      const res = await send(call, true);
+      const res = await postJson(url, headers, { ...toAnthropicRequest(call.body), stream: true }, call.signal);
+      if (res.status < 200 || res.status >= 300) throw await statusError(res, TARGET);
       // The usage chunk is always made (the gateway meters with it), and sent on only when the client asked.
       const clientAsked = call.body.stream_options?.include_usage === true;
       return inBatchesOfOne(translateStream(parseSse(res.body, call.signal), call.body.model, { includeUsage: true }), !clientAsked);

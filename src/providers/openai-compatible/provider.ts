@@ -1,4 +1,4 @@
-import { postJson, readJson, statusError, transportError } from '../http.js';
+import { endpoint, errorOfStatus, parseJsonBody, postBuffered, postJson, statusError, transportError } from '../http.js';
 import { createSseParser, type SseEvent } from '../sse.js';
 import { chatBody } from './body.js';
 import { type ChatCompletion, type ChatRequest, type ChunkBatch, type ChunkStream, chunkBatch, isUsageChunk, type LlmProvider, type ProviderCall } from '../types.js';
@@ -23,13 +23,14 @@ export function createOpenAiCompatibleProvider(opts: OpenAiCompatibleOptions): L
   const url = `${opts.baseUrl.replace(/\/+$/, '')}/chat/completions`;
   const headers: Record<string, string> = { ...opts.headers };
   if (opts.apiKey) headers.authorization = `Bearer ${opts.apiKey}`;
+  const json = endpoint(url, headers);
 
   return {
     kind: 'openai',
     async complete({ body, signal }: ProviderCall): Promise<ChatCompletion> {
-      const res = await postJson(url, headers, chatBody(body.stream ? { ...body, stream: false } : body), signal);
-      if (res.status < 200 || res.status >= 300) throw await statusError(res, opts.name);
-      return readJson<ChatCompletion>(res, opts.name, signal);
+      const res = await postBuffered(json, chatBody(body.stream ? { ...body, stream: false } : body), signal);
+      if (res.status < 200 || res.status >= 300) throw errorOfStatus(res.status, res.headers, res.body.toString('utf8'), opts.name);
+      return parseJsonBody<ChatCompletion>(res, opts.name);
     },
     async stream({ body, signal }: ProviderCall): Promise<ChunkStream> {
       // The usage is asked for when the client did not ask: the gateway meters with it, the client never sees it.
