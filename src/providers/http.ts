@@ -1,4 +1,4 @@
-import { Agent, type Dispatcher, errors as undiciErrors, request } from 'undici';
+import { Agent, type Dispatcher, errors as undiciErrors } from 'undici';
 import { clientClosed, GatewayError } from '../errors.js';
 
 /**
@@ -10,31 +10,121 @@ import { clientClosed, GatewayError } from '../errors.js';
 // Keep-alive sockets are what make a proxy fast; 30 s matches common upstream idle timeouts.
 const agent = new Agent({ keepAliveTimeout: 30_000, keepAliveMaxTimeout: 60_000, connections: 256 });
 
+/** An upstream's answer as it arrives: what a streamed call needs. */
 export interface UpstreamResponse {
   status: number;
   headers: Record<string, string | string[] | undefined>;
-  body: Dispatcher.ResponseData['body'];
+  /** The body's bytes as they are read; leaving the loop early aborts the request. */
+  body: AsyncIterable<Buffer>;
 }
 
-/** Posts `payload` as JSON (a string or bytes are sent as they are: already JSON). */
-export async function postJson(
-  url: string,
-  headers: Record<string, string>,
-  payload: unknown,
-  signal: AbortSignal,
-): Promise<UpstreamResponse> {
-  try {
-    const res = await request(url, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', ...headers },
-      body: typeof payload === 'string' || payload instanceof Uint8Array ? payload : JSON.stringify(payload),
-      signal,
-      dispatcher: agent,
-    });
-    return { status: res.statusCode, headers: res.headers, body: res.body };
-  } catch (err) {
-    throw transportError(err, signal);
-  }
+/** Bytes read ahead of a slow consumer before the upstream is paused (and resumed below LOW_WATER). */
+const HIGH_WATER = 256 * 1024;
+const LOW_WATER = 64 * 1024;
+
+/**
+ * Posts JSON bytes and answers once the upstream's status and headers have come, with its body
+ * read as it arrives. Like postBuffered, through undici's dispatcher: the body is a queue of the
+ * buffers read, not a Readable, so a 20-chunk stream costs one promise per network read. A consumer
+ * slower than the upstream pauses it; aborting `signal` aborts the request, with the signal's reason.
+ */
+export function postStreaming(to: Endpoint, payload: Uint8Array | string, signal: AbortSignal): Promise<UpstreamResponse> {
+  if (signal.aborted) return Promise.reject(transportError(signal.reason, signal));
+  return new Promise((resolve, reject) => {
+    let controller: Dispatcher.DispatchController | undefined;
+    let started = false;
+    let ended = false;
+    let failure: GatewayError | undefined;
+    const queue: Buffer[] = [];
+    let queued = 0;
+    let paused = false;
+    let wake: (() => void) | undefined;
+    const notify = (): void => {
+      const w = wake;
+      wake = undefined;
+      w?.();
+    };
+    const finish = (): void => {
+      ended = true;
+      signal.removeEventListener('abort', onAbort);
+      notify();
+    };
+    function onAbort(): void {
+      if (controller) controller.abort(signal.reason);
+      else fail(signal.reason);
+    }
+    function fail(err: unknown): void {
+      if (ended) return;
+      failure = transportError(err, signal);
+      finish();
+      if (!started) reject(failure);
+    }
+    const body: AsyncIterableIterator<Buffer> = {
+      [Symbol.asyncIterator]() {
+        return body;
+      },
+      async next(): Promise<IteratorResult<Buffer>> {
+        for (;;) {
+          const chunk = queue.shift();
+          if (chunk) {
+            queued -= chunk.length;
+            if (paused && queued < LOW_WATER) {
+              paused = false;
+              controller?.resume();
+            }
+            return { value: chunk, done: false };
+          }
+          if (failure) throw failure;
+          if (ended) return { value: undefined, done: true };
+          await new Promise<void>((r) => {
+            wake = r;
+          });
+        }
+      },
+      // A consumer that stops reading early: the rest of the body is not wanted.
+      async return(): Promise<IteratorResult<Buffer>> {
+        if (!ended) {
+          controller?.abort(clientClosed());
+          finish();
+        }
+        queue.length = 0;
+        return { value: undefined, done: true };
+      },
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+    const handler: Dispatcher.DispatchHandler = {
+      onRequestStart(c) {
+        controller = c;
+        if (signal.aborted) c.abort(signal.reason);
+      },
+      onResponseStart(_c, status, headers) {
+        // 1xx informational answers come before the real one.
+        if (status < 200 || started) return;
+        started = true;
+        resolve({ status, headers, body });
+      },
+      onResponseData(c, chunk) {
+        queue.push(chunk);
+        queued += chunk.length;
+        if (queued > HIGH_WATER && !paused) {
+          paused = true;
+          c.pause();
+        }
+        notify();
+      },
+      onResponseEnd() {
+        if (!ended) finish();
+      },
+      onResponseError(_c, err) {
+        fail(err);
+      },
+    };
+    try {
+      agent.dispatch({ origin: to.origin, path: to.path, method: 'POST', headers: to.headers, body: payload }, handler);
+    } catch (err) {
+      fail(err);
+    }
+  });
 }
 
 /** An upstream's answer read whole: what a JSON (not streamed) call needs. */

@@ -3,10 +3,11 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { GatewayError } from '../../src/errors.js';
-import { endpoint, errorOfStatus, parseJsonBody, postBuffered, UPSTREAM_CODES } from '../../src/providers/http.js';
+import { endpoint, errorOfStatus, parseJsonBody, postBuffered, postStreaming, UPSTREAM_CODES } from '../../src/providers/http.js';
 
 // The buffered transport of JSON (not streamed) upstream calls, against a real node:http server on
-// port 0: bodies in many reads, error bodies kept bounded, and aborts at every point of a call.
+// port 0: bodies in many reads, error bodies kept bounded, and aborts at every point of a call; and
+// the streaming transport's body: in order for a slow reader, paused and resumed, and left early.
 
 let server: http.Server | undefined;
 afterEach(async () => {
@@ -89,5 +90,73 @@ describe('postBuffered', () => {
     server?.close();
     await once(server as http.Server, 'close');
     await expect(postBuffered(to, '{}', AbortSignal.timeout(5_000))).rejects.toMatchObject({ status: 502, code: UPSTREAM_CODES.unavailable });
+  });
+});
+
+describe('postStreaming', () => {
+  it('gives a slow reader every byte in order, the upstream held back while the reader is behind', async () => {
+    // 32 MB: more than loopback's socket buffers hold, so an upstream that was not paused would be
+    // done long before a reader that takes 20 ms a read has read five times.
+    const piece = (i: number) => `${String(i).padStart(8, '0')}${'x'.repeat(16_376)}`;
+    const pieces = 2048;
+    let serverDone = false;
+    const to = await serve(async (_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      for (let i = 0; i < pieces; i++) if (!res.write(piece(i))) await once(res, 'drain');
+      res.end(() => {
+        serverDone = true;
+      });
+    });
+    const res = await postStreaming(to, '{}', AbortSignal.timeout(20_000));
+    expect(res.status).toBe(200);
+    const parts: Buffer[] = [];
+    let reads = 0;
+    let doneWhileBehind: boolean | undefined;
+    for await (const chunk of res.body) {
+      parts.push(chunk);
+      if (++reads <= 5) await new Promise((r) => setTimeout(r, 20));
+      if (reads === 5) doneWhileBehind = serverDone;
+    }
+    expect(doneWhileBehind).toBe(false);
+    const text = Buffer.concat(parts).toString();
+    expect(text.length).toBe(pieces * 16_384);
+    expect(text).toBe(Array.from({ length: pieces }, (_, i) => piece(i)).join(''));
+  });
+
+  it('aborts the request when the reader leaves early, and when the signal fires mid-body', async () => {
+    const closed: string[] = [];
+    const to = await serve((req, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write('data: 1\n\n');
+      req.socket.on('close', () => closed.push(req.headers['x-case'] as string));
+    });
+    const early = await postStreaming({ ...to, headers: { ...to.headers, 'x-case': 'early' } }, '{}', AbortSignal.timeout(10_000));
+    for await (const _ of early.body) break;
+    await expect.poll(() => closed).toContain('early');
+
+    const ac = new AbortController();
+    const aborted = await postStreaming({ ...to, headers: { ...to.headers, 'x-case': 'signal' } }, '{}', ac.signal);
+    const reason = new GatewayError('idle', { status: 504, code: UPSTREAM_CODES.timeout, category: 'upstream' });
+    const reading = (async () => {
+      for await (const _ of aborted.body);
+    })();
+    setTimeout(() => ac.abort(reason), 50);
+    await expect(reading).rejects.toBe(reason);
+    await expect.poll(() => closed).toContain('signal');
+  });
+
+  it('answers an error status with its body to read, and a refused connection as upstream_unavailable', async () => {
+    const to = await serve((_req, res) => {
+      res.writeHead(503);
+      res.end(JSON.stringify({ error: { message: 'overloaded' } }));
+    });
+    const res = await postStreaming(to, '{}', AbortSignal.timeout(5_000));
+    expect(res.status).toBe(503);
+    const parts: Buffer[] = [];
+    for await (const c of res.body) parts.push(c);
+    expect(JSON.parse(Buffer.concat(parts).toString())).toEqual({ error: { message: 'overloaded' } });
+    server?.close();
+    await once(server as http.Server, 'close');
+    await expect(postStreaming(to, '{}', AbortSignal.timeout(5_000))).rejects.toMatchObject({ code: UPSTREAM_CODES.unavailable });
   });
 });

@@ -1,4 +1,4 @@
-import { endpoint, errorOfStatus, parseJsonBody, postBuffered, postJson, statusError } from '../http.js';
+import { endpoint, errorOfStatus, parseJsonBody, postBuffered, postStreaming, statusError } from '../http.js';
 import { parseSse } from '../sse.js';
 import { type ChatCompletion, type ChunkStream, chunkBatch, isUsageChunk, type LlmProvider, type ProviderCall } from '../types.js';
 import { toAnthropicRequest } from './request.js';
@@ -33,6 +33,7 @@ export function createAnthropicProvider(opts: AnthropicProviderOptions): LlmProv
   };
 
   const json = endpoint(url, headers);
+  const sse = endpoint(url, { ...headers, accept: 'text/event-stream' });
 
   return {
     kind: 'anthropic',
@@ -42,7 +43,7 @@ export function createAnthropicProvider(opts: AnthropicProviderOptions): LlmProv
       return fromAnthropicResponse(parseJsonBody<AnthropicResponse>(res, TARGET), call.body.model);
     },
     async stream(call: ProviderCall): Promise<ChunkStream> {
-      const res = await postJson(url, headers, { ...toAnthropicRequest(call.body), stream: true }, call.signal);
+      const res = await postStreaming(sse, JSON.stringify({ ...toAnthropicRequest(call.body), stream: true }), call.signal);
       if (res.status < 200 || res.status >= 300) throw await statusError(res, TARGET);
       // The usage chunk is always made (the gateway meters with it), and sent on only when the client asked.
       const clientAsked = call.body.stream_options?.include_usage === true;

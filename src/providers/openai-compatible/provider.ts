@@ -1,4 +1,4 @@
-import { endpoint, errorOfStatus, parseJsonBody, postBuffered, postJson, statusError, transportError } from '../http.js';
+import { endpoint, errorOfStatus, parseJsonBody, postBuffered, postStreaming, statusError, transportError } from '../http.js';
 import { createSseParser, type SseEvent } from '../sse.js';
 import { chatBody } from './body.js';
 import { type ChatCompletion, type ChatRequest, type ChunkBatch, type ChunkStream, chunkBatch, isUsageChunk, type LlmProvider, type ProviderCall } from '../types.js';
@@ -24,6 +24,7 @@ export function createOpenAiCompatibleProvider(opts: OpenAiCompatibleOptions): L
   const headers: Record<string, string> = { ...opts.headers };
   if (opts.apiKey) headers.authorization = `Bearer ${opts.apiKey}`;
   const json = endpoint(url, headers);
+  const sse = endpoint(url, { ...headers, accept: 'text/event-stream' });
 
   return {
     kind: 'openai',
@@ -36,7 +37,7 @@ export function createOpenAiCompatibleProvider(opts: OpenAiCompatibleOptions): L
       // The usage is asked for when the client did not ask: the gateway meters with it, the client never sees it.
       const hideUsage = opts.streamUsage !== false && body.stream_options?.include_usage !== true;
       const sent: ChatRequest = hideUsage ? { ...body, stream: true, stream_options: { ...body.stream_options, include_usage: true } } : body.stream ? body : { ...body, stream: true };
-      const res = await postJson(url, { ...headers, accept: 'text/event-stream' }, chatBody(sent), signal);
+      const res = await postStreaming(sse, chatBody(sent), signal);
       if (res.status < 200 || res.status >= 300) throw await statusError(res, opts.name);
       return chunks(res.body, signal, hideUsage);
     },
