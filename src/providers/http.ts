@@ -25,7 +25,7 @@ const LOW_WATER = 64 * 1024;
 /**
  * Posts JSON bytes and answers once the upstream's status and headers have come, with its body
  * read as it arrives. Like postBuffered, through undici's dispatcher: the body is a queue of the
- * buffers read, not a Readable, so a 20-chunk stream costs one promise per network read. A consumer
+ * buffers read, not a Readable, and each read of it takes all that has come. A consumer
  * slower than the upstream pauses it; aborting `signal` aborts the request, with the signal's reason.
  */
 export function postStreaming(to: Endpoint, payload: Uint8Array | string, signal: AbortSignal): Promise<UpstreamResponse> {
@@ -65,7 +65,9 @@ export function postStreaming(to: Endpoint, payload: Uint8Array | string, signal
       },
       async next(): Promise<IteratorResult<Buffer>> {
         for (;;) {
-          const chunk = queue.shift();
+          // Everything read since the last call, as one buffer: a reader that writes what it reads on
+          // (an SSE proxy) then writes once per turn of the event loop, not once per network read.
+          const chunk = queue.length > 1 ? Buffer.concat(queue.splice(0)) : queue.pop();
           if (chunk) {
             queued -= chunk.length;
             if (paused && queued < LOW_WATER) {
