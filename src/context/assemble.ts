@@ -155,7 +155,7 @@ export function assembleContext(input: AssemblyInput): AssembledContext {
   for (let i = recentStart - 1; i >= 0; i--) {
     const t = history[i] as Turn;
     if (t.seq <= summarized) break;
-    if (input.sessionId && retrievedTurns.has(turnKey(input.sessionId, t.seq))) continue;
+    if (retrievedTurns.size > 0 && input.sessionId && retrievedTurns.has(turnKey(input.sessionId, t.seq))) continue;
     const cost = turnTokens(t, tokenizer);
     if (cost > remaining) break;
     remaining -= cost;
@@ -210,6 +210,8 @@ function render(input: AssemblyInput, blocks: Map<RetrievedSection, Block>, repl
   let lastKept: Turn | undefined;
   let firstSeq: number | null = null;
   let lastSeq: number | null = null;
+  let recent = 0;
+  let older = 0;
   for (let i = 0; i < history.length; i++) {
     if (replayed[i] !== 1) continue;
     const t = history[i] as Turn;
@@ -218,11 +220,14 @@ function render(input: AssemblyInput, blocks: Map<RetrievedSection, Block>, repl
       continue;
     }
     lastKept = t;
-    tokens[i >= recentStart ? 'recent' : 'older'] += turnTokens(t, tokenizer);
+    if (i >= recentStart) recent += turnTokens(t, tokenizer);
+    else older += turnTokens(t, tokenizer);
     firstSeq ??= t.seq;
     lastSeq = t.seq;
     replays++;
   }
+  tokens.recent = recent;
+  tokens.older = older;
   const messages: ChatMessage[] = new Array(input.system.length + retrieved.length + replays + input.messages.length);
   let at = 0;
   for (const m of input.system) messages[at++] = m;

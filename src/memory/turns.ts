@@ -47,19 +47,23 @@ export function toNewTurn(m: ChatMessage, tokenizer: Tokenizer, extra: { externa
   };
 }
 
-// Turns are never changed once stored, so a turn's message is built once: a busy session's history is
-// replayed on every request (GC was the largest cost of the session path before this).
-const messages = new WeakMap<Turn, ChatMessage>();
+// Turns are never changed once stored, so a turn's message is built once and kept on the turn, under
+// a symbol (which JSON leaves out of the hot store's copy): a busy session's history is replayed on
+// every request, and a WeakMap lookup per turn was a tenth of assembling a 200-turn prompt.
+const MESSAGE = Symbol('replayed message');
+type WithMessage = Turn & { [MESSAGE]?: ChatMessage };
 
 /**
  * The chat message a stored turn replays as, shared by every prompt that replays the turn: callers
  * must not change it (redaction and provider translation build new messages).
  */
 export function replayMessage(t: Turn): ChatMessage {
-  let m = messages.get(t);
+  const held = t as WithMessage;
+  let m = held[MESSAGE];
   if (!m) {
     m = markReplayed(toMessage(t));
-    messages.set(t, m);
+    // Not enumerable: a copy of the turn made with other content (`{ ...t, content }`) must not carry it.
+    Object.defineProperty(held, MESSAGE, { value: m });
   }
   return m;
 }
