@@ -6,7 +6,7 @@ import pino, { type DestinationStream, type Logger } from 'pino';
  * No `redact` option: nothing secret is ever passed to a log call, and redaction copied every line
  * (a fifth of the hot path's allocations).
  */
-/** `destination`: where lines go (stdout, asynchronously, unless a test passes a stream). */
+/** `destination`: where lines go (stdout, asynchronously and in batches, unless a test passes a stream). */
 export function createLogger(level: string, destination?: DestinationStream): Logger {
   return pino(
     {
@@ -15,8 +15,55 @@ export function createLogger(level: string, destination?: DestinationStream): Lo
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }) },
     },
-    destination ?? pino.destination({ sync: false }),
+    destination ?? batchedStdout(),
   );
+}
+
+/** A batch of lines is handed to the writer once it holds this many characters, */
+const BATCH_CHARS = 16 * 1024;
+/** or this long after its first line. */
+const BATCH_MS = 100;
+
+/**
+ * Standard output, written asynchronously and in batches. One write per line cost a hand-off to
+ * libuv's thread pool per request: at 400 requests/s, ~35 µs of the gateway's core per access-log
+ * line (a third of a pass-through request's CPU at that rate). Lines are gathered here and handed to
+ * pino's asynchronous writer at 16 K characters or 100 ms after the first of a batch, and written
+ * synchronously when the process exits; a SIGKILL loses at most the last 100 ms of lines.
+ */
+function batchedStdout(): DestinationStream {
+  const out = pino.destination({ sync: false });
+  let lines: string[] = [];
+  let chars = 0;
+  let timer: NodeJS.Timeout | undefined;
+  const flush = (): void => {
+    clearTimeout(timer);
+    timer = undefined;
+    if (lines.length === 0) return;
+    const text = lines.join('');
+    lines = [];
+    chars = 0;
+    out.write(text);
+  };
+  process.on('exit', () => {
+    flush();
+    try {
+      out.flushSync();
+    } catch {
+      // Standard output is gone: there is nowhere left to write.
+    }
+  });
+  return {
+    write(line: string): void {
+      lines.push(line);
+      chars += line.length;
+      if (chars >= BATCH_CHARS) flush();
+      else if (!timer) {
+        timer = setTimeout(flush, BATCH_MS);
+        timer.unref();
+      }
+    },
+  };
 }
 
 /**
