@@ -31,7 +31,7 @@ const LOW_WATER = 64 * 1024;
 export function postStreaming(to: Endpoint, payload: Uint8Array | string, signal: AbortSignal): Promise<UpstreamResponse> {
   if (signal.aborted) return Promise.reject(transportError(signal.reason, signal));
   return new Promise((resolve, reject) => {
-    let controller: Dispatcher.DispatchController | undefined;
+    let call: Dispatched | undefined;
     let started = false;
     let ended = false;
     let failure: GatewayError | undefined;
@@ -46,13 +46,9 @@ export function postStreaming(to: Endpoint, payload: Uint8Array | string, signal
     };
     const finish = (): void => {
       ended = true;
-      signal.removeEventListener('abort', onAbort);
+      call?.detach();
       notify();
     };
-    function onAbort(): void {
-      if (controller) controller.abort(signal.reason);
-      else fail(signal.reason);
-    }
     function fail(err: unknown): void {
       if (ended) return;
       failure = transportError(err, signal);
@@ -72,7 +68,7 @@ export function postStreaming(to: Endpoint, payload: Uint8Array | string, signal
             queued -= chunk.length;
             if (paused && queued < LOW_WATER) {
               paused = false;
-              controller?.resume();
+              call?.controller?.resume();
             }
             return { value: chunk, done: false };
           }
@@ -86,19 +82,14 @@ export function postStreaming(to: Endpoint, payload: Uint8Array | string, signal
       // A consumer that stops reading early: the rest of the body is not wanted.
       async return(): Promise<IteratorResult<Buffer>> {
         if (!ended) {
-          controller?.abort(clientClosed());
+          call?.controller?.abort(clientClosed());
           finish();
         }
         queue.length = 0;
         return { value: undefined, done: true };
       },
     };
-    signal.addEventListener('abort', onAbort, { once: true });
-    const handler: Dispatcher.DispatchHandler = {
-      onRequestStart(c) {
-        controller = c;
-        if (signal.aborted) c.abort(signal.reason);
-      },
+    call = dispatchPost(to, payload, signal, fail, {
       onResponseStart(_c, status, headers) {
         // 1xx informational answers come before the real one.
         if (status < 200 || started) return;
@@ -117,16 +108,63 @@ export function postStreaming(to: Endpoint, payload: Uint8Array | string, signal
       onResponseEnd() {
         if (!ended) finish();
       },
-      onResponseError(_c, err) {
-        fail(err);
-      },
-    };
-    try {
-      agent.dispatch({ origin: to.origin, path: to.path, method: 'POST', headers: to.headers, body: payload }, handler);
-    } catch (err) {
-      fail(err);
-    }
+    });
   });
+}
+
+/** A POST on its way: its controller once it has started, and the end of listening to its signal. */
+interface Dispatched {
+  readonly controller: Dispatcher.DispatchController | undefined;
+  detach(): void;
+}
+
+/**
+ * Dispatches a POST on the shared agent with `handler`, aborted by `signal` with its reason. Before the
+ * request has a connection there is nothing to abort yet: `fail` is told at once, and the request is
+ * aborted as soon as it starts. `fail` is also told of every transport error; the signal is let go
+ * of then, and by the caller's `detach` when the response has ended.
+ */
+function dispatchPost(
+  to: Endpoint,
+  payload: Uint8Array | string,
+  signal: AbortSignal,
+  fail: (err: unknown) => void,
+  handler: Pick<Dispatcher.DispatchHandler, 'onResponseStart' | 'onResponseData' | 'onResponseEnd'>,
+): Dispatched {
+  let controller: Dispatcher.DispatchController | undefined;
+  const detach = (): void => signal.removeEventListener('abort', onAbort);
+  const failed = (err: unknown): void => {
+    detach();
+    fail(err);
+  };
+  function onAbort(): void {
+    if (controller) controller.abort(signal.reason);
+    else failed(signal.reason);
+  }
+  signal.addEventListener('abort', onAbort, { once: true });
+  try {
+    agent.dispatch(
+      { origin: to.origin, path: to.path, method: 'POST', headers: to.headers, body: payload },
+      {
+        ...handler,
+        onRequestStart(c) {
+          controller = c;
+          if (signal.aborted) c.abort(signal.reason);
+        },
+        onResponseError(_c, err) {
+          failed(err);
+        },
+      },
+    );
+  } catch (err) {
+    failed(err);
+  }
+  return {
+    get controller() {
+      return controller;
+    },
+    detach,
+  };
 }
 
 /** An upstream's answer read whole: what a JSON (not streamed) call needs. */
@@ -165,7 +203,6 @@ const ERROR_BODY_BYTES = 8192;
 export function postBuffered(to: Endpoint, payload: Uint8Array | string, signal: AbortSignal): Promise<BufferedResponse> {
   if (signal.aborted) return Promise.reject(transportError(signal.reason, signal));
   return new Promise((resolve, reject) => {
-    let controller: Dispatcher.DispatchController | undefined;
     let settled = false;
     let status = 0;
     let headers: BufferedResponse['headers'] = {};
@@ -174,21 +211,9 @@ export function postBuffered(to: Endpoint, payload: Uint8Array | string, signal:
     const fail = (err: unknown): void => {
       if (settled) return;
       settled = true;
-      signal.removeEventListener('abort', onAbort);
       reject(transportError(err, signal));
     };
-    // Before the request has a connection there is nothing to abort yet: the caller is answered now,
-    // and the request is aborted as soon as it starts.
-    function onAbort(): void {
-      if (controller) controller.abort(signal.reason);
-      else fail(signal.reason);
-    }
-    signal.addEventListener('abort', onAbort, { once: true });
-    const handler: Dispatcher.DispatchHandler = {
-      onRequestStart(c) {
-        controller = c;
-        if (signal.aborted) c.abort(signal.reason);
-      },
+    const call = dispatchPost(to, payload, signal, fail, {
       onResponseStart(_c, statusCode, responseHeaders) {
         status = statusCode;
         headers = responseHeaders;
@@ -208,19 +233,11 @@ export function postBuffered(to: Endpoint, payload: Uint8Array | string, signal:
       onResponseEnd() {
         if (settled) return;
         settled = true;
-        signal.removeEventListener('abort', onAbort);
+        call.detach();
         const body = parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts);
         resolve({ status, headers, body: status >= 200 && status < 300 ? body : body.subarray(0, ERROR_BODY_BYTES) });
       },
-      onResponseError(_c, err) {
-        fail(err);
-      },
-    };
-    try {
-      agent.dispatch({ origin: to.origin, path: to.path, method: 'POST', headers: to.headers, body: payload }, handler);
-    } catch (err) {
-      fail(err);
-    }
+    });
   });
 }
 
