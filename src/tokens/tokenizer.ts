@@ -195,11 +195,11 @@ function utf8Binary(text: string): string {
 }
 
 /**
- * Tokens the piece `bytes.slice(from, to)` splits into under byte-pair merging, as js-tiktoken's `bytePairMerge` does it:
- * merge the adjacent pair of lowest rank (the leftmost on a tie) until no pair is a token. Only
- * the two pairs next to a merge change, so their ranks are kept rather than looked up again,
- * which keeps long pieces (a run of 300 'x') from costing a lookup per pair per merge. Every
- * single byte is a token in both encodings, so every part left is one token.
+ * Tokens the piece `bytes.slice(from, to)` splits into under byte-pair merging, as js-tiktoken's
+ * `bytePairMerge` does it: merge the adjacent pair of lowest rank (the leftmost on a tie) until no
+ * pair is a token. Only the two pairs next to a merge change, so their ranks are kept rather than
+ * looked up again, which keeps long pieces (a run of 300 'x') from costing a lookup per pair per
+ * merge. Every single byte is a token in both encodings, so every part left is one token.
  */
 function mergedCount(bytes: string, from: number, to: number, ranks: RankTable): number {
   // Part i spans bytes starts[i] to starts[i + 1]; pairRank[i] ranks part i merged with part i + 1.
