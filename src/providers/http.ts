@@ -241,8 +241,12 @@ export function postBuffered(to: Endpoint, payload: Uint8Array | string, signal:
   });
 }
 
-/** A buffered JSON answer's value, or `upstream_bad_response` when it is not JSON. */
+/**
+ * A buffered answer's JSON value; for a status outside 2xx, the error it maps to (errorOfStatus), and
+ * `upstream_bad_response` when the body is not JSON.
+ */
 export function parseJsonBody<T>(res: BufferedResponse, target: string): T {
+  if (res.status < 200 || res.status >= 300) throw errorOfStatus(res.status, res.headers, res.body.toString('utf8'), target);
   try {
     return JSON.parse(res.body.toString('utf8')) as T;
   } catch {

@@ -53,6 +53,7 @@ describe('postBuffered', () => {
     expect(res.body.length).toBe(8192);
     const err = errorOfStatus(res.status, res.headers, res.body.toString(), 'up');
     expect(err).toMatchObject({ status: 429, code: UPSTREAM_CODES.rateLimited, retryAfter: 3 });
+    expect(() => parseJsonBody(res, 'up')).toThrow(expect.objectContaining({ status: 429, code: UPSTREAM_CODES.rateLimited, retryAfter: 3 }));
   });
 
   it('answers a body that is not JSON with upstream_bad_response', async () => {

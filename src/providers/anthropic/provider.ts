@@ -1,4 +1,4 @@
-import { endpoint, errorOfStatus, parseJsonBody, postBuffered, postStreaming, statusError } from '../http.js';
+import { endpoint, parseJsonBody, postBuffered, postStreaming, statusError } from '../http.js';
 import { parseSse } from '../sse.js';
 import { type ChatCompletion, type ChunkStream, chunkBatch, isUsageChunk, type LlmProvider, type ProviderCall } from '../types.js';
 import { toAnthropicRequest } from './request.js';
@@ -39,7 +39,6 @@ export function createAnthropicProvider(opts: AnthropicProviderOptions): LlmProv
     kind: 'anthropic',
     async complete(call: ProviderCall): Promise<ChatCompletion> {
       const res = await postBuffered(json, JSON.stringify({ ...toAnthropicRequest(call.body), stream: false }), call.signal);
-      if (res.status < 200 || res.status >= 300) throw errorOfStatus(res.status, res.headers, res.body.toString('utf8'), TARGET);
       return fromAnthropicResponse(parseJsonBody<AnthropicResponse>(res, TARGET), call.body.model);
     },
     async stream(call: ProviderCall): Promise<ChunkStream> {

@@ -1,4 +1,4 @@
-import { endpoint, errorOfStatus, parseJsonBody, postBuffered, postStreaming, statusError, transportError } from '../http.js';
+import { endpoint, parseJsonBody, postBuffered, postStreaming, statusError, transportError } from '../http.js';
 import { createSseParser, type SseEvent } from '../sse.js';
 import { chatBody } from './body.js';
 import { type ChatCompletion, type ChatRequest, type ChunkBatch, type ChunkStream, chunkBatch, isUsageChunk, type LlmProvider, type ProviderCall } from '../types.js';
@@ -30,7 +30,6 @@ export function createOpenAiCompatibleProvider(opts: OpenAiCompatibleOptions): L
     kind: 'openai',
     async complete({ body, signal }: ProviderCall): Promise<ChatCompletion> {
       const res = await postBuffered(json, chatBody(body.stream ? { ...body, stream: false } : body), signal);
-      if (res.status < 200 || res.status >= 300) throw errorOfStatus(res.status, res.headers, res.body.toString('utf8'), opts.name);
       return parseJsonBody<ChatCompletion>(res, opts.name);
     },
     async stream({ body, signal }: ProviderCall): Promise<ChunkStream> {
