@@ -18,18 +18,30 @@ const CLIENT_ID = /^[\w.:-]{1,128}$/;
 
 export function createContext(req: IncomingMessage, base: Logger): RequestContext {
   const given = req.headers['x-request-id'];
-  const id = typeof given === 'string' && CLIENT_ID.test(given) ? given : randomUUID();
-  let child: Logger | undefined;
-  return {
-    id,
-    startedAt: performance.now(),
-    logFields: {},
-    // Child loggers are built only when a route logs something beyond the access line.
-    get log() {
-      child ??= base.child({ reqId: id });
-      return child;
-    },
-  };
+  return new Context(typeof given === 'string' && CLIENT_ID.test(given) ? given : randomUUID(), base);
+}
+
+// A class, not an object literal with a `log` getter: a getter in a literal is a new hidden class per
+// request, kept in old space with what its closure holds until the next full collection.
+class Context implements RequestContext {
+  readonly startedAt = performance.now();
+  principal: Principal | undefined = undefined;
+  readonly logFields: Record<string, unknown> = {};
+  #base: Logger;
+  #child: Logger | undefined = undefined;
+
+  constructor(
+    readonly id: string,
+    base: Logger,
+  ) {
+    this.#base = base;
+  }
+
+  /** Built only when a route logs something beyond the access line. */
+  get log(): Logger {
+    this.#child ??= this.#base.child({ reqId: this.id });
+    return this.#child;
+  }
 }
 
 export function ctx(res: Response): RequestContext {

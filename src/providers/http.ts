@@ -114,7 +114,7 @@ export function postStreaming(to: Endpoint, payload: Uint8Array | string, signal
 
 /** A POST on its way: its controller once it has started, and the end of listening to its signal. */
 interface Dispatched {
-  readonly controller: Dispatcher.DispatchController | undefined;
+  controller: Dispatcher.DispatchController | undefined;
   detach(): void;
 }
 
@@ -131,24 +131,29 @@ function dispatchPost(
   fail: (err: unknown) => void,
   handler: Pick<Dispatcher.DispatchHandler, 'onResponseStart' | 'onResponseData' | 'onResponseEnd'>,
 ): Dispatched {
-  let controller: Dispatcher.DispatchController | undefined;
-  const detach = (): void => signal.removeEventListener('abort', onAbort);
+  // A plain field, not a getter: see the handler below.
+  const call: Dispatched = { controller: undefined, detach: () => signal.removeEventListener('abort', onAbort) };
+  const { detach } = call;
   const failed = (err: unknown): void => {
     detach();
     fail(err);
   };
   function onAbort(): void {
-    if (controller) controller.abort(signal.reason);
+    if (call.controller) call.controller.abort(signal.reason);
     else failed(signal.reason);
   }
   signal.addEventListener('abort', onAbort, { once: true });
   try {
     agent.dispatch(
       { origin: to.origin, path: to.path, method: 'POST', headers: to.headers, body: payload },
+      // No object spread and no getter here: either made V8 keep each request's closures through two
+      // scavenges (promoted to old space, ~8 KB per request at 400 req/s, until the next full GC).
       {
-        ...handler,
+        onResponseStart: handler.onResponseStart,
+        onResponseData: handler.onResponseData,
+        onResponseEnd: handler.onResponseEnd,
         onRequestStart(c) {
-          controller = c;
+          call.controller = c;
           if (signal.aborted) c.abort(signal.reason);
         },
         onResponseError(_c, err) {
@@ -159,12 +164,7 @@ function dispatchPost(
   } catch (err) {
     failed(err);
   }
-  return {
-    get controller() {
-      return controller;
-    },
-    detach,
-  };
+  return call;
 }
 
 /** An upstream's answer read whole: what a JSON (not streamed) call needs. */

@@ -28,35 +28,49 @@ export interface PlaceholderVault {
 }
 
 export function createPlaceholderVault(): PlaceholderVault {
-  const byToken = new Map<string, string>();
-  const byValue = new Map<string, string>();
-  const counters = new Map<string, number>();
-  let maxTokenLength = 0;
-  return {
-    tokenFor(tag, value) {
-      const key = `${tag}\u0000${value}`;
-      let token = byValue.get(key);
-      if (token === undefined) {
-        const n = (counters.get(tag) ?? 0) + 1;
-        counters.set(tag, n);
-        token = `<PII_${tag}_${n}>`;
-        byValue.set(key, token);
-        byToken.set(token, value);
-        maxTokenLength = Math.max(maxTokenLength, token.length);
-      }
-      return token;
-    },
-    get: (token) => byToken.get(token),
-    restore(text) {
-      if (byToken.size === 0 || !text.includes('<PII_')) return text;
-      return text.replace(TOKEN_RE, (t) => byToken.get(t) ?? t);
-    },
-    get size() {
-      return byToken.size;
-    },
-    get maxTokenLength() {
-      return maxTokenLength;
-    },
-    entries: () => byToken.entries(),
-  };
+  return new Vault();
+}
+
+// A class, not an object literal with getters: a getter in a literal is a new hidden class per
+// vault, kept in old space with the closures it holds until the next full collection.
+class Vault implements PlaceholderVault {
+  readonly #byToken = new Map<string, string>();
+  readonly #byValue = new Map<string, string>();
+  readonly #counters = new Map<string, number>();
+  #maxTokenLength = 0;
+
+  tokenFor(tag: string, value: string): string {
+    const key = `${tag}\u0000${value}`;
+    let token = this.#byValue.get(key);
+    if (token === undefined) {
+      const n = (this.#counters.get(tag) ?? 0) + 1;
+      this.#counters.set(tag, n);
+      token = `<PII_${tag}_${n}>`;
+      this.#byValue.set(key, token);
+      this.#byToken.set(token, value);
+      this.#maxTokenLength = Math.max(this.#maxTokenLength, token.length);
+    }
+    return token;
+  }
+
+  get(token: string): string | undefined {
+    return this.#byToken.get(token);
+  }
+
+  restore(text: string): string {
+    if (this.#byToken.size === 0 || !text.includes('<PII_')) return text;
+    return text.replace(TOKEN_RE, (t) => this.#byToken.get(t) ?? t);
+  }
+
+  get size(): number {
+    return this.#byToken.size;
+  }
+
+  get maxTokenLength(): number {
+    return this.#maxTokenLength;
+  }
+
+  entries(): IterableIterator<[string, string]> {
+    return this.#byToken.entries();
+  }
 }

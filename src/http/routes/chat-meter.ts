@@ -14,6 +14,8 @@ export interface Metered {
   target?: { provider: string; model: string };
   /** The upstream's usage, when it reported one. */
   usage?: Usage | undefined;
+  /** A stream's usage, read when the row is written (the stream may still be read until then). */
+  streamUsage?: () => Usage | undefined;
   /** The answer's text, counted by the tokenizer when the upstream reported no usage (or the client left mid-stream). */
   answer?: () => string;
   cache?: { kind: 'exact' | 'semantic'; savedUsd: number };
@@ -32,7 +34,7 @@ export function createMeter(deps: { prices: PriceTable; usage: UsageRecorder; li
   return (c: RequestContext, m: Metered, status: number): void => {
     const p = m.prepared;
     if (!p || c.principal?.kind !== 'key') return;
-    const u = m.usage;
+    const u = m.usage ?? m.streamUsage?.();
     const tokenizer = getTokenizer(p.resolved.info.encoding);
     const upstream = m.target !== undefined && !m.cache;
     const prompt = !upstream ? 0 : (u?.prompt_tokens ?? p.context?.tokens.total ?? promptTokens(tokenizer, p.body.messages));

@@ -206,7 +206,7 @@ export function createChatHandler(deps: ChatHandlerDeps) {
     // was sent), also when the client leaves before the end.
     const acc = createStreamAccumulator();
     m.answer = () => acc.text();
-    Object.defineProperty(m, 'usage', { get: () => acc.usage(), enumerable: true });
+    m.streamUsage = () => acc.usage();
     // Between chunks the upstream gets the same allowance as for its first byte.
     const idle = setTimeout(() => {
       attempt.abort(new GatewayError(`The upstream stopped sending for ${deps.streamIdleTimeoutMs} ms.`, { status: 504, code: UPSTREAM_CODES.timeout, category: 'upstream' }));
