@@ -4,6 +4,7 @@ import type { Embedder } from '../embeddings/port.js';
 import { badRequest } from '../errors.js';
 import type { SessionMemory } from '../memory/session-memory.js';
 import { type NewTurn, toNewTurn } from '../memory/turns.js';
+import type { CancelSignal } from '../providers/cancel.js';
 import type { Attempt, ResolvedModel, Router } from '../providers/router/router.js';
 import type { ChatCompletion, ChatMessage, ChatRequest, ChunkStream } from '../providers/types.js';
 import { getTokenizer } from '../tokens/tokenizer.js';
@@ -101,12 +102,12 @@ export function createChatService(deps: {
   return {
     prepare,
     persist,
-    complete(prepared: PreparedChat, signal: AbortSignal): Promise<Attempt<ChatCompletion>> {
+    complete(prepared: PreparedChat, signal: CancelSignal): Promise<Attempt<ChatCompletion>> {
       return router.run(prepared.resolved, signal, (provider, target, s) => provider.complete({ body: { ...prepared.body, model: target.model }, signal: s }), {
         economy: prepared.economy === true,
       });
     },
-    stream(prepared: PreparedChat, signal: AbortSignal): Promise<Attempt<ChunkStream>> {
+    stream(prepared: PreparedChat, signal: CancelSignal): Promise<Attempt<ChunkStream>> {
       return router.run(prepared.resolved, signal, (provider, target, s) => provider.stream({ body: { ...prepared.body, model: target.model, stream: true }, signal: s }), {
         economy: prepared.economy === true,
       });

@@ -1,5 +1,6 @@
 import { Agent, type Dispatcher, errors as undiciErrors } from 'undici';
 import { clientClosed, GatewayError } from '../errors.js';
+import type { CancelSignal } from './cancel.js';
 
 /**
  * The HTTP transport shared by every provider adapter: one keep-alive undici Agent per process,
@@ -28,7 +29,7 @@ const LOW_WATER = 64 * 1024;
  * buffers read, not a Readable, and each read of it takes all that has come. A consumer
  * slower than the upstream pauses it; aborting `signal` aborts the request, with the signal's reason.
  */
-export function postStreaming(to: Endpoint, payload: Uint8Array | string, signal: AbortSignal): Promise<UpstreamResponse> {
+export function postStreaming(to: Endpoint, payload: Uint8Array | string, signal: CancelSignal): Promise<UpstreamResponse> {
   if (signal.aborted) return Promise.reject(transportError(signal.reason, signal));
   return new Promise((resolve, reject) => {
     let call: Dispatched | undefined;
@@ -127,7 +128,7 @@ interface Dispatched {
 function dispatchPost(
   to: Endpoint,
   payload: Uint8Array | string,
-  signal: AbortSignal,
+  signal: CancelSignal,
   fail: (err: unknown) => void,
   handler: Pick<Dispatcher.DispatchHandler, 'onResponseStart' | 'onResponseData' | 'onResponseEnd'>,
 ): Dispatched {
@@ -139,7 +140,7 @@ function dispatchPost(
     fail(err);
   };
   function onAbort(): void {
-    if (call.controller) call.controller.abort(signal.reason);
+    if (call.controller) call.controller.abort(abortError(signal));
     else failed(signal.reason);
   }
   signal.addEventListener('abort', onAbort, { once: true });
@@ -154,7 +155,7 @@ function dispatchPost(
         onResponseEnd: handler.onResponseEnd,
         onRequestStart(c) {
           call.controller = c;
-          if (signal.aborted) c.abort(signal.reason);
+          if (signal.aborted) c.abort(abortError(signal));
         },
         onResponseError(_c, err) {
           failed(err);
@@ -166,6 +167,9 @@ function dispatchPost(
   }
   return call;
 }
+
+/** What an aborted request fails with: the signal's reason (transportError maps it again). */
+const abortError = (signal: CancelSignal): Error => (signal.reason instanceof Error ? signal.reason : transportError(signal.reason, signal));
 
 /** An upstream's answer read whole: what a JSON (not streamed) call needs. */
 export interface BufferedResponse {
@@ -200,7 +204,7 @@ const ERROR_BODY_BYTES = 8192;
  * cost ~20 µs more CPU per call here (a third of the transport's cost). Aborting `signal` aborts the
  * request, at any point, with the signal's reason.
  */
-export function postBuffered(to: Endpoint, payload: Uint8Array | string, signal: AbortSignal): Promise<BufferedResponse> {
+export function postBuffered(to: Endpoint, payload: Uint8Array | string, signal: CancelSignal): Promise<BufferedResponse> {
   if (signal.aborted) return Promise.reject(transportError(signal.reason, signal));
   return new Promise((resolve, reject) => {
     let settled = false;
@@ -268,7 +272,7 @@ export const UPSTREAM_CODES = {
   aborted: 'client_closed_request',
 } as const;
 
-export function transportError(err: unknown, signal?: AbortSignal): GatewayError {
+export function transportError(err: unknown, signal?: CancelSignal): GatewayError {
   if (err instanceof GatewayError) return err;
   if (signal?.aborted) {
     const reason: unknown = signal.reason;

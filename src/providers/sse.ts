@@ -1,3 +1,4 @@
+import type { CancelSignal } from './cancel.js';
 import { transportError } from './http.js';
 
 /** One server-sent event: the `event:` name (if any) and its joined `data:` lines. */
@@ -53,7 +54,7 @@ export function createSseParser() {
 }
 
 /** The parser as an async generator of single events (for adapters that translate event by event). */
-export async function* parseSse(body: AsyncIterable<Buffer | Uint8Array>, signal?: AbortSignal): AsyncGenerator<SseEvent> {
+export async function* parseSse(body: AsyncIterable<Buffer | Uint8Array>, signal?: CancelSignal): AsyncGenerator<SseEvent> {
   const parser = createSseParser();
   try {
     for await (const chunk of body) yield* parser.feed(chunk);

@@ -4,6 +4,8 @@
  * from their HTTP connection pool and never see tenants, sessions or keys of the gateway.
  */
 
+import type { CancelSignal } from './cancel.js';
+
 export type Role = 'system' | 'developer' | 'user' | 'assistant' | 'tool';
 
 export interface TextPart {
@@ -117,7 +119,7 @@ export interface ProviderCall {
   /** The request with `model` already set to the target's upstream model name. */
   body: ChatRequest;
   /** Aborted when the client disconnects or the target's timeout passes. */
-  signal: AbortSignal;
+  signal: CancelSignal;
 }
 
 /**

@@ -17,6 +17,7 @@ import type { Router } from '../../providers/router/router.js';
 import { checkModel, checkRoute, type KeyPrincipal } from '../middleware/auth.js';
 import type { UsageRecorder } from '../../usage/recorder.js';
 import { asGatewayError, clientClosed, GatewayError, unstorableText } from '../../errors.js';
+import { type CancelSignal, Canceller } from '../../providers/cancel.js';
 import { UPSTREAM_CODES } from '../../providers/http.js';
 import type { ChatCompletion, ChatMessage, Usage } from '../../providers/types.js';
 import type { Authenticator } from '../../tenancy/auth.js';
@@ -190,7 +191,7 @@ export function createChatHandler(deps: ChatHandlerDeps) {
     res: ServerResponse,
     c: RequestContext,
     prepared: PreparedChat,
-    signal: AbortSignal,
+    signal: CancelSignal,
     caller: ChatCaller,
     cite: boolean,
     lookup: CacheLookup,
@@ -346,9 +347,9 @@ function holdsNul(value: unknown): boolean {
   return value !== null && typeof value === 'object' && Object.values(value).some(holdsNul);
 }
 
-/** An AbortController fired when the client goes away before the response is finished. */
-function abortOnClose(res: ServerResponse): AbortController {
-  const ac = new AbortController();
+/** Aborted when the client goes away before the response is finished. */
+function abortOnClose(res: ServerResponse): Canceller {
+  const ac = new Canceller();
   res.once('close', () => {
     if (!res.writableFinished) {
       ac.abort(clientClosed());

@@ -1,3 +1,4 @@
+import type { CancelSignal } from '../cancel.js';
 import { endpoint, parseJsonBody, postBuffered, postStreaming, statusError, transportError } from '../http.js';
 import { createSseParser, type SseEvent } from '../sse.js';
 import { chatBody } from './body.js';
@@ -43,7 +44,7 @@ export function createOpenAiCompatibleProvider(opts: OpenAiCompatibleOptions): L
   };
 }
 
-async function* chunks(body: AsyncIterable<Buffer>, signal: AbortSignal, hideUsage: boolean): ChunkStream {
+async function* chunks(body: AsyncIterable<Buffer>, signal: CancelSignal, hideUsage: boolean): ChunkStream {
   const parser = createSseParser();
   // After `[DONE]` the body is read to its end rather than left: leaving a `for await` early
   // destroys the stream with an error whose stack trace cost ~9% of a stream's CPU.

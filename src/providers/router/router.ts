@@ -1,8 +1,8 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { Config, TargetConfig } from '../../config/schema.js';
 import { GatewayError } from '../../errors.js';
 import { inSpan } from '../../observability/tracing.js';
 import { lookupModel, type ModelInfo } from '../../tokens/models.js';
+import { type CancelSignal, Canceller, delay } from '../cancel.js';
 import { transportError, UPSTREAM_CODES } from '../http.js';
 import type { LlmProvider } from '../types.js';
 import { backoffMs, isTransient } from './retry.js';
@@ -38,13 +38,13 @@ export interface Attempt<T> {
   /** Attempts made in all, across targets (1 = first try succeeded). */
   attempts: number;
   /** The signal of the successful attempt: aborted on client disconnect or `abort`. */
-  signal: AbortSignal;
+  signal: CancelSignal;
   abort(reason: GatewayError): void;
   /** Unlinks the attempt from the client's signal; call once the response is finished. */
   dispose(): void;
 }
 
-export type AttemptFn<T> = (provider: LlmProvider, target: Target, signal: AbortSignal) => Promise<T>;
+export type AttemptFn<T> = (provider: LlmProvider, target: Target, signal: CancelSignal) => Promise<T>;
 
 /**
  * Model aliases → ordered targets: tried in configured order, or, when weights are set, the first
@@ -136,7 +136,7 @@ export function createRouter(deps: {
     return [targets[first] as Target, ...targets.filter((_, i) => i !== first)];
   }
 
-  async function run<T>(resolved: ResolvedModel, clientSignal: AbortSignal, fn: AttemptFn<T>, opts: { economy?: boolean } = {}): Promise<Attempt<T>> {
+  async function run<T>(resolved: ResolvedModel, clientSignal: CancelSignal, fn: AttemptFn<T>, opts: { economy?: boolean } = {}): Promise<Attempt<T>> {
     let attempts = 0;
     let last: GatewayError | undefined;
     for (const target of order(resolved, opts.economy === true)) {
@@ -144,11 +144,11 @@ export function createRouter(deps: {
       for (let retry = 0; retry <= target.retries; retry++) {
         if (retry > 0) {
           const wait = backoffMs(retry - 1, { baseMs: config.router.backoffMs, maxMs: config.router.maxBackoffMs, retryAfterS: last?.retryAfter });
-          await sleep(wait, undefined, { signal: clientSignal }).catch(() => {});
+          await delay(wait, clientSignal);
         }
         if (clientSignal.aborted) throw transportError(clientSignal.reason, clientSignal);
         attempts++;
-        const ac = new AbortController();
+        const ac = new Canceller();
         const onClientAbort = (): void => ac.abort(clientSignal.reason);
         clientSignal.addEventListener('abort', onClientAbort, { once: true });
         const timer = setTimeout(() => ac.abort(timeoutError(target)), target.timeoutMs);
