@@ -67,6 +67,8 @@ export function createStreamAccumulator() {
   };
 }
 
+export type StreamAccumulator = ReturnType<typeof createStreamAccumulator>;
+
 function lastUsage(chunks: readonly string[]): Usage | undefined {
   for (let i = chunks.length - 1; i >= 0; i--) {
     const data = chunks[i] as string;

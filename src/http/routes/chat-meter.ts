@@ -1,8 +1,9 @@
+import type { StreamAccumulator } from '../../chat/accumulate.js';
 import type { PreparedChat } from '../../chat/service.js';
 import type { Limit, RateLimiter } from '../../governance/ratelimit.js';
 import type { Capture } from '../../observability/capture.js';
 import type { Metrics } from '../../observability/metrics.js';
-import type { ChatMessage, Usage } from '../../providers/types.js';
+import type { ChatCompletion, ChatMessage } from '../../providers/types.js';
 import { getTokenizer, REPLY_PRIMING_TOKENS, type Tokenizer } from '../../tokens/tokenizer.js';
 import type { PriceTable } from '../../usage/prices.js';
 import type { UsageRecorder } from '../../usage/recorder.js';
@@ -12,12 +13,14 @@ import type { RequestContext } from '../request-context.js';
 export interface Metered {
   prepared?: PreparedChat;
   target?: { provider: string; model: string };
-  /** The upstream's usage, when it reported one. */
-  usage?: Usage | undefined;
-  /** A stream's usage, read when the row is written (the stream may still be read until then). */
-  streamUsage?: () => Usage | undefined;
-  /** The answer's text, counted by the tokenizer when the upstream reported no usage (or the client left mid-stream). */
-  answer?: () => string;
+  /**
+   * What the upstream answered, read when the row is written: its usage, or else its text, counted by
+   * the tokenizer (no usage reported, or the client left mid-stream). Objects, not closures: a
+   * closure stored on this object outlived the request by two scavenges (promoted to old space).
+   */
+  completion?: ChatCompletion;
+  /** A stream's accumulator: what was read of it so far. */
+  stream?: StreamAccumulator;
   cache?: { kind: 'exact' | 'semantic'; savedUsd: number };
   /** The rate limits the request was admitted under: its tokens are counted against them at the end. */
   limits?: Limit[];
@@ -34,16 +37,16 @@ export function createMeter(deps: { prices: PriceTable; usage: UsageRecorder; li
   return (c: RequestContext, m: Metered, status: number): void => {
     const p = m.prepared;
     if (!p || c.principal?.kind !== 'key') return;
-    const u = m.usage ?? m.streamUsage?.();
+    const u = m.stream ? m.stream.usage() : m.completion?.usage;
     const tokenizer = getTokenizer(p.resolved.info.encoding);
     const upstream = m.target !== undefined && !m.cache;
     const prompt = !upstream ? 0 : (u?.prompt_tokens ?? p.context?.tokens.total ?? promptTokens(tokenizer, p.body.messages));
-    const completion = !upstream ? 0 : (u?.completion_tokens ?? tokenizer.count(m.answer?.() ?? ''));
+    const completion = !upstream ? 0 : (u?.completion_tokens ?? tokenizer.count(answerOf(m) ?? ''));
     const cached = Number((u?.prompt_tokens_details as { cached_tokens?: number } | undefined)?.cached_tokens ?? 0);
     const price = m.target ? deps.prices.of(p.resolved.alias, m.target.model) : undefined;
     const { total: _total, budget: _budget, ...sections } = p.context?.tokens ?? { total: 0, budget: 0 };
     if (m.limits) deps.limiter.charge(m.limits, prompt + completion);
-    if (deps.capture.enabled(c.principal.tenantId)) deps.capture.record(c.principal.tenantId, c.id, p.body.messages, m.answer ? m.answer() : null);
+    if (deps.capture.enabled(c.principal.tenantId)) deps.capture.record(c.principal.tenantId, c.id, p.body.messages, answerOf(m) ?? null);
     const cost = deps.prices.cost(price, { prompt, cached, completion });
     if (cost > 0) deps.metrics.costUsd.inc({ alias: p.resolved.alias }, cost);
     deps.usage.record({
@@ -70,6 +73,12 @@ export function createMeter(deps: { prices: PriceTable; usage: UsageRecorder; li
       at: new Date(),
     });
   };
+}
+
+/** The answer's text (choice 0's content), when there was an answer. */
+function answerOf(m: Metered): string | undefined {
+  if (m.stream) return m.stream.text();
+  return m.completion ? contentOf(m.completion.choices?.[0]?.message?.content) : undefined;
 }
 
 function promptTokens(tokenizer: Tokenizer, messages: readonly ChatMessage[]): number {

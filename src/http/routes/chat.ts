@@ -28,7 +28,7 @@ import { sendError, sendJson } from '../respond.js';
 import { chatRequestSchema, sessionIdSchema } from '../schemas/chat.js';
 import { validate } from '../schemas/validate.js';
 import { endWithError, formatEvents, SSE_HEADERS, writeEvents } from '../sse.js';
-import { contentOf, createMeter, type Metered } from './chat-meter.js';
+import { createMeter, type Metered } from './chat-meter.js';
 import { rateLimited, setCacheHeaders, setContextHeaders, setRateLimitHeaders, sourcesChunk, withContext, withExtra } from './chat-response.js';
 
 export interface ChatHandlerDeps {
@@ -137,8 +137,7 @@ export function createChatHandler(deps: ChatHandlerDeps) {
       c.logFields.attempts = attempt.attempts;
       m.target = attempt.target;
       const completion = attempt.result;
-      m.usage = completion.usage;
-      m.answer = () => contentOf(completion.choices?.[0]?.message?.content);
+      m.completion = completion;
       countUsage(prepared.resolved.alias, completion.usage);
       // The client gets its own values back; the cache keeps the answer as the upstream wrote it.
       const shown = vault ? restoreCompletion(completion, vault) : completion;
@@ -206,8 +205,7 @@ export function createChatHandler(deps: ChatHandlerDeps) {
     // Every stream is read for its usage (what the upstream reports, else the tokenizer counts what
     // was sent), also when the client leaves before the end.
     const acc = createStreamAccumulator();
-    m.answer = () => acc.text();
-    m.streamUsage = () => acc.usage();
+    m.stream = acc;
     // Between chunks the upstream gets the same allowance as for its first byte.
     const idle = setTimeout(() => {
       attempt.abort(new GatewayError(`The upstream stopped sending for ${deps.streamIdleTimeoutMs} ms.`, { status: 504, code: UPSTREAM_CODES.timeout, category: 'upstream' }));
