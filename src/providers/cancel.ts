@@ -6,7 +6,7 @@
  * AbortSignal is one (`AbortSignal.timeout(ms)` for internal calls, a test's controller). The chat
  * path makes two per request, one for the client's connection and one per upstream attempt, with
  * `Canceller`: on Node 20 every AbortSignal outlived two scavenges and was promoted to old space
- * (~300 bytes each at 400 req/s, with longer scavenge pauses), where a plain object dies young.
+ * (~250 bytes each, and longer scavenge pauses), where a plain object dies young.
  */
 export interface CancelSignal {
   readonly aborted: boolean;
