@@ -168,8 +168,8 @@ function dispatchPost(
   return call;
 }
 
-/** What an aborted request fails with: the signal's reason (transportError maps it again). */
-const abortError = (signal: CancelSignal): Error => (signal.reason instanceof Error ? signal.reason : transportError(signal.reason, signal));
+/** What an aborted request fails with: the signal's reason, as the caller will be told it. */
+const abortError = (signal: CancelSignal): Error => transportError(signal.reason, signal);
 
 /** An upstream's answer read whole: what a JSON (not streamed) call needs. */
 export interface BufferedResponse {
