@@ -11,7 +11,9 @@
 //                 top of auth and the usage write (not in the default --only; issue #8's hot-path figure)
 //   ours+session  the same process, every request with a session_id from a pool (history read from
 //                 the Redis hot copy, user turn + answer appended to SQL then Redis)
-// The load generator and the fake upstream are pinned to CPU 0, every proxy to CPU 1; proxies are
+// The load generator, the fake upstream and the local Postgres and Redis are pinned to CPU 0 (the
+// services put back afterwards; --services-cpu any leaves them where the kernel puts them, which is
+// mostly on the CPU of the proxy that woke them), every proxy to CPU 1; proxies are
 // measured one at a time, interleaved per (mode, level), the idle ones frozen (SIGSTOP) meanwhile so
 // their background work (GC, a draining backlog) cannot run on the measured proxy's CPU. Every load
 // run is bounded in time.
@@ -19,7 +21,7 @@
 //   node test/bench/gateway.bench.mjs [--duration 2] [--rounds 3] [--rate 400] [--rate-duration 5] [--conc 1,16,64]
 //        [--modes json,stream] [--only direct,floor,portkey,ours,ours+governed,ours+session] [--session-pool 64]
 //        [--history-turns 80] (with portkey+history in --only: Portkey sent a body holding that many turns of history)
-//        [--warmup 3] [--wait-quiet 0] [--no-build] [--keep-logs] [--ours-node-args "--trace-gc"]
+//        [--warmup 3] [--wait-quiet 0] [--no-build] [--keep-logs] [--ours-node-args "--trace-gc"] [--services-cpu 0|any]
 //   node test/bench/gateway.bench.mjs --report results/gateway-<stamp>.jsonl   (re-render a run's tables)
 //   node test/bench/gateway.bench.mjs --profile passthrough|session [--profile-seconds 10]
 //        profiles this gateway alone under wrk c=64 (json then stream) with node --cpu-prof.
@@ -42,6 +44,7 @@ import {
   only,
   peersDir,
   pinSelf,
+  pinServices,
   readRssKb,
   repoRoot,
   resultsDir,
@@ -90,6 +93,8 @@ function parseArgs(argv) {
     profile: get('profile', ''),
     profileSeconds: Math.min(Number(get('profile-seconds', '10')), 60),
     // Extra node flags for this gateway only, e.g. --ours-node-args "--trace-gc --max-semi-space-size=32".
+    // Where the local Postgres and Redis run during the bench: a CPU number, or `any` (not pinned).
+    servicesCpu: get('services-cpu', String(LOAD_CPU)),
     oursNodeArgs: (argv.includes('--ours-node-args') ? (argv[argv.indexOf('--ours-node-args') + 1] ?? '') : '').split(' ').filter(Boolean),
   };
 }
@@ -326,7 +331,7 @@ function report(raw, meta, rss) {
   const out = [];
   out.push(`## Gateway overhead (issue 3) — ${meta.date}`, '');
   out.push(
-    `Machine: ${meta.cpu} × ${meta.ncpu}, ${meta.os}; Node ${meta.node}; commit ${meta.commit}. Load generator + fake upstream on CPU ${LOAD_CPU}, each proxy alone on CPU ${PROXY_CPU}` +
+    `Machine: ${meta.cpu} × ${meta.ncpu}, ${meta.os}; Node ${meta.node}; commit ${meta.commit}. Load generator + fake upstream on CPU ${LOAD_CPU}, ${meta.servicesCpu === undefined || meta.servicesCpu === 'any' ? 'Postgres + Redis not pinned' : `Postgres + Redis on CPU ${meta.servicesCpu}`}, each proxy alone on CPU ${PROXY_CPU}` +
       ` (taskset), measured one at a time, interleaved, the idle proxies frozen (SIGSTOP) meanwhile. Fake upstream answers instantly (JSON ~480 B; SSE role + 20 content chunks + finish + [DONE]).` +
       ` Body: \`{"model":"${MODEL}","messages":[{"role":"user","content":"Hello"}]}\`. ours = this gateway with auth (API key) and info access logs to a file;` +
       ` ours+session adds \`session_id\` from a pool of ${meta.sessionPool} ids (a fresh pool per measurement, so history grows from 0 during each one; history reached is reported).`,
@@ -525,6 +530,7 @@ export async function runGatewayBench(argv = []) {
     oursNodeArgs: opt.oursNodeArgs,
   };
   for (const u of [ctx.databaseUrl, ctx.redisUrl]) if (!['127.0.0.1', 'localhost'].includes(new URL(u).hostname)) throw new Error(`not loopback: ${u}`);
+  const unpinServices = opt.servicesCpu === 'any' ? () => {} : pinServices(Number(opt.servicesCpu));
 
   ensurePeers();
   fs.mkdirSync(logsDir, { recursive: true });
@@ -562,6 +568,7 @@ export async function runGatewayBench(argv = []) {
   } finally {
     await stopAll();
     await cleanupStores(ctx);
+    unpinServices();
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }
@@ -712,7 +719,16 @@ async function compareRun(opt, ctx, { bodyFile, historyBodyFile, stamp }) {
   for (const mode of opt.modes)
     for (const n of names) {
       await measure('rate', n, mode, `rate${opt.rate}`, 0, (t) =>
-        loadClient(t, { mode, c: 512, rate: opt.rate, duration: opt.rateDuration, warmup: 1.5, cpu: LOAD_CPU }),
+        loadClient(t, {
+          mode,
+          c: 512,
+          rate: opt.rate,
+          duration: opt.rateDuration,
+          warmup: 1.5,
+          cpu: LOAD_CPU,
+          // With --keep-logs, each request's start and time, to see where in the cell the tail was.
+          ...(opt.keepLogs ? { timeline: path.join(ctx.logsDir, `timeline-${n}-${mode}.txt`) } : {}),
+        }),
       );
     }
 
@@ -753,6 +769,7 @@ async function compareRun(opt, ctx, { bodyFile, historyBodyFile, stamp }) {
     rate: opt.rate,
     rateDuration: opt.rateDuration,
     sessionPool: opt.sessionPool,
+    servicesCpu: opt.servicesCpu,
     historyTurns: opt.historyTurns,
     rawFile: path.relative(repoRoot, rawFile),
     oursLog,

@@ -4,13 +4,14 @@
  *
  *   npm run build && node test/bench/node-flags.bench.mjs --a "" --b "--max-semi-space-size=32" [--rounds 4]
  *        [--modes json[,stream]] [--duration 5] [--rate 400] [--rate-duration 10] [--session]
- *        [--a-root DIR] [--b-root DIR]
+ *        [--a-root DIR] [--b-root DIR] [--services-any]
  *
  * `--a-root`/`--b-root` run a variant from another checkout (built, with node_modules), e.g. a git
  * worktree of the commit before a change: a before/after of code, not flags. `--session` sends a
  * `session_id` from a fresh pool of 64 per measurement, as the gateway bench's ours+session.
  *
- * As in gateway.bench.mjs: the fake upstream and the load on CPU 0, each gateway alone on CPU 1, the
+ * As in gateway.bench.mjs: the fake upstream, the load, Postgres and Redis on CPU 0 (`--services-any`:
+ * Postgres and Redis not pinned), each gateway alone on CPU 1, the
  * idle one frozen (SIGSTOP) while the other is measured. Both gateways share one fresh schema and
  * Redis key prefix (removed at the end). Each round, per mode, each variant in turn (order alternating):
  * wrk at c=64 for `--duration` s (req/s and the process's CPU per request), then the open-loop client
@@ -24,7 +25,22 @@ import fs from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
 import { Redis } from 'ioredis';
-import { argValue, ensurePeers, loadClient, log, only, peersDir, repoRoot, sampler, settle, startPinned, stopAll, waitHttp, wrk } from './lib/harness.mjs';
+import {
+  argValue,
+  ensurePeers,
+  loadClient,
+  log,
+  only,
+  peersDir,
+  pinServices,
+  repoRoot,
+  sampler,
+  settle,
+  startPinned,
+  stopAll,
+  waitHttp,
+  wrk,
+} from './lib/harness.mjs';
 
 const args = process.argv.slice(2);
 const opt = (name, dflt) => argValue(args, name, dflt);
@@ -54,6 +70,8 @@ const UPSTREAM_PORT = 18080;
 ensurePeers();
 const dir = fs.mkdtempSync('/tmp/node-flags-');
 const runId = `bench_nf_${randomBytes(4).toString('hex')}`;
+// Postgres and Redis on the load's CPU, as in gateway.bench.mjs: the gateway alone on CPU 1.
+const unpinServices = args.includes('--services-any') ? () => {} : pinServices(0);
 try {
   startPinned('upstream', 0, process.execPath, ['fake-upstream.mjs'], {
     cwd: peersDir,
@@ -160,6 +178,7 @@ try {
   console.log(lines.join('\n'));
 } finally {
   await stopAll();
+  unpinServices();
   const client = new pg.Client({ connectionString: DATABASE_URL });
   await client.connect();
   await client.query(`DROP SCHEMA IF EXISTS ${runId} CASCADE`);

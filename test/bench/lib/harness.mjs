@@ -134,6 +134,35 @@ export function resumeAll() {
     }
 }
 
+/**
+ * Pins the local Postgres and Redis (every process and thread named `postgres` or `redis-server`; a
+ * new Postgres backend inherits the postmaster's mask) to `cpu`, so a proxy pinned to the other core
+ * has it to itself, as it would next to a database on another host. Unpinned, the kernel wakes a
+ * backend on the core of the process that woke it: the proxy's. Returns the function that puts every
+ * such process back on the CPUs the postmaster had (also run at exit). Does nothing, and says so, when
+ * taskset cannot (another user's processes).
+ */
+export function pinServices(cpu) {
+  const pids = () => [...processStats()].filter(([, p]) => SERVICES.includes(p.comm)).map(([pid]) => pid);
+  const first = pids()[0];
+  if (first === undefined) return () => {};
+  const mask = spawnSync('taskset', ['-p', String(first)], { encoding: 'utf8' })
+    .stdout.trim()
+    .split(': ')
+    .pop();
+  const setAll = (args) => pids().filter((pid) => spawnSync('taskset', ['-a', '-p', ...args, String(pid)], { stdio: 'ignore' }).status !== 0).length;
+  const failed = setAll(['-c', String(cpu)]);
+  if (failed > 0) log(`could not pin ${failed} Postgres/Redis processes to CPU ${cpu}: they share the proxy's core`);
+  let restored = false;
+  const restore = () => {
+    if (restored || !mask) return;
+    restored = true;
+    setAll([mask]);
+  };
+  process.once('exit', restore);
+  return restore;
+}
+
 /** Waits (up to `maxMs`) until `pid` uses less than `pct` % of a CPU, e.g. a proxy draining a backlog. */
 export async function settle(pid, { pct = 10, maxMs = 5000 } = {}) {
   if (!pid) return 0;
@@ -427,7 +456,7 @@ export async function wrk(target, { mode, c, duration, cpu }) {
 }
 
 /** The Node load client (TTFB/TTFT; closed loop, or open loop with `rate`) pinned to `cpu`. */
-export async function loadClient(target, { mode, c, duration, warmup = 2, rate = 0, cpu }) {
+export async function loadClient(target, { mode, c, duration, warmup = 2, rate = 0, cpu, timeline }) {
   checkLoopback(target.url);
   const args = [
     '-c',
@@ -448,6 +477,7 @@ export async function loadClient(target, { mode, c, duration, warmup = 2, rate =
     ...(rate ? ['--rate', String(rate)] : []),
     ...Object.entries(target.headers || {}).flatMap(([k, v]) => ['--header', `${k}: ${v}`]),
     ...(target.session ? ['--session-pool', String(target.session.pool), '--session-prefix', target.session.prefix] : []),
+    ...(timeline ? ['--timeline', timeline] : []),
   ];
   const r = await run('taskset', args, {}, duration + warmup + 30);
   try {

@@ -12,13 +12,15 @@
 //
 // usage: node load-client.mjs --url URL --body-file body.json [--header 'k: v']... [--stream]
 //          [--c 16] [--duration 6] [--warmup 2] [--rate R] [--session-pool 64 --session-prefix p]
-// prints one JSON line.
+//          [--timeline FILE]
+// prints one JSON line. --timeline writes one line per measured request, "start_ms total_ms status"
+// (start from the measured run's start): where in time the slow requests were.
 import fs from 'node:fs';
 import http from 'node:http';
 import { performance } from 'node:perf_hooks';
 
 const args = process.argv.slice(2);
-const opt = { headers: {}, stream: false, c: 1, duration: 6, max: 2_000_000, warmup: 2, rate: 0, label: '', sessionPool: 0, sessionPrefix: '' };
+const opt = { headers: {}, stream: false, c: 1, duration: 6, max: 2_000_000, warmup: 2, rate: 0, label: '', sessionPool: 0, sessionPrefix: '', timeline: '' };
 for (let i = 0; i < args.length; i++) {
   const a = args[i];
   if (a === '--url') opt.url = args[++i];
@@ -35,6 +37,7 @@ for (let i = 0; i < args.length; i++) {
   else if (a === '--body-file') opt.bodyFile = args[++i];
   else if (a === '--session-pool') opt.sessionPool = Number(args[++i]);
   else if (a === '--session-prefix') opt.sessionPrefix = args[++i];
+  else if (a === '--timeline') opt.timeline = args[++i];
   else {
     console.error('unknown arg', a);
     process.exit(2);
@@ -71,7 +74,7 @@ function once() {
     let ttft = -1;
     let events = 0;
     let history = -1;
-    const fail = () => resolve({ ok: false, status: -1, ttfb, ttft, total: performance.now() - t0, events, history });
+    const fail = () => resolve({ ok: false, status: -1, start: t0, ttfb, ttft, total: performance.now() - t0, events, history });
     const req = http.request(
       {
         host: u.hostname,
@@ -104,6 +107,7 @@ function once() {
           resolve({
             ok: res.statusCode === 200 && (!opt.stream || events > 0),
             status: res.statusCode,
+            start: t0,
             ttfb,
             ttft,
             total: performance.now() - t0,
@@ -187,7 +191,15 @@ function summary(vals) {
 }
 
 if (opt.warmup > 0) await run(opt.warmup, false);
+const measuredFrom = performance.now();
 const { results, elapsed, dropped } = await run(opt.duration, true);
+if (opt.timeline) {
+  fs.writeFileSync(
+    opt.timeline,
+    `# start ${new Date(performance.timeOrigin + measuredFrom).toISOString()}\n` +
+      results.map((r) => `${(r.start - measuredFrom).toFixed(3)} ${r.total.toFixed(3)} ${r.status}\n`).join(''),
+  );
+}
 const ok = results.filter((r) => r.ok);
 const hist = ok.map((r) => r.history).filter((h) => h >= 0);
 const out = {
