@@ -90,7 +90,9 @@ export function createUsageRecorder(deps: {
   let buffer: UsageEvent[] = [];
   let flushing: Promise<void> | undefined;
   let dropped = 0;
-  const timer = setInterval(() => void flush(), FLUSH_MS);
+  const timer = setInterval(() => {
+    if (!flushing) void drain();
+  }, FLUSH_MS);
   timer.unref();
 
   async function write(rows: readonly UsageEvent[]): Promise<void> {
@@ -132,12 +134,17 @@ export function createUsageRecorder(deps: {
     log.warn({ err: (err as Error).message, rows: buffer.length }, 'usage rows not written; kept for the next flush');
   };
 
-  async function flush(): Promise<void> {
-    if (flushing) return flushing;
-    if (buffer.length === 0) return;
+  /**
+   * Writes the rows buffered now, and goes on while full batches are waiting; rows that arrive
+   * meanwhile wait for the next tick. (Draining until the buffer was empty kept writing the 3–4 rows
+   * that arrived during each write, one transaction after another: ~100 a second at 400 req/s.)
+   */
+  function drain(): Promise<void> {
+    let left = buffer.length;
     flushing = (async () => {
-      while (buffer.length > 0) {
+      while (buffer.length > 0 && (left > 0 || buffer.length >= BATCH)) {
         const rows = buffer.slice(0, BATCH);
+        left -= rows.length;
         try {
           await write(rows);
         } catch (err) {
@@ -165,6 +172,12 @@ export function createUsageRecorder(deps: {
     return flushing;
   }
 
+  /** Resolves once every row recorded before the call is written (or kept after a failure). */
+  async function flush(): Promise<void> {
+    if (flushing) await flushing;
+    if (buffer.length > 0) await (flushing ?? drain());
+  }
+
   return {
     record(e: UsageEvent): void {
       buffer.push(e);
@@ -173,7 +186,7 @@ export function createUsageRecorder(deps: {
         buffer = buffer.slice(buffer.length - MAX_BUFFERED);
         log.error({ dropped }, 'usage buffer full (SQL unreachable): oldest rows dropped');
       }
-      if (buffer.length >= BATCH) void flush();
+      if (buffer.length >= BATCH && !flushing) void drain();
     },
     /** Writes every buffered row now (tests, shutdown, and before a usage query). */
     flush,

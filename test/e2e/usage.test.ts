@@ -2,7 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type FakeOpenAi, type FakeReply, startFakeOpenAi } from '../helpers/fake-openai.js';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
 import { getTokenizer } from '../../src/tokens/tokenizer.js';
-import type { UsageEvent } from '../../src/usage/recorder.js';
+import type { Sql } from '../../src/store/sql.js';
+import { createUsageRecorder, type UsageEvent } from '../../src/usage/recorder.js';
 
 // Usage rows and cost: one row per chat request (JSON, streamed, a client leaving mid-stream, a cache
 // hit, an upstream failure), priced by the table, and GET /v1/usage grouped, ranged and as CSV.
@@ -195,5 +196,52 @@ describe('usage and cost', () => {
     // Nothing is left behind to fail the next flush.
     usage.record(event('batch-d', 'd'));
     expect((await rows()).map((r) => r.request_id)).toContain('batch-d');
+  });
+
+  it('writes the rows a flush found in one transaction; rows recorded during its write wait for the next one', async () => {
+    const { sql, log } = gw.gateway.deps;
+    // The real adapter, with the first transaction held until the test lets it go.
+    let release = (): void => {};
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let transactions = 0;
+    const counted = new Proxy(sql, {
+      get: (target, prop, receiver) =>
+        prop === 'transaction'
+          ? async (...args: Parameters<Sql['transaction']>) => {
+              if (++transactions === 1) await held;
+              return target.transaction(...args);
+            }
+          : Reflect.get(target, prop, receiver),
+    });
+    const recorder = createUsageRecorder({ sql: counted, log });
+    const event = (requestId: string): UsageEvent => ({
+      ...{ tenantId: t.id, requestId, keyId: null, teamId: null, userId: null, sessionId: null, route: 'chat', alias: 'm', provider: 'up', model: 'x' },
+      ...{ promptTokens: 1, cachedTokens: 0, completionTokens: 1, contextTokens: null, cache: null, costUsd: 0, savedUsd: 0, latencyMs: 1 },
+      ...{ status: 200, errorCode: null, at: new Date() },
+    });
+    try {
+      recorder.record(event('tick-1'));
+      recorder.record(event('tick-2'));
+      const first = recorder.flush();
+      expect(transactions).toBe(1);
+      // Requests answered while the write is on its way.
+      for (const id of ['tick-3', 'tick-4', 'tick-5']) recorder.record(event(id));
+      release();
+      await first;
+      // One transaction for the two rows it found; the three later ones were not written behind them.
+      expect(transactions).toBe(1);
+      await recorder.flush();
+      expect(transactions).toBe(2);
+      const { rows: written } = await sql.query<{ request_id: string }>(
+        "SELECT request_id FROM usage_events WHERE tenant_id = $1 AND request_id LIKE 'tick-%' ORDER BY request_id",
+        [t.id],
+      );
+      expect(written.map((r) => r.request_id)).toEqual(['tick-1', 'tick-2', 'tick-3', 'tick-4', 'tick-5']);
+    } finally {
+      release();
+      await recorder.close();
+    }
   });
 });
