@@ -92,9 +92,9 @@ function parseArgs(argv) {
     keepLogs: has('keep-logs'),
     profile: get('profile', ''),
     profileSeconds: Math.min(Number(get('profile-seconds', '10')), 60),
-    // Extra node flags for this gateway only, e.g. --ours-node-args "--trace-gc --max-semi-space-size=32".
     // Where the local Postgres and Redis run during the bench: a CPU number, or `any` (not pinned).
     servicesCpu: get('services-cpu', String(LOAD_CPU)),
+    // Extra node flags for this gateway only, e.g. --ours-node-args "--trace-gc --max-semi-space-size=32".
     oursNodeArgs: (argv.includes('--ours-node-args') ? (argv[argv.indexOf('--ours-node-args') + 1] ?? '') : '').split(' ').filter(Boolean),
   };
 }

@@ -4,13 +4,13 @@
  *
  *   npm run build && node test/bench/node-flags.bench.mjs --a "" --b "--max-semi-space-size=32" [--rounds 4]
  *        [--modes json[,stream]] [--duration 5] [--rate 400] [--rate-duration 10] [--session]
- *        [--a-root DIR] [--b-root DIR] [--services-any]
+ *        [--a-root DIR] [--b-root DIR] [--services-cpu 0|any]
  *
  * `--a-root`/`--b-root` run a variant from another checkout (built, with node_modules), e.g. a git
  * worktree of the commit before a change: a before/after of code, not flags. `--session` sends a
  * `session_id` from a fresh pool of 64 per measurement, as the gateway bench's ours+session.
  *
- * As in gateway.bench.mjs: the fake upstream, the load, Postgres and Redis on CPU 0 (`--services-any`:
+ * As in gateway.bench.mjs: the fake upstream, the load, Postgres and Redis on CPU 0 (`--services-cpu any`:
  * Postgres and Redis not pinned), each gateway alone on CPU 1, the
  * idle one frozen (SIGSTOP) while the other is measured. Both gateways share one fresh schema and
  * Redis key prefix (removed at the end). Each round, per mode, each variant in turn (order alternating):
@@ -71,7 +71,10 @@ ensurePeers();
 const dir = fs.mkdtempSync('/tmp/node-flags-');
 const runId = `bench_nf_${randomBytes(4).toString('hex')}`;
 // Postgres and Redis on the load's CPU, as in gateway.bench.mjs: the gateway alone on CPU 1.
-const unpinServices = args.includes('--services-any') ? () => {} : pinServices(0);
+const SERVICES_CPU = opt('services-cpu', '0');
+const unpinServices = SERVICES_CPU === 'any' ? () => {} : pinServices(Number(SERVICES_CPU));
+// Ctrl-C stops what the bench started; exiting puts Postgres and Redis back on every CPU.
+for (const sig of ['SIGINT', 'SIGTERM']) process.once(sig, () => void stopAll().finally(() => process.exit(130)));
 try {
   startPinned('upstream', 0, process.execPath, ['fake-upstream.mjs'], {
     cwd: peersDir,
