@@ -90,9 +90,7 @@ export function createUsageRecorder(deps: {
   let buffer: UsageEvent[] = [];
   let flushing: Promise<void> | undefined;
   let dropped = 0;
-  const timer = setInterval(() => {
-    if (!flushing) void drain();
-  }, FLUSH_MS);
+  const timer = setInterval(() => void drain(), FLUSH_MS);
   timer.unref();
 
   async function write(rows: readonly UsageEvent[]): Promise<void> {
@@ -138,8 +136,10 @@ export function createUsageRecorder(deps: {
    * Writes the rows buffered now, and goes on while full batches are waiting; rows that arrive
    * meanwhile wait for the next tick. (Draining until the buffer was empty kept writing the 3–4 rows
    * that arrived during each write, one transaction after another: ~100 a second at 400 req/s.)
+   * One at a time: while one runs, this is that one.
    */
   function drain(): Promise<void> {
+    if (flushing) return flushing;
     let left = buffer.length;
     flushing = (async () => {
       while (buffer.length > 0 && (left > 0 || buffer.length >= BATCH)) {
@@ -175,7 +175,7 @@ export function createUsageRecorder(deps: {
   /** Resolves once every row recorded before the call is written (or kept after a failure). */
   async function flush(): Promise<void> {
     if (flushing) await flushing;
-    if (buffer.length > 0) await (flushing ?? drain());
+    if (buffer.length > 0) await drain();
   }
 
   return {
@@ -186,7 +186,7 @@ export function createUsageRecorder(deps: {
         buffer = buffer.slice(buffer.length - MAX_BUFFERED);
         log.error({ dropped }, 'usage buffer full (SQL unreachable): oldest rows dropped');
       }
-      if (buffer.length >= BATCH && !flushing) void drain();
+      if (buffer.length >= BATCH) void drain();
     },
     /** Writes every buffered row now (tests, shutdown, and before a usage query). */
     flush,
