@@ -43,6 +43,12 @@ describe('usage and cost', () => {
     await gw.gateway.deps.usage.flush();
     return (await gw.gateway.deps.sql.query<Record<string, unknown>>('SELECT * FROM usage_events WHERE tenant_id = $1 ORDER BY id', [t.id])).rows;
   };
+  /** A usage row of tenant `t`, as the chat path records it, for the tests that drive the recorder directly. */
+  const event = (requestId: string, userId: string | null = null): UsageEvent => ({
+    ...{ tenantId: t.id, requestId, keyId: null, teamId: null, userId, sessionId: null, route: 'chat', alias: 'm', provider: 'up', model: 'x' },
+    ...{ promptTokens: 1, cachedTokens: 0, completionTokens: 1, contextTokens: null, cache: null, costUsd: 0, savedUsd: 0, latencyMs: 1 },
+    ...{ status: 200, errorCode: null, at: new Date() },
+  });
   const chat = (body: Record<string, unknown>, headers: Record<string, string> = {}) =>
     gw.call('POST', '/v1/chat/completions', { key: t.key, body: { messages: [{ role: 'user', content: 'Hi there' }], ...body }, headers });
 
@@ -182,11 +188,6 @@ describe('usage and cost', () => {
 
   it('writes the rows of a batch that holds an unstorable row, and drops that row alone', async () => {
     const usage = gw.gateway.deps.usage;
-    const event = (requestId: string, userId: string): UsageEvent => ({
-      ...{ tenantId: t.id, requestId, keyId: null, teamId: null, userId, sessionId: null, route: 'chat', alias: 'm', provider: 'up', model: 'x' },
-      ...{ promptTokens: 1, cachedTokens: 0, completionTokens: 1, contextTokens: null, cache: null, costUsd: 0, savedUsd: 0, latencyMs: 1 },
-      ...{ status: 200, errorCode: null, at: new Date() },
-    });
     usage.record(event('batch-a', 'a'));
     usage.record(event('batch-bad', 'b\u0000'));
     usage.record(event('batch-c', 'c'));
@@ -216,11 +217,6 @@ describe('usage and cost', () => {
           : Reflect.get(target, prop, receiver),
     });
     const recorder = createUsageRecorder({ sql: counted, log });
-    const event = (requestId: string): UsageEvent => ({
-      ...{ tenantId: t.id, requestId, keyId: null, teamId: null, userId: null, sessionId: null, route: 'chat', alias: 'm', provider: 'up', model: 'x' },
-      ...{ promptTokens: 1, cachedTokens: 0, completionTokens: 1, contextTokens: null, cache: null, costUsd: 0, savedUsd: 0, latencyMs: 1 },
-      ...{ status: 200, errorCode: null, at: new Date() },
-    });
     try {
       recorder.record(event('tick-1'));
       recorder.record(event('tick-2'));
