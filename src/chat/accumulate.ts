@@ -8,7 +8,8 @@ import type { ChatChunk, ChatCompletion, ChatMessage, FinishReason, ToolCall, Us
  *
  * Nothing is parsed while the stream runs. A pass-through stream needs only its usage, or, when the
  * upstream reports none, its text to count; `text()` reads plain content deltas without building the
- * chunk objects, so metering does not allocate a parsed copy of every chunk.
+ * chunk objects, so metering does not allocate a parsed copy of every chunk. `message()` reads a
+ * text-only answer (a session's usual turn) the same way, and parses only when a chunk needs it.
  */
 export function createStreamAccumulator() {
   const chunks: string[] = [];
@@ -20,7 +21,34 @@ export function createStreamAccumulator() {
     return parsed;
   };
 
+  // The answer's text read without parsing (undefined: some chunk needs parsing), and whether a chunk
+  // names tool calls; kept for the chunks read so far.
+  let plain: { count: number; text: string | undefined; calls: boolean } | undefined;
+  const plainText = (): { text: string | undefined; calls: boolean } => {
+    if (plain?.count !== chunks.length) {
+      let text: string | undefined = '';
+      let calls = false;
+      for (const data of chunks) {
+        const fast = plainDeltaContent(data);
+        if (fast === undefined) {
+          text = undefined;
+          break;
+        }
+        text += fast;
+        // A real key only: inside a JSON string the quotes would be escaped.
+        if (!calls && data.includes('"tool_calls"')) calls = true;
+      }
+      plain = { count: chunks.length, text, calls };
+    }
+    return plain;
+  };
+
   const message = (): ChatMessage => {
+    // A text-only answer (a session's usual turn) is read without parsing every chunk.
+    if (parsed?.count !== chunks.length) {
+      const fast = plainText();
+      if (fast.text !== undefined && !fast.calls) return { role: 'assistant', content: fast.text };
+    }
     const { content, calls } = whole();
     const m: ChatMessage = { role: 'assistant', content: content === '' && calls.length > 0 ? null : content };
     const toolCalls = calls.filter(Boolean);
@@ -42,13 +70,7 @@ export function createStreamAccumulator() {
     /** The answer's text (choice 0's content), as `message().content` would give it. */
     text(): string {
       if (parsed?.count === chunks.length) return parsed.content;
-      let text = '';
-      for (const data of chunks) {
-        const fast = plainDeltaContent(data);
-        if (fast === undefined) return whole().content;
-        text += fast;
-      }
-      return text;
+      return plainText().text ?? whole().content;
     },
     /** The whole answer as a non-streamed completion would have carried it (for the cache). */
     completion(): ChatCompletion {

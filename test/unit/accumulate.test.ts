@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { createStreamAccumulator, plainDeltaContent } from '../../src/chat/accumulate.js';
 
 const chunk = (delta: object, finish: string | null = null, extra: object = {}) =>
@@ -81,6 +81,33 @@ describe('plainDeltaContent', () => {
     expect(plainDeltaContent(chunk({ content: [{ type: 'text', text: 'x' }] }))).toBeUndefined();
     expect(plainDeltaContent(JSON.stringify({ choices: [{ index: 0, delta: { content: 'a' } }, { index: 1, delta: { content: 'b' } }] }))).toBeUndefined();
     expect(plainDeltaContent(chunk({ content: 'say \\"hi\\" \\\\' }))).toBe('say \\"hi\\" \\\\');
+  });
+
+  it('builds the same message without parsing as with, for random streams', () => {
+    for (let i = 0; i < 2000; i++) {
+      const fast = createStreamAccumulator();
+      const parsed = createStreamAccumulator();
+      for (let n = 1 + rand(6); n > 0; n--) {
+        const data = JSON.stringify(randomChunk(), null, rand(2));
+        fast.add(data);
+        parsed.add(data);
+      }
+      parsed.finishReason(); // parses every chunk: message() then reads the parsed copy
+      expect(fast.message()).toEqual(parsed.message());
+    }
+  });
+
+  it('reads a text-only answer without parsing its chunks', () => {
+    const acc = createStreamAccumulator();
+    for (const piece of ['Hel', 'lo, wörld', '']) acc.add(chunk({ content: piece }));
+    acc.add(chunk({}, 'stop'));
+    const parse = vi.spyOn(JSON, 'parse');
+    try {
+      expect(acc.message()).toEqual({ role: 'assistant', content: 'Hello, wörld' });
+      expect(parse).not.toHaveBeenCalled();
+    } finally {
+      parse.mockRestore();
+    }
   });
 
   it('gives the same text as the parsed message for a whole stream', () => {
