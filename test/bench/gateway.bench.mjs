@@ -785,13 +785,30 @@ async function compareRun(opt, ctx, { bodyFile, historyBodyFile, stamp }) {
   return { recs, md };
 }
 
+/**
+ * The gateway's stage and request histograms (sum and count of each) from /metrics: differenced over
+ * a window, they say where a request's time went (waiting included), which a CPU profile cannot.
+ */
+async function stageTimes(base) {
+  const text = await (await fetch(`${base}/metrics`)).text();
+  const out = {};
+  const re = /^gateway_(stage|http_request)_duration_seconds_(sum|count)\{(?:stage|route)="([^"]+)"\} (\S+)$/gm;
+  for (const [, kind, field, label, value] of text.matchAll(re)) {
+    if (kind === 'http_request' && label !== '/v1/chat/completions') continue;
+    const name = kind === 'stage' ? label : 'request';
+    out[name] ??= { sum: 0, count: 0 };
+    out[name][field] = Number(value);
+  }
+  return out;
+}
+
 /** This gateway alone under wrk c=64 with node --cpu-prof; prints top self-time functions. */
 async function profileRun(opt, ctx, { bodyFile, stamp }) {
   const profDir = path.join(resultsDir, `profile-${stamp}-${opt.profile}`);
   fs.mkdirSync(profDir, { recursive: true });
   const up = startUpstream(ctx);
   await waitHttp(`http://127.0.0.1:${PORTS.upstream}/health`, { entry: up });
-  const { ours, key } = await startOurs(ctx, { cpuProf: profDir });
+  const { ours, key, base } = await startOurs(ctx, { cpuProf: profDir });
   const session = opt.profile === 'session';
   const t = {
     url: `http://127.0.0.1:${PORTS.ours}/v1/chat/completions`,
@@ -803,11 +820,20 @@ async function profileRun(opt, ctx, { bodyFile, stamp }) {
   const windows = [];
   for (const mode of opt.modes) {
     await wrk(t, { mode, c: 16, duration: 2 * (opt.warmup || 3), cpu: LOAD_CPU });
+    const before = await stageTimes(base);
     const from = Date.now() - ours.startedAt;
     const r = await wrk(t, { mode, c: 64, duration: opt.profileSeconds, cpu: LOAD_CPU });
     windows.push([from + 300, Date.now() - ours.startedAt - 300]);
+    const after = await stageTimes(base);
     lines.push(
       `- ${mode}: ${Math.round(r.rps)} req/s, p50 ${r.latency_ms.p50} ms, p99 ${r.latency_ms.p99} ms, errors ${r.errors}${r.history_turns ? `, history turns ${r.history_turns.mean}/${r.history_turns.max}` : ''}`,
+      `  - mean time per request by stage (the gateway's own histograms): ${Object.keys(after)
+        .map((k) => {
+          const n = after[k].count - (before[k]?.count ?? 0);
+          return n > 0 ? `${k} ${(((after[k].sum - (before[k]?.sum ?? 0)) / n) * 1000).toFixed(2)} ms` : undefined;
+        })
+        .filter(Boolean)
+        .join(', ')}`,
     );
   }
   await stopProc(ours, 20_000);
