@@ -102,16 +102,20 @@ export async function createGateway(config: Config, log: Logger, opts: { sql?: S
   // The queue drops a summary job already waiting for the session, but asking costs a Redis script on
   // every append past the trigger: a session asks at most once per SUMMARY_ASK_MS (a failed ask is retried).
   const summaryAsks = createTtlMemo<unknown>(SUMMARY_ASK_MS);
-  const transcript = createTranscript(sql, {
-    afterAppend: (tenantId, sessionId, tailTokens) => {
-      const job = { tenantId, sessionId };
-      if (summary.enabled && tailTokens >= summary.triggerTokens) {
-        const key = summaryKey(job);
-        summaryAsks.get(key, () => jobs.enqueue(SUMMARIZE_JOB, job, { key })).catch(notQueued('summary'));
-      }
-      if (extracting) jobs.enqueue(EXTRACT_FACTS_JOB, job, { key: factsKey(job), delayMs: facts.debounceMs }).catch(notQueued('fact extraction'));
+  const transcript = createTranscript(
+    sql,
+    {
+      afterAppend: (tenantId, sessionId, tailTokens) => {
+        const job = { tenantId, sessionId };
+        if (summary.enabled && tailTokens >= summary.triggerTokens) {
+          const key = summaryKey(job);
+          summaryAsks.get(key, () => jobs.enqueue(SUMMARIZE_JOB, job, { key })).catch(notQueued('summary'));
+        }
+        if (extracting) jobs.enqueue(EXTRACT_FACTS_JOB, job, { key: factsKey(job), delayMs: facts.debounceMs }).catch(notQueued('fact extraction'));
+      },
     },
-  });
+    { synchronousCommit: config.session.synchronousCommit },
+  );
   const embedder = await createEmbedder({ ...config.embeddings, lazy: !config.embeddings.preload });
   const quotas = createQuotas({ sql, log, alerts: config.alerts });
   const usage = createUsageRecorder({ sql, log, quotas });

@@ -151,6 +151,13 @@ export const configSchema = z.strictObject({
        * like the Redis copy (0 turns it off). Costs up to localSessions × hotTurns turns of memory.
        */
       localSessions: z.number().int().min(0).default(256),
+      /**
+       * false: a chat request's turns are committed without waiting for Postgres to flush its WAL to
+       * disk (`synchronous_commit = off` for that statement). A crash of the database's host can then
+       * lose the last ~0.6 s of turns (never corrupt them); a gateway crash loses nothing. For disks
+       * whose flushes stall. Imports and every other write stay synchronous.
+       */
+      synchronousCommit: z.boolean().default(true),
       /** Tokens kept free below the window for message framing and tokenizer drift. */
       safetyMarginTokens: z.number().int().min(0).default(64),
       /** Completion tokens reserved when neither the request nor the model set one. */

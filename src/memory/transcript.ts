@@ -42,12 +42,39 @@ interface Appended {
 // every request that arrived while the previous one was on its way.
 const GROUP = { maxBatch: 64, inFlight: 2 } as const;
 
+/** The append statement, and its variant whose commit does not wait for the WAL flush. */
+function appendStatement(synchronous: boolean): { text: string; name: string } {
+  // set_config(…, true) is SET LOCAL for the statement's own transaction: read at its commit. The
+  // batch's rows are read through it, so it is evaluated before anything is written.
+  const [setting, through] = synchronous ? ['', ''] : ["c AS (SELECT set_config('synchronous_commit', 'off', true)),\n     ", ', c'];
+  return {
+    name: synchronous ? 'transcript_append' : 'transcript_append_async',
+    text: `WITH ${setting}b AS (SELECT b.* FROM jsonb_to_recordset($1::jsonb) AS b(k int, tenant_id text, id text, user_id text, n int, tokens int)${through}),
+     s AS (
+       INSERT INTO sessions (tenant_id, id, user_id, last_seq, tail_tokens)
+       SELECT tenant_id, id, user_id, n, tokens FROM b ORDER BY tenant_id, id
+       ON CONFLICT (tenant_id, id) DO UPDATE
+         SET last_seq = sessions.last_seq + EXCLUDED.last_seq, tail_tokens = sessions.tail_tokens + EXCLUDED.tail_tokens, updated_at = now(),
+             user_id = COALESCE(sessions.user_id, EXCLUDED.user_id)
+       RETURNING tenant_id, id, last_seq, user_id, tail_tokens),
+     sb AS (SELECT b.k, b.n, s.tenant_id, s.id, s.last_seq, s.user_id, s.tail_tokens FROM s JOIN b USING (tenant_id, id)),
+     ins AS (
+       INSERT INTO messages (tenant_id, session_id, user_id, seq, role, content, fields, token_count, token_encoding, external_id, created_at, metadata)
+       SELECT sb.tenant_id, sb.id, sb.user_id, sb.last_seq - sb.n + t.i, t.role, t.content, t.fields, t.token_count, t.token_encoding, t.external_id, t.created_at, t.metadata
+       FROM sb JOIN jsonb_to_recordset($2::jsonb) AS t(k int, i int, role text, content text, fields jsonb, token_count int,
+              token_encoding text, external_id text, created_at timestamptz, metadata jsonb) ON t.k = sb.k)
+     SELECT k, last_seq - n + 1 AS first, tail_tokens FROM sb`,
+  };
+}
+const APPEND = { synchronous: appendStatement(true), asynchronous: appendStatement(false) };
+
 /**
  * Appends each call's turns to its session in one statement (one transaction): every session row is
  * upserted and its `last_seq` advanced under the row lock — in key order, so two gateways' batches
  * cannot deadlock — and the messages are numbered from it. A session appears at most once per batch.
+ * `synchronous: false` commits without waiting for the WAL to reach disk (see `session.synchronousCommit`).
  */
-async function appendMany(db: SqlExecutor, calls: readonly AppendCall[], now: string): Promise<Appended[]> {
+async function appendMany(db: SqlExecutor, calls: readonly AppendCall[], now: string, synchronous = true): Promise<Appended[]> {
   const sessions = calls.map((c, k) => ({
     k,
     tenant_id: c.tenantId,
@@ -70,25 +97,10 @@ async function appendMany(db: SqlExecutor, calls: readonly AppendCall[], now: st
       metadata: t.metadata ?? {},
     })),
   );
-  const { rows } = await db.query<{ k: number; first: number; tail_tokens: string | number }>(
-    `WITH b AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS b(k int, tenant_id text, id text, user_id text, n int, tokens int)),
-     s AS (
-       INSERT INTO sessions (tenant_id, id, user_id, last_seq, tail_tokens)
-       SELECT tenant_id, id, user_id, n, tokens FROM b ORDER BY tenant_id, id
-       ON CONFLICT (tenant_id, id) DO UPDATE
-         SET last_seq = sessions.last_seq + EXCLUDED.last_seq, tail_tokens = sessions.tail_tokens + EXCLUDED.tail_tokens, updated_at = now(),
-             user_id = COALESCE(sessions.user_id, EXCLUDED.user_id)
-       RETURNING tenant_id, id, last_seq, user_id, tail_tokens),
-     sb AS (SELECT b.k, b.n, s.tenant_id, s.id, s.last_seq, s.user_id, s.tail_tokens FROM s JOIN b USING (tenant_id, id)),
-     ins AS (
-       INSERT INTO messages (tenant_id, session_id, user_id, seq, role, content, fields, token_count, token_encoding, external_id, created_at, metadata)
-       SELECT sb.tenant_id, sb.id, sb.user_id, sb.last_seq - sb.n + t.i, t.role, t.content, t.fields, t.token_count, t.token_encoding, t.external_id, t.created_at, t.metadata
-       FROM sb JOIN jsonb_to_recordset($2::jsonb) AS t(k int, i int, role text, content text, fields jsonb, token_count int,
-              token_encoding text, external_id text, created_at timestamptz, metadata jsonb) ON t.k = sb.k)
-     SELECT k, last_seq - n + 1 AS first, tail_tokens FROM sb`,
-    [JSON.stringify(sessions), JSON.stringify(turns)],
-    { prepare: 'transcript_append' },
-  );
+  const statement = synchronous ? APPEND.synchronous : APPEND.asynchronous;
+  const { rows } = await db.query<{ k: number; first: number; tail_tokens: string | number }>(statement.text, [JSON.stringify(sessions), JSON.stringify(turns)], {
+    prepare: statement.name,
+  });
   const out: Appended[] = [];
   for (const r of rows) out[r.k] = { first: r.first, tail: Number(r.tail_tokens) };
   return out;
@@ -108,13 +120,22 @@ function storedTurns(turns: readonly NewTurn[], first: number, now: string): Tur
   }));
 }
 
-export function createTranscript(sql: Sql, hooks: TranscriptHooks = {}) {
+export interface TranscriptOptions {
+  /**
+   * false: a chat request's append commits without waiting for the WAL flush (Postgres's
+   * `synchronous_commit = off`, for that statement only). Imports and every other write stay synchronous.
+   */
+  synchronousCommit?: boolean;
+}
+
+export function createTranscript(sql: Sql, hooks: TranscriptHooks = {}, opts: TranscriptOptions = {}) {
+  const synchronous = opts.synchronousCommit !== false;
   // Timestamps are set here, not by now() in SQL, so the stored turns can be returned without
   // reading the rows back. A batch shares one timestamp: its calls commit together.
   const groupedAppend = createGroup<AppendCall, Appended & { now: string }>(
     async (calls) => {
       const now = new Date().toISOString();
-      return (await appendMany(sql, calls, now)).map((a) => ({ ...a, now }));
+      return (await appendMany(sql, calls, now, synchronous)).map((a) => ({ ...a, now }));
     },
     { ...GROUP, key: (c) => `${c.tenantId}\u0000${c.sessionId}` },
   );
