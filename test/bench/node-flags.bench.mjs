@@ -4,10 +4,12 @@
  *
  *   npm run build && node test/bench/node-flags.bench.mjs --a "" --b "--max-semi-space-size=32" [--rounds 4]
  *        [--modes json[,stream]] [--duration 5] [--rate 400] [--rate-duration 10] [--session]
- *        [--a-root DIR] [--b-root DIR] [--services-cpu 0|any]
+ *        [--a-root DIR] [--b-root DIR] [--a-config JSON] [--b-config JSON] [--services-cpu 0|any]
  *
  * `--a-root`/`--b-root` run a variant from another checkout (built, with node_modules), e.g. a git
- * worktree of the commit before a change: a before/after of code, not flags. `--session` sends a
+ * worktree of the commit before a change: a before/after of code, not flags. `--a-config`/`--b-config`
+ * merge a JSON object into that variant's config file, e.g. `--b-config '{"session":{"synchronousCommit":false}}'`:
+ * a before/after of a setting. `--session` sends a
  * `session_id` from a fresh pool of 64 per measurement, as the gateway bench's ours+session.
  *
  * As in gateway.bench.mjs: the fake upstream, the load, Postgres and Redis on CPU 0 (`--services-cpu any`:
@@ -54,8 +56,9 @@ const commitOf = (root) => {
 const variants = ['a', 'b'].map((v) => {
   const flags = opt(v, '');
   const root = path.resolve(opt(`${v}-root`, repoRoot));
-  const label = `${flags || '(no flags)'}${root === repoRoot ? '' : ` @ ${commitOf(root)}`}`;
-  return { flags, root, label };
+  const config = opt(`${v}-config`, '');
+  const label = `${flags || '(no flags)'}${root === repoRoot ? '' : ` @ ${commitOf(root)}`}${config ? ` ${config}` : ''}`;
+  return { flags, root, label, config: config ? JSON.parse(config) : {} };
 });
 const SESSION = args.includes('--session');
 const ROUNDS = Number(opt('rounds', '4'));
@@ -81,22 +84,29 @@ try {
     env: { PORT: String(UPSTREAM_PORT), CHUNKS: '20' },
     logFile: path.join(dir, 'upstream.log'),
   });
-  const cfg = path.join(dir, 'config.json');
-  fs.writeFileSync(
-    cfg,
-    JSON.stringify({
-      providers: { fake: { kind: 'openai', baseUrl: `http://127.0.0.1:${UPSTREAM_PORT}/v1`, apiKey: 'x' } },
-      models: { 'gpt-4o-mini': { targets: [{ provider: 'fake', model: 'gpt-4o-mini' }] } },
-      memory: { episodic: { enabled: false } },
-      jobs: { process: false },
-      embeddings: { preload: false },
-    }),
-  );
+  const baseConfig = {
+    providers: { fake: { kind: 'openai', baseUrl: `http://127.0.0.1:${UPSTREAM_PORT}/v1`, apiKey: 'x' } },
+    models: { 'gpt-4o-mini': { targets: [{ provider: 'fake', model: 'gpt-4o-mini' }] } },
+    memory: { episodic: { enabled: false } },
+    jobs: { process: false },
+    embeddings: { preload: false },
+  };
+  /** The base config with a variant's overrides merged in, object by object. */
+  const merged = (base, over) =>
+    Object.fromEntries(
+      [...new Set([...Object.keys(base), ...Object.keys(over)])].map((k) => {
+        const [b, o] = [base[k], over[k]];
+        const objects = [b, o].every((x) => x && typeof x === 'object' && !Array.isArray(x));
+        return [k, o === undefined ? b : objects ? merged(b, o) : o];
+      }),
+    );
   const bodyFile = path.join(dir, 'body.json');
   fs.writeFileSync(bodyFile, JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Hello' }] }));
   const adminKey = `bench-admin-${randomBytes(12).toString('hex')}`;
   for (const [i, v] of variants.entries()) {
     const port = 18090 + i;
+    const cfg = path.join(dir, `config-${i}.json`);
+    fs.writeFileSync(cfg, JSON.stringify(merged(baseConfig, v.config)));
     v.entry = startPinned(`gateway-${i}`, 1, process.execPath, [...v.flags.split(' ').filter(Boolean), 'dist/src/main.js'], {
       cwd: v.root,
       logFile: path.join(dir, `gateway-${i}.log`),
@@ -175,7 +185,9 @@ try {
         `| \`${v.label}\` | ${mode} | ${Math.round(median(res.rps))} | ${Math.round(median(res.cpuUs))} | ${median(res.p50)} | ${median(res.p99)} | ${Math.round(median(res.rateCpu))} | ${res.p99.join(', ')} |`,
       );
     }
-  const roots = variants.map((v, i) => (v.root === repoRoot ? '' : ` --${'ab'[i]}-root ${v.root}`)).join('');
+  const roots = variants
+    .map((v, i) => `${v.root === repoRoot ? '' : ` --${'ab'[i]}-root ${v.root}`}${Object.keys(v.config).length ? ` --${'ab'[i]}-config '${JSON.stringify(v.config)}'` : ''}`)
+    .join('');
   const shown = `--a ${JSON.stringify(variants[0].flags)} --b ${JSON.stringify(variants[1].flags)}${roots}${SESSION ? ' --session' : ''} --rounds ${ROUNDS} --modes ${MODES.join(',')} --duration ${DURATION} --rate ${RATE} --rate-duration ${RATE_DURATION}`;
   lines.push('', `\`node test/bench/node-flags.bench.mjs ${shown}\``);
   console.log(lines.join('\n'));
