@@ -85,8 +85,11 @@ export function createUsageRecorder(deps: {
   log: Logger;
   /** Quota counters, added to in the transaction that writes the rows; alerts handled after it commits. */
   quotas?: Pick<Quotas, 'account' | 'afterCommit'> | undefined;
+  /** Rows kept while SQL is away (default MAX_BUFFERED). */
+  maxBuffered?: number;
 }) {
   const { sql, log } = deps;
+  const maxBuffered = deps.maxBuffered ?? MAX_BUFFERED;
   let buffer: UsageEvent[] = [];
   let flushing: Promise<void> | undefined;
   let dropped = 0;
@@ -181,9 +184,13 @@ export function createUsageRecorder(deps: {
   return {
     record(e: UsageEvent): void {
       buffer.push(e);
-      if (buffer.length > MAX_BUFFERED) {
-        dropped += buffer.length - MAX_BUFFERED;
-        buffer = buffer.slice(buffer.length - MAX_BUFFERED);
+      if (buffer.length > maxBuffered) {
+        // Down to 90 % of the limit: one copy of the buffer and one error line per tenth of it, not per
+        // request, while SQL is away. (A write on its way removes its rows by count when it ends, so
+        // dropping from the front drops the oldest rows it does not hold, whichever they are.)
+        const excess = buffer.length - Math.floor(maxBuffered * 0.9);
+        buffer = buffer.slice(excess);
+        dropped += excess;
         log.error({ dropped }, 'usage buffer full (SQL unreachable): oldest rows dropped');
       }
       if (buffer.length >= BATCH) void drain();

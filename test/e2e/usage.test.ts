@@ -1,3 +1,4 @@
+import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type FakeOpenAi, type FakeReply, startFakeOpenAi } from '../helpers/fake-openai.js';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
@@ -235,6 +236,54 @@ describe('usage and cost', () => {
         [t.id],
       );
       expect(written.map((r) => r.request_id)).toEqual(['tick-1', 'tick-2', 'tick-3', 'tick-4', 'tick-5']);
+    } finally {
+      release();
+      await recorder.close();
+    }
+  });
+
+  it('drops the oldest rows a write does not hold when the buffer is full, a tenth at a time, and counts them', async () => {
+    const { sql } = gw.gateway.deps;
+    let release = (): void => {};
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let transactions = 0;
+    const slow = new Proxy(sql, {
+      get: (target, prop, receiver) =>
+        prop === 'transaction'
+          ? async (...args: Parameters<Sql['transaction']>) => {
+              if (++transactions === 1) await held;
+              return target.transaction(...args);
+            }
+          : Reflect.get(target, prop, receiver),
+    });
+    const lines: Array<{ msg: string; dropped?: number }> = [];
+    const log = pino({ level: 'error' }, { write: (line: string) => lines.push(JSON.parse(line)) });
+    const recorder = createUsageRecorder({ sql: slow, log, maxBuffered: 20 });
+    const id = (i: number) => `full-${String(i).padStart(2, '0')}`;
+    try {
+      for (let i = 0; i < 5; i++) recorder.record(event(id(i)));
+      const first = recorder.flush(); // holds full-00…04 while SQL does not answer
+      // SQL stays away while 30 more requests end: the buffer passes its limit of 20.
+      for (let i = 5; i < 35; i++) recorder.record(event(id(i)));
+      release();
+      await first;
+      await recorder.flush();
+      const { rows: written } = await sql.query<{ request_id: string }>(
+        "SELECT request_id FROM usage_events WHERE tenant_id = $1 AND request_id LIKE 'full-%' ORDER BY request_id",
+        [t.id],
+      );
+      const ids = written.map((r) => r.request_id);
+      const full = lines.filter((l) => l.msg.startsWith('usage buffer full'));
+      const dropped = full.at(-1)?.dropped ?? 0;
+      // Past the limit of 20 the buffer goes down to 18: one error line per 2-3 rows dropped, not one per row.
+      expect(full.length).toBeLessThan(dropped / 2);
+      // The rows being written stay; the oldest of the others go, and every row is either written or counted.
+      expect(ids.slice(0, 5)).toEqual([0, 1, 2, 3, 4].map(id));
+      expect(ids.at(-1)).toBe(id(34));
+      expect(ids.length + dropped).toBe(35);
+      expect(ids).toEqual([...[0, 1, 2, 3, 4], ...Array.from({ length: 35 - 5 - dropped }, (_, k) => 5 + dropped + k)].map(id));
     } finally {
       release();
       await recorder.close();
