@@ -4,6 +4,7 @@ import { TEST_DATABASE_URL, TEST_REDIS_URL } from '../helpers/env.js';
 import { startGateway, type TestGateway, upstreamConfig } from '../helpers/gateway.js';
 import { startRelay } from '../helpers/relay.js';
 import { createPgSql } from '../../src/store/pg/adapter.js';
+import { noteCommitModes } from '../helpers/commit-modes.js';
 
 describe('session-id chat: the gateway keeps the history', () => {
   let up: FakeOpenAi;
@@ -228,22 +229,14 @@ describe('session.synchronousCommit: false', () => {
     const gw = await startGateway({ config: { ...upstreamConfig([{ name: 'up', baseUrl: up.url }]), session: { synchronousCommit: false } } });
     const sql = await createPgSql({ url: TEST_DATABASE_URL, schema: gw.schema, poolSize: 1 });
     try {
-      // What each append's commit reads: its transaction's setting, noted by a trigger at the end of the statement.
-      await sql.exec(`CREATE TABLE commit_modes (session_id text, mode text);
-        CREATE FUNCTION note_commit_mode() RETURNS trigger LANGUAGE plpgsql AS $$
-        BEGIN
-          INSERT INTO commit_modes SELECT DISTINCT session_id, current_setting('synchronous_commit') FROM added;
-          RETURN NULL;
-        END $$;
-        CREATE TRIGGER note_commit_mode AFTER INSERT ON messages REFERENCING NEW TABLE AS added FOR EACH STATEMENT EXECUTE FUNCTION note_commit_mode();`);
+      const commitModes = await noteCommitModes(sql);
       const t = await gw.tenant();
       await t.client.chat.completions.create({ model: 'm', messages: [{ role: 'user', content: 'hi' }], session_id: 'json' } as never);
       const stream = await t.client.chat.completions.create({ model: 'm', stream: true, messages: [{ role: 'user', content: 'hi' }], session_id: 'sse' } as never);
       for await (const _ of stream as unknown as AsyncIterable<unknown>) {
         // drain
       }
-      const { rows } = await sql.query<{ session_id: string; mode: string }>('SELECT session_id, mode FROM commit_modes ORDER BY session_id');
-      expect(rows).toEqual([
+      expect(await commitModes()).toEqual([
         { session_id: 'json', mode: 'off' },
         { session_id: 'sse', mode: 'off' },
       ]);

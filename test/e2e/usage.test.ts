@@ -202,35 +202,22 @@ describe('usage and cost', () => {
 
   it('writes the rows a flush found in one transaction; rows recorded during its write wait for the next one', async () => {
     const { sql, log } = gw.gateway.deps;
-    // The real adapter, with the first transaction held until the test lets it go.
-    let release = (): void => {};
-    const held = new Promise<void>((resolve) => {
-      release = resolve;
-    });
-    let transactions = 0;
-    const counted = new Proxy(sql, {
-      get: (target, prop, receiver) =>
-        prop === 'transaction'
-          ? async (...args: Parameters<Sql['transaction']>) => {
-              if (++transactions === 1) await held;
-              return target.transaction(...args);
-            }
-          : Reflect.get(target, prop, receiver),
-    });
-    const recorder = createUsageRecorder({ sql: counted, log });
+    const held = holdFirstTransaction(sql);
+    const recorder = createUsageRecorder({ sql: held.sql, log });
+    const { release } = held;
     try {
       recorder.record(event('tick-1'));
       recorder.record(event('tick-2'));
       const first = recorder.flush();
-      expect(transactions).toBe(1);
+      expect(held.transactions()).toBe(1);
       // Requests answered while the write is on its way.
       for (const id of ['tick-3', 'tick-4', 'tick-5']) recorder.record(event(id));
       release();
       await first;
       // One transaction for the two rows it found; the three later ones were not written behind them.
-      expect(transactions).toBe(1);
+      expect(held.transactions()).toBe(1);
       await recorder.flush();
-      expect(transactions).toBe(2);
+      expect(held.transactions()).toBe(2);
       const { rows: written } = await sql.query<{ request_id: string }>(
         "SELECT request_id FROM usage_events WHERE tenant_id = $1 AND request_id LIKE 'tick-%' ORDER BY request_id",
         [t.id],
@@ -244,23 +231,11 @@ describe('usage and cost', () => {
 
   it('drops the oldest rows a write does not hold when the buffer is full, a tenth at a time, and counts them', async () => {
     const { sql } = gw.gateway.deps;
-    let release = (): void => {};
-    const held = new Promise<void>((resolve) => {
-      release = resolve;
-    });
-    let transactions = 0;
-    const slow = new Proxy(sql, {
-      get: (target, prop, receiver) =>
-        prop === 'transaction'
-          ? async (...args: Parameters<Sql['transaction']>) => {
-              if (++transactions === 1) await held;
-              return target.transaction(...args);
-            }
-          : Reflect.get(target, prop, receiver),
-    });
+    const held = holdFirstTransaction(sql);
+    const { release } = held;
     const lines: Array<{ msg: string; dropped?: number }> = [];
     const log = pino({ level: 'error' }, { write: (line: string) => lines.push(JSON.parse(line)) });
-    const recorder = createUsageRecorder({ sql: slow, log, maxBuffered: 20 });
+    const recorder = createUsageRecorder({ sql: held.sql, log, maxBuffered: 20 });
     const id = (i: number) => `full-${String(i).padStart(2, '0')}`;
     try {
       for (let i = 0; i < 5; i++) recorder.record(event(id(i)));
@@ -290,3 +265,22 @@ describe('usage and cost', () => {
     }
   });
 });
+
+/** The real adapter, with its first transaction held until `release` (SQL slow or away for one write). */
+function holdFirstTransaction(sql: Sql): { sql: Sql; release: () => void; transactions: () => number } {
+  let release = (): void => {};
+  const held = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  let transactions = 0;
+  const proxied = new Proxy(sql, {
+    get: (target, prop, receiver) =>
+      prop === 'transaction'
+        ? async (...args: Parameters<Sql['transaction']>) => {
+            if (++transactions === 1) await held;
+            return target.transaction(...args);
+          }
+        : Reflect.get(target, prop, receiver),
+  });
+  return { sql: proxied, release: () => release(), transactions: () => transactions };
+}

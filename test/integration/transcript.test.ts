@@ -3,6 +3,7 @@ import { createTranscript } from '../../src/memory/transcript.js';
 import { toNewTurn } from '../../src/memory/turns.js';
 import { migrate } from '../../src/store/migrate.js';
 import { getTokenizer } from '../../src/tokens/tokenizer.js';
+import { noteCommitModes } from '../helpers/commit-modes.js';
 import { sqlAdapters } from '../helpers/sql-adapters.js';
 
 const tokenizer = getTokenizer('o200k_base');
@@ -85,23 +86,14 @@ describe.each(adapters)('transcript appends grouped into shared statements (%s)'
     try {
       await migrate(sql);
       await sql.query("INSERT INTO tenants (id, name) VALUES ('t1', 't1')");
-      // What Postgres reads at each append's commit: its transaction's synchronous_commit, seen by a
-      // trigger that fires at the end of the statement (after every part of it ran).
-      await sql.exec(`CREATE TABLE commit_modes (session_id text, mode text);
-        CREATE FUNCTION note_commit_mode() RETURNS trigger LANGUAGE plpgsql AS $$
-        BEGIN
-          INSERT INTO commit_modes SELECT DISTINCT session_id, current_setting('synchronous_commit') FROM added;
-          RETURN NULL;
-        END $$;
-        CREATE TRIGGER note_commit_mode AFTER INSERT ON messages REFERENCING NEW TABLE AS added FOR EACH STATEMENT EXECUTE FUNCTION note_commit_mode();`);
+      const commitModes = await noteCommitModes(sql);
       const { rows: before } = await sql.query<{ mode: string }>("SELECT current_setting('synchronous_commit') AS mode");
       const durable = createTranscript(sql);
       const fast = createTranscript(sql, {}, { synchronousCommit: false });
       await durable.append('t1', 'durable', null, [turn('one')]);
       await Promise.all([fast.append('t1', 'fast-a', null, [turn('one')]), fast.append('t1', 'fast-b', null, [turn('one')])]);
       await fast.importTurns('t1', 'imported', null, [turn('one', 'x1')]);
-      const { rows } = await sql.query<{ session_id: string; mode: string }>('SELECT session_id, mode FROM commit_modes ORDER BY session_id');
-      expect(rows).toEqual([
+      expect(await commitModes()).toEqual([
         { session_id: 'durable', mode: before[0]?.mode },
         { session_id: 'fast-a', mode: 'off' },
         { session_id: 'fast-b', mode: 'off' },
