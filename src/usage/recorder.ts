@@ -187,7 +187,7 @@ export function createUsageRecorder(deps: {
       if (buffer.length > maxBuffered) {
         // Down to 90 % of the limit: one copy of the buffer and one error line per tenth of it, not per
         // request, while SQL is away. (A write on its way removes its rows by count when it ends, so
-        // dropping from the front drops the oldest rows it does not hold, whichever they are.)
+        // dropping from the front comes to dropping the oldest rows it does not hold.)
         const excess = buffer.length - Math.floor(maxBuffered * 0.9);
         buffer = buffer.slice(excess);
         dropped += excess;
