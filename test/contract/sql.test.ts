@@ -49,6 +49,25 @@ describe('pg adapter when the connection is lost', () => {
   });
 });
 
+describe('pg adapter with options in DATABASE_URL', () => {
+  it("keeps the URL's options and still works in its own schema, not public", async () => {
+    const url = new URL(TEST_DATABASE_URL);
+    url.searchParams.set('options', '-c statement_timeout=12345 -c search_path=public');
+    const schema = uniqueName('c');
+    schemas.push(schema);
+    const sql = await createPgSql({ url: url.toString(), schema, poolSize: 1 });
+    try {
+      const { rows } = await sql.query<{ schema: string; timeout: string }>("SELECT current_schema() AS schema, current_setting('statement_timeout') AS timeout");
+      expect(rows).toEqual([{ schema, timeout: '12345ms' }]);
+      await sql.exec('CREATE TABLE placed (x int)');
+      const { rows: where } = await sql.query<{ schemaname: string }>("SELECT schemaname FROM pg_tables WHERE tablename = 'placed'");
+      expect(where).toEqual([{ schemaname: schema }]);
+    } finally {
+      await sql.close();
+    }
+  });
+});
+
 describe('PGlite settings', () => {
   it('sizes its page cache as configured (default 32 MB)', async () => {
     for (const [mb, shown] of [[undefined, '32MB'], [8, '8MB']] as const) {

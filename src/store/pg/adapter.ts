@@ -11,15 +11,32 @@ export interface PgOptions {
   poolSize: number;
 }
 
+/**
+ * Every connection works in the gateway's schema; `public` stays on the path for extensions. A URL's
+ * own `options` (`?options=-c statement_timeout=5000`) would replace the pool's and with them the
+ * search path, so the tables would go to `public`: they are kept, and the search path set after them.
+ */
+export function connectionOptions(url: string, schema: string): { connectionString: string; options: string } {
+  const searchPath = `-c search_path=${schema},public`;
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return { connectionString: url, options: searchPath };
+  }
+  const own = parsed.searchParams.get('options');
+  if (own === null) return { connectionString: url, options: searchPath };
+  parsed.searchParams.delete('options');
+  return { connectionString: parsed.toString(), options: `${own} ${searchPath}` };
+}
+
 /** The `Sql` adapter for a Postgres server, through a `pg` Pool. */
 export async function createPgSql(opts: PgOptions): Promise<Sql> {
   const pool = new pg.Pool({
-    connectionString: opts.url,
+    ...connectionOptions(opts.url, opts.schema),
     max: opts.poolSize,
     // A request waits at most this long for a free connection before failing with a 503.
     connectionTimeoutMillis: 5000,
-    // Every connection works in the gateway's schema; `public` stays on the path for extensions.
-    options: `-c search_path=${opts.schema},public`,
     idleTimeoutMillis: 30_000,
   });
   // An idle client losing its connection must not crash the process; the next query reconnects.
