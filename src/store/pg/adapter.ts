@@ -16,7 +16,7 @@ export interface PgOptions {
  * own `options` (`?options=-c statement_timeout=5000`) would replace the pool's and with them the
  * search path, so the tables would go to `public`: they are kept, and the search path set after them.
  */
-export function connectionOptions(url: string, schema: string): { connectionString: string; options: string } {
+function connectionOptions(url: string, schema: string): { connectionString: string; options: string } {
   const searchPath = `-c search_path=${schema},public`;
   let parsed: URL;
   try {
