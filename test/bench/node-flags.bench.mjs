@@ -27,6 +27,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
 import { Redis } from 'ioredis';
+import { deepMerge } from '../../dist/src/config/load.js';
 import {
   argValue,
   ensurePeers,
@@ -91,22 +92,13 @@ try {
     jobs: { process: false },
     embeddings: { preload: false },
   };
-  /** The base config with a variant's overrides merged in, object by object. */
-  const merged = (base, over) =>
-    Object.fromEntries(
-      [...new Set([...Object.keys(base), ...Object.keys(over)])].map((k) => {
-        const [b, o] = [base[k], over[k]];
-        const objects = [b, o].every((x) => x && typeof x === 'object' && !Array.isArray(x));
-        return [k, o === undefined ? b : objects ? merged(b, o) : o];
-      }),
-    );
   const bodyFile = path.join(dir, 'body.json');
   fs.writeFileSync(bodyFile, JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Hello' }] }));
   const adminKey = `bench-admin-${randomBytes(12).toString('hex')}`;
   for (const [i, v] of variants.entries()) {
     const port = 18090 + i;
     const cfg = path.join(dir, `config-${i}.json`);
-    fs.writeFileSync(cfg, JSON.stringify(merged(baseConfig, v.config)));
+    fs.writeFileSync(cfg, JSON.stringify(deepMerge(baseConfig, v.config)));
     v.entry = startPinned(`gateway-${i}`, 1, process.execPath, [...v.flags.split(' ').filter(Boolean), 'dist/src/main.js'], {
       cwd: v.root,
       logFile: path.join(dir, `gateway-${i}.log`),

@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import OpenAI from 'openai';
 import pino, { type Logger } from 'pino';
-import { loadConfig } from '../../src/config/load.js';
+import { deepMerge, loadConfig } from '../../src/config/load.js';
 import { createGateway, type Gateway } from '../../src/gateway.js';
 import { createPgliteSql } from '../../src/store/pglite/adapter.js';
 import type { Sql } from '../../src/store/sql.js';
@@ -47,7 +47,8 @@ export async function startGateway(opts: TestGatewayOptions = {}): Promise<TestG
   const redisUrl = opts.redis === false ? undefined : typeof opts.redis === 'string' ? opts.redis : TEST_REDIS_URL;
   const config = loadConfig(
     {},
-    merge({
+    // Deep: a test can change `database.url` and keep the test schema.
+    deepMerge({
       server: { host: '127.0.0.1', port: 0 },
       database: { url: opts.sql === 'pglite' ? undefined : TEST_DATABASE_URL, schema, poolSize: 4 },
       redis: { url: redisUrl, keyPrefix, commandTimeoutMs: 200 },
@@ -126,11 +127,3 @@ export function upstreamConfig(targets: Array<{ name: string; baseUrl: string; k
   };
 }
 
-type Obj = Record<string, unknown>;
-const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
-/** Deep merge of config overrides, so a test can change `database.url` and keep the test schema. */
-function merge(a: Obj, b: Obj): Obj {
-  const out: Obj = { ...a };
-  for (const [k, v] of Object.entries(b)) out[k] = isObj(out[k]) && isObj(v) ? merge(out[k] as Obj, v) : v;
-  return out;
-}
